@@ -1,0 +1,39 @@
+// Validation of lookup inputs, shared by every table type.
+//
+// Each function checks one property of the input and throws a
+// rowshard::Error subclass naming `owner` (e.g. "EmbeddingBag 'user_id'"),
+// the offending value, its position and the valid range. None of them writes
+// anything, so callers run them all before touching a table.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "engine/lookup_input.h"
+
+namespace rowshard {
+
+// Throws OutOfRange for the first index outside [0, num_rows).
+void check_indices_in_range(std::string_view owner,
+                            std::span<const int64_t> indices,
+                            int64_t num_rows);
+
+// The bag boundaries of `input`: B + 1 non-decreasing positions into the
+// flattened indices, bag b covering [bounds[b], bounds[b + 1]). Checks the
+// input's form (rank, offsets present or not, offsets[0] == 0, offsets
+// non-decreasing and within the input) and the per-sample weights' shape.
+std::vector<int64_t> bag_bounds(std::string_view owner, const BagInput& input,
+                                bool include_last_offset);
+
+// Throws InvalidArgument unless `actual` equals `expected`; `what` names the
+// array ("grad_output").
+void check_shape(std::string_view owner, std::string_view what,
+                 const Shape& actual, const Shape& expected);
+
+// Throws InvalidArgument unless `values` holds exactly `expected` elements.
+void check_length(std::string_view owner, std::string_view what,
+                  std::size_t values, int64_t expected);
+
+}  // namespace rowshard

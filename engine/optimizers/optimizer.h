@@ -1,0 +1,39 @@
+// Optimizers applied by the fused backward, one row at a time.
+//
+// An optimizer belongs to one table: it is built for the table's shape and
+// holds that table's state. The fused backward calls update_row() once per
+// distinct looked-up row (padding excluded) with the row's summed gradient;
+// no other row, and no other state entry, changes in that step.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "engine/lookup_input.h"
+
+namespace rowshard {
+
+class RowOptimizer {
+ public:
+  virtual ~RowOptimizer() = default;
+
+  virtual std::string_view name() const = 0;
+
+  // Updates `weights` (the row's current fp32 values) given its summed
+  // gradient, both of the table's dim. Safe to call concurrently for
+  // distinct rows.
+  virtual void update_row(int64_t row, std::span<float> weights,
+                          std::span<const float> gradient) = 0;
+
+  // The optimizer's state, row-major with shape state_shape(); empty for
+  // stateless optimizers. Exposed for checkpoints and tests.
+  virtual std::span<float> state() = 0;
+  virtual Shape state_shape() const = 0;
+
+  // The table shape this optimizer was built for.
+  virtual int64_t num_rows() const = 0;
+  virtual int64_t dim() const = 0;
+};
+
+}  // namespace rowshard

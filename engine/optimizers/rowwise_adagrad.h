@@ -1,0 +1,43 @@
+// Row-wise Adagrad (FBGEMM's EXACT_ROWWISE_ADAGRAD): one float of state per
+// row instead of one per weight, for row r with summed gradient g of length D:
+//
+//   g   = g + weight_decay * w_r           (only when weight_decay > 0)
+//   G_r = G_r + mean(g * g)                (mean over the D columns)
+//   w_r = w_r - lr * g / (sqrt(G_r) + eps)
+//
+// State: [rows], starting at initial_accumulator_value.
+#pragma once
+
+#include <vector>
+
+#include "engine/optimizers/optimizer.h"
+
+namespace rowshard {
+
+struct RowWiseAdagradOptions {
+  float lr = 0.01f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;
+  float initial_accumulator_value = 0.0f;
+};
+
+class RowWiseAdagrad final : public RowOptimizer {
+ public:
+  RowWiseAdagrad(int64_t num_rows, int64_t dim, RowWiseAdagradOptions options);
+
+  std::string_view name() const override { return "rowwise_adagrad"; }
+  void update_row(int64_t row, std::span<float> weights,
+                  std::span<const float> gradient) override;
+  std::span<float> state() override { return mean_squares_; }
+  Shape state_shape() const override { return {num_rows_}; }
+  int64_t num_rows() const override { return num_rows_; }
+  int64_t dim() const override { return dim_; }
+
+ private:
+  int64_t num_rows_;
+  int64_t dim_;
+  RowWiseAdagradOptions options_;
+  std::vector<float> mean_squares_;
+};
+
+}  // namespace rowshard

@@ -1,0 +1,230 @@
+#include "engine/table.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "engine/bag_layout.h"
+#include "engine/cpu/backward.h"
+#include "engine/element_types.h"
+#include "engine/error.h"
+#include "engine/max_norm.h"
+#include "engine/normal_init.h"
+#include "engine/row_groups.h"
+
+namespace rowshard {
+namespace {
+
+RowStorage normal_weights(int64_t rows, int64_t dim, DType dtype,
+                          uint64_t seed) {
+  RowStorage storage = RowStorage::allocate(rows, dim, dtype);
+  const auto elements = static_cast<std::size_t>(rows * dim);
+  if (dtype == DType::f32) {
+    fill_standard_normal(
+        {reinterpret_cast<float*>(storage.mutable_bytes()), elements}, seed);
+    return storage;
+  }
+  std::vector<float> values(elements);
+  fill_standard_normal(values, seed);
+  visit_element_type(dtype, [&]<typename Element>(Element) {
+    auto* out = reinterpret_cast<Element*>(storage.mutable_bytes());
+    for (std::size_t i = 0; i < elements; ++i)
+      out[i] = from_float<Element>(values[i]);
+  });
+  return storage;
+}
+
+// Writes each row gradient to a dense [rows, dim] array.
+class DenseWriter final : public cpu::RowGradientSink {
+ public:
+  DenseWriter(std::span<float> gradient, int64_t dim)
+      : gradient_(gradient), dim_(dim) {}
+  void consume(int64_t, int64_t row, std::span<const float> g) override {
+    std::copy(g.begin(), g.end(), &gradient_[row * dim_]);
+  }
+
+ private:
+  std::span<float> gradient_;
+  int64_t dim_;
+};
+
+// Writes each row gradient to its slot of a coalesced sparse gradient.
+class SparseWriter final : public cpu::RowGradientSink {
+ public:
+  explicit SparseWriter(SparseGradient& gradient) : gradient_(gradient) {}
+  void consume(int64_t group, int64_t, std::span<const float> g) override {
+    std::copy(g.begin(), g.end(), &gradient_.values[group * gradient_.dim]);
+  }
+
+ private:
+  SparseGradient& gradient_;
+};
+
+// Applies the optimizer to each row as its gradient is ready. Rows stored
+// in reduced precision are widened to fp32, updated, and rounded back.
+template <typename Element>
+class OptimizerApplier final : public cpu::RowGradientSink {
+ public:
+  OptimizerApplier(RowStorage& weights, RowOptimizer& optimizer)
+      : weights_(weights), optimizer_(optimizer) {}
+  void consume(int64_t, int64_t row, std::span<const float> g) override {
+    Element* stored = weights_.mutable_row<Element>(row);
+    const auto dim = static_cast<std::size_t>(weights_.dim());
+    if constexpr (std::is_same_v<Element, float>) {
+      optimizer_.update_row(row, {stored, dim}, g);
+    } else {
+      thread_local std::vector<float> widened;
+      widened.resize(dim);
+      for (std::size_t d = 0; d < dim; ++d) widened[d] = to_float(stored[d]);
+      optimizer_.update_row(row, widened, g);
+      for (std::size_t d = 0; d < dim; ++d)
+        stored[d] = from_float<Element>(widened[d]);
+    }
+  }
+
+ private:
+  RowStorage& weights_;
+  RowOptimizer& optimizer_;
+};
+
+}  // namespace
+
+Table::Table(std::string_view kind, TableOptions options)
+    : options_(std::move(options)),
+      owner_(message(kind, " '", options_.name, "'")) {
+  if (options_.num_embeddings < 0 || options_.embedding_dim < 1)
+    throw InvalidArgument(message(
+        owner_, ": num_embeddings must be >= 0 and embedding_dim >= 1, got ",
+        options_.num_embeddings, " and ", options_.embedding_dim));
+  validate_options();
+  weights_ = normal_weights(options_.num_embeddings, options_.embedding_dim,
+                            options_.dtype, options_.seed);
+  if (padding_ != kNoPadding) {
+    const std::size_t row_bytes =
+        options_.embedding_dim * dtype_size(options_.dtype);
+    std::memset(weights_.mutable_bytes() + padding_ * row_bytes, 0, row_bytes);
+  }
+}
+
+Table::Table(std::string_view kind, TableOptions options, RowStorage weights,
+             bool freeze)
+    : options_(std::move(options)),
+      owner_(message(kind, " '", options_.name, "'")),
+      frozen_(freeze) {
+  if ((options_.num_embeddings != 0 &&
+       options_.num_embeddings != weights.num_rows()) ||
+      (options_.embedding_dim != 0 &&
+       options_.embedding_dim != weights.dim()))
+    throw InvalidArgument(message(
+        owner_, ": pretrained weights are [", weights.num_rows(), ", ",
+        weights.dim(), "] but the options ask for [", options_.num_embeddings,
+        ", ", options_.embedding_dim, "]"));
+  if (weights.dim() < 1)
+    throw InvalidArgument(message(owner_, ": pretrained weights have dim ",
+                                  weights.dim(), ", need >= 1"));
+  options_.num_embeddings = weights.num_rows();
+  options_.embedding_dim = weights.dim();
+  options_.dtype = weights.dtype();
+  validate_options();
+  if (options_.max_norm && !weights.writable())
+    throw InvalidArgument(message(
+        owner_, ": max_norm renormalises rows in place, but the pretrained "
+                "weights are read-only"));
+  if (!freeze && !weights.writable())
+    throw InvalidArgument(message(
+        owner_, ": a trainable table needs writable weights"));
+  weights_ = std::move(weights);
+}
+
+void Table::validate_options() {
+  const int64_t rows = options_.num_embeddings;
+  if (options_.padding_idx) {
+    const int64_t padding = *options_.padding_idx;
+    if (padding < -rows || padding >= rows)
+      throw OutOfRange(message(owner_, ": padding_idx ", padding,
+                               " is out of range [", -rows, ", ", rows, ")"));
+    padding_ = padding < 0 ? padding + rows : padding;
+  }
+  if (options_.max_norm && !(*options_.max_norm > 0.0))
+    throw InvalidArgument(message(owner_, ": max_norm ", *options_.max_norm,
+                                  " must be > 0"));
+  if (!(options_.norm_type > 0.0))
+    throw InvalidArgument(message(owner_, ": norm_type ", options_.norm_type,
+                                  " must be > 0"));
+}
+
+std::optional<int64_t> Table::padding_idx() const {
+  if (padding_ == kNoPadding) return std::nullopt;
+  return padding_;
+}
+
+void Table::prepare_rows(std::span<const int64_t> indices) {
+  check_indices_in_range(owner_, indices, num_embeddings());
+  if (options_.max_norm)
+    renormalize_rows(weights_, indices, *options_.max_norm,
+                     options_.norm_type);
+}
+
+void Table::check_grad_output(const Lookup& lookup,
+                              std::span<const float> grad_output) const {
+  check_length(owner_, "grad_output", grad_output.size(),
+               static_cast<int64_t>(lookup.output.values.size()));
+}
+
+Tensor Table::dense_gradient(const Lookup& lookup,
+                             std::span<const float> grad_output) const {
+  check_grad_output(lookup, grad_output);
+  Tensor gradient{{num_embeddings(), embedding_dim()},
+                  std::vector<float>(weights_.num_rows() * weights_.dim())};
+  const RowGroups groups =
+      group_by_row(lookup.saved.indices, num_embeddings(), padding_);
+  DenseWriter writer(gradient.values, embedding_dim());
+  cpu::for_each_row_gradient(lookup.saved.batch(padding_), groups,
+                             lookup.saved.max_positions, grad_output,
+                             embedding_dim(), options_.scale_grad_by_freq,
+                             writer);
+  return gradient;
+}
+
+SparseGradient Table::sparse_gradient(const Lookup& lookup,
+                                      std::span<const float> grad_output) const {
+  check_grad_output(lookup, grad_output);
+  RowGroups groups =
+      group_by_row(lookup.saved.indices, num_embeddings(), padding_);
+  SparseGradient gradient;
+  gradient.dim = embedding_dim();
+  gradient.values.resize(groups.rows.size() * embedding_dim());
+  SparseWriter writer(gradient);
+  cpu::for_each_row_gradient(lookup.saved.batch(padding_), groups,
+                             lookup.saved.max_positions, grad_output,
+                             embedding_dim(), options_.scale_grad_by_freq,
+                             writer);
+  gradient.rows = std::move(groups.rows);
+  return gradient;
+}
+
+void Table::step(const Lookup& lookup, std::span<const float> grad_output,
+                 RowOptimizer& optimizer) {
+  if (frozen_)
+    throw InvalidArgument(message(
+        owner_, ": the table is frozen (from_pretrained with freeze) and "
+                "takes no optimizer step"));
+  check_grad_output(lookup, grad_output);
+  if (optimizer.num_rows() != num_embeddings() ||
+      optimizer.dim() != embedding_dim())
+    throw InvalidArgument(message(
+        owner_, ": optimizer ", optimizer.name(), " was built for [",
+        optimizer.num_rows(), ", ", optimizer.dim(), "] but the table is [",
+        num_embeddings(), ", ", embedding_dim(), "]"));
+  const RowGroups groups =
+      group_by_row(lookup.saved.indices, num_embeddings(), padding_);
+  visit_element_type(weights_.dtype(), [&]<typename Element>(Element) {
+    OptimizerApplier<Element> applier(weights_, optimizer);
+    cpu::for_each_row_gradient(lookup.saved.batch(padding_), groups,
+                               lookup.saved.max_positions, grad_output,
+                               embedding_dim(), options_.scale_grad_by_freq,
+                               applier);
+  });
+}
+
+}  // namespace rowshard

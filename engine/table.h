@@ -1,0 +1,104 @@
+// Table: what Embedding and EmbeddingBag have in common — the weights, the
+// options that change how rows are read (padding_idx, max_norm,
+// scale_grad_by_freq), and the three backward passes.
+//
+// Thread safety: a Table is not synchronised. forward() may write the table
+// (max_norm) and step() does; run one call at a time per table. Each call
+// uses OpenMP threads internally.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "engine/dtype.h"
+#include "engine/optimizers/optimizer.h"
+#include "engine/pooling.h"
+#include "engine/row_storage.h"
+#include "engine/tensor.h"
+
+namespace rowshard {
+
+// Options shared by both table types, with PyTorch's names and defaults.
+struct TableOptions {
+  // Names the table in error messages ("EmbeddingBag 'user_id': ...").
+  std::string name = "table";
+  int64_t num_embeddings = 0;
+  int64_t embedding_dim = 0;
+  // A row that reads as excluded (EmbeddingBag) and never gets a gradient.
+  // Negative values count from the end; valid range [-rows, rows).
+  std::optional<int64_t> padding_idx;
+  // When set, looked-up rows are renormalised in place before each lookup
+  // (see engine/max_norm.h).
+  std::optional<double> max_norm;
+  double norm_type = 2.0;
+  // Divides a row's gradient by its number of occurrences in the batch.
+  bool scale_grad_by_freq = false;
+  DType dtype = DType::f32;
+  // Seeds the N(0, 1) initialisation of tables not made from_pretrained.
+  uint64_t seed = 0;
+};
+
+// A forward's result: the output, and what its backward needs.
+struct Lookup {
+  Tensor output;
+  SavedLookup saved;
+};
+
+class Table {
+ public:
+  const std::string& name() const { return options_.name; }
+  int64_t num_embeddings() const { return weights_.num_rows(); }
+  int64_t embedding_dim() const { return weights_.dim(); }
+  // The padding row, counted from the start; nullopt without one.
+  std::optional<int64_t> padding_idx() const;
+  bool frozen() const { return frozen_; }
+  const TableOptions& options() const { return options_; }
+  const RowStorage& weights() const { return weights_; }
+  // "Embedding 'name'" or "EmbeddingBag 'name'": how errors name this table.
+  const std::string& owner() const { return owner_; }
+
+  // The gradient of the table for the upstream gradient of `lookup`, as the
+  // dense [rows, dim] tensor weight.grad would hold (rows never looked up
+  // are zero). For tests and small tables; training uses step().
+  Tensor dense_gradient(const Lookup& lookup,
+                        std::span<const float> grad_output) const;
+
+  // The same gradient as PyTorch's sparse=True gives it, coalesced: the
+  // distinct looked-up rows other than padding_idx, ascending.
+  SparseGradient sparse_gradient(const Lookup& lookup,
+                                 std::span<const float> grad_output) const;
+
+  // One training step: sums each distinct looked-up row's gradient once and
+  // applies `optimizer` to that row in the same pass, never building a dense
+  // gradient. Throws InvalidArgument for a frozen table, a grad_output of the
+  // wrong size, or an optimizer built for another shape; nothing changes then.
+  void step(const Lookup& lookup, std::span<const float> grad_output,
+            RowOptimizer& optimizer);
+
+ protected:
+  // A new table, N(0, 1) from options.seed, with the padding row zeroed.
+  Table(std::string_view kind, TableOptions options);
+  // A table over given weights, kept exactly as they are.
+  Table(std::string_view kind, TableOptions options, RowStorage weights,
+        bool freeze);
+
+  // Checks the indices, then applies max_norm to the rows they name.
+  void prepare_rows(std::span<const int64_t> indices);
+  int64_t padding_or_none() const { return padding_; }
+
+ private:
+  void validate_options();
+  void check_grad_output(const Lookup& lookup,
+                         std::span<const float> grad_output) const;
+
+  TableOptions options_;
+  std::string owner_;
+  RowStorage weights_;
+  int64_t padding_ = kNoPadding;
+  bool frozen_ = false;
+};
+
+}  // namespace rowshard
