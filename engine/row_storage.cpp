@@ -51,6 +51,14 @@ RowStorage RowStorage::allocate(int64_t num_rows, int64_t dim, DType dtype) {
   return storage;
 }
 
+RowStorage RowStorage::copy_of(std::span<const float> values,
+                               int64_t num_rows, int64_t dim) {
+  ROWSHARD_ASSERT(static_cast<int64_t>(values.size()) == num_rows * dim);
+  RowStorage storage = allocate(num_rows, dim, DType::f32);
+  std::memcpy(storage.mutable_bytes(), values.data(), values.size_bytes());
+  return storage;
+}
+
 RowStorage RowStorage::borrow(std::shared_ptr<const void> keep_alive,
                               const void* data, int64_t num_rows, int64_t dim,
                               DType dtype, bool writable) {

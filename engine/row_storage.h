@@ -29,6 +29,10 @@ class RowStorage {
                            const void* data, int64_t num_rows, int64_t dim,
                            DType dtype, bool writable);
 
+  // fp32 storage that owns a copy of `values` ([num_rows, dim], row-major).
+  static RowStorage copy_of(std::span<const float> values, int64_t num_rows,
+                            int64_t dim);
+
   RowStorage() = default;
 
   int64_t num_rows() const { return num_rows_; }

@@ -49,6 +49,10 @@ struct Lookup {
 
 class Table {
  public:
+  virtual ~Table() = default;
+  Table(Table&&) = default;
+  Table& operator=(Table&&) = default;
+
   const std::string& name() const { return options_.name; }
   int64_t num_embeddings() const { return weights_.num_rows(); }
   int64_t embedding_dim() const { return weights_.dim(); }

@@ -1,0 +1,201 @@
+#include "tests/conformance/run_case.h"
+
+#include <cmath>
+#include <memory>
+#include <optional>
+
+#include "engine/embedding.h"
+#include "engine/embedding_bag.h"
+#include "engine/error.h"
+#include "engine/optimizers/adagrad.h"
+#include "engine/optimizers/rowwise_adagrad.h"
+#include "engine/optimizers/sgd.h"
+
+namespace rowshard::conformance {
+namespace {
+
+// Thrown inside a case to stop it at its first mismatch.
+struct Mismatch {
+  std::string detail;
+};
+
+std::string shape_text(const Shape& shape) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i)
+    text += message(i ? ", " : "", shape[i]);
+  return text + "]";
+}
+
+struct Tolerance {
+  double rtol;
+  double atol;
+};
+
+// Throws a Mismatch at the first element where |got - expected| exceeds
+// atol + rtol * |expected| (NumPy's allclose; NaN matches NaN).
+void compare(std::string_view array, const std::optional<FloatArray>& expected,
+             const Shape& got_shape, std::span<const float> got,
+             Tolerance tolerance) {
+  if (!expected) return;
+  if (expected->shape != got_shape)
+    throw Mismatch{message(array, ", shape, expected ",
+                           shape_text(expected->shape), ", got ",
+                           shape_text(got_shape))};
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const double want = expected->values[i];
+    const double have = got[i];
+    const bool both_nan = std::isnan(want) && std::isnan(have);
+    if (!both_nan && !(std::fabs(have - want) <= tolerance.atol + tolerance.rtol * std::fabs(want)))
+      throw Mismatch{message(array, ", ", i, ", ", want, ", ", have)};
+  }
+}
+
+std::span<const float> table_values(const Table& table) {
+  return {table.weights().row<float>(0),
+          static_cast<std::size_t>(table.num_embeddings() *
+                                   table.embedding_dim())};
+}
+
+std::unique_ptr<Table> make_table(const Case& c) {
+  const int64_t rows = c.weight.shape.at(0);
+  const int64_t dim = c.weight.shape.size() > 1 ? c.weight.shape[1] : 1;
+  RowStorage weights = RowStorage::copy_of(c.weight.values, rows, dim);
+  const bool freeze = false;
+  auto fill = [&](TableOptions& options) {
+    options.name = c.directory.filename().string();
+    options.num_embeddings = c.num_embeddings.value_or(0);
+    options.embedding_dim = c.embedding_dim.value_or(0);
+    options.padding_idx = c.padding_idx;
+    options.max_norm = c.max_norm;
+    options.norm_type = c.norm_type;
+    options.scale_grad_by_freq = c.scale_grad_by_freq;
+  };
+  if (c.op == "embedding") {
+    EmbeddingOptions options;
+    fill(options);
+    return std::make_unique<Embedding>(
+        Embedding::from_pretrained(std::move(weights), options, freeze));
+  }
+  EmbeddingBagOptions options;
+  fill(options);
+  options.mode = c.mode;
+  options.include_last_offset = c.include_last_offset;
+  return std::make_unique<EmbeddingBag>(
+      EmbeddingBag::from_pretrained(std::move(weights), options, freeze));
+}
+
+Lookup forward(Table& table, const Case& c) {
+  if (auto* embedding = dynamic_cast<Embedding*>(&table))
+    return embedding->forward({c.indices.values, c.indices.shape});
+  BagInput input{c.indices.values, c.indices.shape, std::nullopt, std::nullopt,
+                 {}};
+  if (c.offsets) input.offsets = c.offsets->values;
+  if (c.per_sample_weights) {
+    input.per_sample_weights = c.per_sample_weights->values;
+    input.per_sample_weights_shape = c.per_sample_weights->shape;
+  }
+  return dynamic_cast<EmbeddingBag&>(table).forward(input);
+}
+
+std::unique_ptr<RowOptimizer> make_optimizer(const OptimizerSpec& spec,
+                                             int64_t rows, int64_t dim) {
+  if (spec.name == "sgd")
+    return std::make_unique<Sgd>(
+        rows, dim, SgdOptions{spec.lr.value_or(SgdOptions{}.lr),
+                              spec.weight_decay});
+  if (spec.name == "adagrad")
+    return std::make_unique<Adagrad>(
+        rows, dim,
+        AdagradOptions{spec.lr.value_or(AdagradOptions{}.lr),
+                       spec.eps.value_or(AdagradOptions{}.eps),
+                       spec.weight_decay, spec.initial_accumulator_value});
+  if (spec.name == "rowwise_adagrad")
+    return std::make_unique<RowWiseAdagrad>(
+        rows, dim,
+        RowWiseAdagradOptions{spec.lr.value_or(RowWiseAdagradOptions{}.lr),
+                              spec.eps.value_or(RowWiseAdagradOptions{}.eps),
+                              spec.weight_decay,
+                              spec.initial_accumulator_value});
+  throw InvalidArgument(message("unknown optimizer '", spec.name, "'"));
+}
+
+// Everything a case asks for, in the order CONFORMANCE.md gives.
+void exercise(Table& table, const Case& c) {
+  const Tolerance tolerance{c.rtol, c.atol};
+  Lookup lookup = forward(table, c);
+  compare("output", c.output, lookup.output.shape, lookup.output.values, tolerance);
+  compare("weight_after_forward", c.weight_after_forward, c.weight.shape,
+          table_values(table), tolerance);
+  if (!c.grad_output) return;
+  const Tensor gradient = table.dense_gradient(lookup, c.grad_output->values);
+  compare("grad_weight", c.grad_weight, gradient.shape, gradient.values, tolerance);
+  if (!c.optimizer) return;
+
+  auto optimizer = make_optimizer(*c.optimizer, table.num_embeddings(),
+                                  table.embedding_dim());
+  for (int step = 0; step < c.steps; ++step) {
+    if (step > 0) lookup = forward(table, c);
+    table.step(lookup, c.grad_output->values, *optimizer);
+  }
+  compare("weight_updated", c.weight_updated, c.weight.shape,
+          table_values(table), tolerance);
+  compare("optimizer_state", c.optimizer_state, optimizer->state_shape(),
+          optimizer->state(), tolerance);
+}
+
+Verdict run_error_case(const Case& c) {
+  std::unique_ptr<Table> table;
+  std::string refused_as;
+  std::string refusal;
+  try {
+    table = make_table(c);
+    exercise(*table, c);
+  } catch (const OutOfRange& error) {
+    refused_as = "out_of_range";
+    refusal = error.what();
+  } catch (const InvalidArgument& error) {
+    refused_as = "invalid_argument";
+    refusal = error.what();
+  } catch (const Mismatch&) {
+    // An error case compares nothing it could fail on; reaching a compare
+    // means the call went through.
+  }
+  const std::string& expected = *c.expect_error;
+  // OutOfRange is an InvalidArgument, so it satisfies either expectation
+  // of "invalid_argument".
+  const bool kind_matches =
+      refused_as == expected ||
+      (expected == "invalid_argument" && refused_as == "out_of_range");
+  if (!kind_matches)
+    return {Verdict::Outcome::failed,
+            message("expect_error, -, ", expected, ", ",
+                    refused_as.empty() ? "no error" : refused_as + ": " + refusal)};
+  if (table) {
+    try {
+      compare("weight (unchanged after the refusal)",
+              FloatArray{c.weight.shape, c.weight.values}, c.weight.shape,
+              table_values(*table), Tolerance{0, 0});
+    } catch (const Mismatch& mismatch) {
+      return {Verdict::Outcome::failed, mismatch.detail};
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Verdict run_case(const Case& c) {
+  if (c.expect_error) return run_error_case(c);
+  try {
+    std::unique_ptr<Table> table = make_table(c);
+    exercise(*table, c);
+  } catch (const Mismatch& mismatch) {
+    return {Verdict::Outcome::failed, mismatch.detail};
+  } catch (const Error& error) {
+    return {Verdict::Outcome::failed,
+            message("-, -, success, error: ", error.what())};
+  }
+  return {};
+}
+
+}  // namespace rowshard::conformance

@@ -1,0 +1,24 @@
+// Running one conformance case on the engine and comparing what it computes
+// with the case's expected arrays.
+#pragma once
+
+#include <string>
+
+#include "tests/conformance/conformance_case.h"
+
+namespace rowshard::conformance {
+
+struct Verdict {
+  enum class Outcome { passed, failed, skipped };
+  Outcome outcome = Outcome::passed;
+  // For a failure, the first mismatch: "array, flat index, expected, got".
+  std::string detail;
+};
+
+// Runs `c` on one unsharded table: forward (and the table after it),
+// the dense gradient, then `steps` optimizer steps; or, for an error case,
+// checks that the operation is refused with the expected kind of error and
+// leaves the table as it was.
+Verdict run_case(const Case& c);
+
+}  // namespace rowshard::conformance
