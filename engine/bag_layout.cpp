@@ -41,6 +41,13 @@ std::vector<int64_t> bounds_from_offsets(std::string_view owner,
                              " at position ", offsets.size() - 1,
                              " is past the end of the input; valid range [0, ",
                              num_indices, "]"));
+  // PyTorch leaves trailing indices after the last offset undefined
+  // (wrong sums, garbage gradients); refusing them is the only safe reading.
+  if (include_last_offset && offsets.back() != num_indices)
+    throw InvalidArgument(message(
+        owner, ": with include_last_offset the last offset must be the number "
+               "of indices, ",
+        num_indices, ", got ", offsets.back()));
   std::vector<int64_t> bounds(offsets.begin(), offsets.end());
   if (!include_last_offset) bounds.push_back(num_indices);
   return bounds;

@@ -36,6 +36,22 @@ struct PooledBatch {
   int64_t num_bags() const { return static_cast<int64_t>(bounds.size()) - 1; }
 };
 
+// The factor by which entry p of a bag with `entries` non-padding entries
+// scales the bag's upstream gradient on its way to row indices[p], whose
+// row occurs `frequency` times in the batch (1 without scale_grad_by_freq):
+//
+//   float( 1.0 / frequency [/ entries, mean] [* per_sample_weights[p]] )
+//
+// computed in double and rounded once, as PyTorch does, which then
+// accumulates it with a fused multiply-add.
+inline float occurrence_scale(const PooledBatch& batch, int64_t p,
+                              int64_t entries, int64_t frequency) {
+  double scale = 1.0 / static_cast<double>(frequency);
+  if (batch.mode == PoolingMode::mean) scale /= static_cast<double>(entries);
+  if (!batch.per_sample_weights.empty()) scale *= batch.per_sample_weights[p];
+  return static_cast<float>(scale);
+}
+
 // What a lookup keeps for its backward, as autograd keeps saved tensors:
 // owned copies, so the caller's input arrays may go away after forward.
 // Embedding (one row per index, nothing pooled) is saved as sum-pooled bags

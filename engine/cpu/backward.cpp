@@ -1,23 +1,23 @@
 #include "engine/cpu/backward.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 namespace rowshard::cpu {
 namespace {
 
-// The bag each position belongs to, and each bag's 1 / (non-padding
-// entries) for mean pooling.
-struct BagLookupTables {
+// The bag each position belongs to, and each bag's non-padding entry count
+// (mean pooling divides by it).
+struct BagTables {
   std::vector<int64_t> bag_of_position;
-  std::vector<float> inverse_entries;
+  std::vector<int64_t> entries;
 };
 
-BagLookupTables make_bag_tables(const PooledBatch& batch) {
-  BagLookupTables tables;
+BagTables make_bag_tables(const PooledBatch& batch) {
+  BagTables tables;
   tables.bag_of_position.resize(batch.indices.size());
-  if (batch.mode == PoolingMode::mean)
-    tables.inverse_entries.resize(batch.num_bags());
+  tables.entries.resize(batch.num_bags());
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < batch.num_bags(); ++b) {
     int64_t entries = 0;
@@ -25,8 +25,7 @@ BagLookupTables make_bag_tables(const PooledBatch& batch) {
       tables.bag_of_position[p] = b;
       entries += batch.indices[p] != batch.padding_idx;
     }
-    if (batch.mode == PoolingMode::mean && entries > 0)
-      tables.inverse_entries[b] = 1.0f / static_cast<float>(entries);
+    tables.entries[b] = entries;
   }
   return tables;
 }
@@ -37,8 +36,7 @@ void for_each_row_gradient(const PooledBatch& batch, const RowGroups& groups,
                            std::span<const int64_t> max_positions,
                            std::span<const float> grad_output, int64_t dim,
                            bool scale_grad_by_freq, RowGradientSink& sink) {
-  const BagLookupTables tables = make_bag_tables(batch);
-  const bool weighted = !batch.per_sample_weights.empty();
+  const BagTables tables = make_bag_tables(batch);
 
 #pragma omp parallel
   {
@@ -48,38 +46,23 @@ void for_each_row_gradient(const PooledBatch& batch, const RowGroups& groups,
       std::fill(gradient.begin(), gradient.end(), 0.0f);
       // Every occurrence of the row is in its group (padding rows have no
       // group at all), so the group size is the row's frequency.
-      const float frequency_scale =
-          scale_grad_by_freq ? 1.0f / static_cast<float>(groups.group_size(g))
-                             : 1.0f;
+      const int64_t frequency = scale_grad_by_freq ? groups.group_size(g) : 1;
       for (int64_t i = groups.group_begin[g]; i < groups.group_begin[g + 1];
            ++i) {
         const int64_t p = groups.positions[i];
         const int64_t b = tables.bag_of_position[p];
+        const float scale =
+            occurrence_scale(batch, p, tables.entries[b], frequency);
         const float* upstream = &grad_output[b * dim];
-        switch (batch.mode) {
-          case PoolingMode::sum: {
-            const float w = weighted ? batch.per_sample_weights[p] : 1.0f;
-            if (weighted) {
-              for (int64_t d = 0; d < dim; ++d)
-                gradient[d] += (w * upstream[d]) * frequency_scale;
-            } else {
-              for (int64_t d = 0; d < dim; ++d)
-                gradient[d] += upstream[d] * frequency_scale;
-            }
-            break;
-          }
-          case PoolingMode::mean: {
-            const float inverse = tables.inverse_entries[b];
-            for (int64_t d = 0; d < dim; ++d)
-              gradient[d] += (upstream[d] * inverse) * frequency_scale;
-            break;
-          }
-          case PoolingMode::max: {
-            const int64_t* winners = &max_positions[b * dim];
-            for (int64_t d = 0; d < dim; ++d)
-              if (winners[d] == p) gradient[d] += upstream[d] * frequency_scale;
-            break;
-          }
+        if (batch.mode == PoolingMode::max) {
+          const int64_t* winners = &max_positions[b * dim];
+          for (int64_t d = 0; d < dim; ++d)
+            if (winners[d] == p)
+              gradient[d] = std::fma(scale, upstream[d], gradient[d]);
+        } else {
+#pragma omp simd
+          for (int64_t d = 0; d < dim; ++d)
+            gradient[d] = std::fma(scale, upstream[d], gradient[d]);
         }
       }
       sink.consume(g, groups.rows[g], gradient);

@@ -57,9 +57,9 @@ void pool_bags(const RowStorage& weights, const PooledBatch& batch,
     }
     if constexpr (mode == PoolingMode::mean) {
       if (entries > 0) {
-        const float scale = 1.0f / static_cast<float>(entries);
+        const auto count = static_cast<float>(entries);
 #pragma omp simd
-        for (int64_t d = 0; d < dim; ++d) out[d] *= scale;
+        for (int64_t d = 0; d < dim; ++d) out[d] /= count;
       }
     }
     if constexpr (mode == PoolingMode::max) {

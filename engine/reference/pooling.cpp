@@ -1,6 +1,7 @@
 #include "engine/reference/pooling.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "engine/element_types.h"
@@ -42,8 +43,8 @@ void pooled_forward(const RowStorage& weights, const PooledBatch& batch,
         ++entries;
       }
       if (batch.mode == PoolingMode::mean && entries > 0) {
-        const float scale = 1.0f / static_cast<float>(entries);
-        for (int64_t d = 0; d < dim; ++d) out[d] *= scale;
+        for (int64_t d = 0; d < dim; ++d)
+          out[d] /= static_cast<float>(entries);
       }
       if (batch.mode == PoolingMode::max && entries == 0)
         std::fill_n(&max_positions[b * dim], dim, int64_t{-1});
@@ -80,26 +81,13 @@ void dense_gradient(const PooledBatch& batch,
     for (int64_t p = batch.bounds[b]; p < batch.bounds[b + 1]; ++p) {
       const int64_t r = batch.indices[p];
       if (r == batch.padding_idx) continue;
-      const float frequency_scale =
-          scale_grad_by_freq ? 1.0f / static_cast<float>(occurrences[r]) : 1.0f;
+      const float scale = occurrence_scale(batch, p, entries,
+                                           scale_grad_by_freq ? occurrences[r] : 1);
       float* row_gradient = &gradient[r * dim];
       for (int64_t d = 0; d < dim; ++d) {
-        float contribution = 0.0f;
-        switch (batch.mode) {
-          case PoolingMode::sum:
-            contribution = batch.per_sample_weights.empty()
-                               ? upstream[d]
-                               : batch.per_sample_weights[p] * upstream[d];
-            break;
-          case PoolingMode::mean:
-            contribution = upstream[d] * (1.0f / static_cast<float>(entries));
-            break;
-          case PoolingMode::max:
-            if (max_positions[b * dim + d] != p) continue;
-            contribution = upstream[d];
-            break;
-        }
-        row_gradient[d] += contribution * frequency_scale;
+        if (batch.mode == PoolingMode::max && max_positions[b * dim + d] != p)
+          continue;
+        row_gradient[d] = std::fma(scale, upstream[d], row_gradient[d]);
       }
     }
   }

@@ -37,11 +37,10 @@ void gather_rows(const RowStorage& weights, std::span<const int64_t> indices,
 // `grad_output` ([num_bags, dim]) of pooled_forward:
 //
 //   for each bag b, each p in E(b), with r = indices[p]:
-//     sum:  G[r] += s_r * w_p * grad_output[b]
-//     mean: G[r] += s_r * grad_output[b] * (1 / |E(b)|)
-//     max:  G[r][d] += s_r * grad_output[b][d]  where max_positions[b][d] == p
-//   s_r = 1 / (occurrences of r among all indices) with scale_grad_by_freq,
-//   else 1.
+//     sum, mean: G[r]    = fma(scale_p, grad_output[b],    G[r])
+//     max:       G[r][d] = fma(scale_p, grad_output[b][d], G[r][d])
+//                          only where max_positions[b][d] == p
+//   with scale_p = occurrence_scale(...) (see engine/pooling.h).
 void dense_gradient(const PooledBatch& batch,
                     std::span<const int64_t> max_positions,
                     std::span<const float> grad_output, int64_t num_rows,

@@ -1,0 +1,123 @@
+// Each optimizer's update against its formula, evaluated independently in
+// double precision, and the fused step against "reference gradient, then the
+// formula on each touched row".
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+#include "engine/embedding_bag.h"
+#include "engine/optimizers/adagrad.h"
+#include "engine/optimizers/rowwise_adagrad.h"
+#include "engine/optimizers/sgd.h"
+#include "engine/reference/pooling.h"
+#include "tests/engine/random_batches.h"
+#include "tests/engine/small_table.h"
+
+namespace rowshard {
+namespace {
+
+constexpr double kRelative = 1e-5;
+
+void expect_close(const std::vector<double>& expected,
+                  std::span<const float> got, const char* what) {
+  ASSERT_EQ(expected.size(), got.size()) << what;
+  for (std::size_t i = 0; i < got.size(); ++i)
+    EXPECT_NEAR(got[i], expected[i], 1e-6 + kRelative * std::fabs(expected[i]))
+        << what << " at " << i;
+}
+
+TEST(Sgd, MatchesTheFormula) {
+  Sgd sgd(1, 3, {.lr = 0.5f, .weight_decay = 0.1f});
+  std::vector<float> w = {1.0f, -2.0f, 3.0f};
+  const std::vector<float> g = {0.5f, 0.25f, -1.0f};
+  sgd.update_row(0, w, g);
+  std::vector<double> expected;
+  const double initial[3] = {1.0, -2.0, 3.0};
+  for (int d = 0; d < 3; ++d)
+    expected.push_back(initial[d] - 0.5 * (g[d] + 0.1 * initial[d]));
+  expect_close(expected, w, "weights");
+}
+
+TEST(Adagrad, MatchesTorchOptimAdagradOverSteps) {
+  Adagrad adagrad(2, 2, {.lr = 0.1f, .eps = 1e-10f,
+                         .initial_accumulator_value = 0.2f});
+  std::vector<float> w = {1.0f, -1.0f};
+  std::vector<double> w_expected = {1.0, -1.0};
+  std::vector<double> sums = {0.2, 0.2};
+  const std::vector<float> gradients[2] = {{0.3f, -0.6f}, {-0.1f, 0.9f}};
+  for (const auto& g : gradients) {
+    adagrad.update_row(1, w, g);
+    for (int d = 0; d < 2; ++d) {
+      sums[d] += static_cast<double>(g[d]) * g[d];
+      w_expected[d] -= 0.1 * g[d] / (std::sqrt(sums[d]) + 1e-10);
+    }
+  }
+  expect_close(w_expected, w, "weights");
+  expect_close({0.2, 0.2, sums[0], sums[1]}, adagrad.state(), "state");
+}
+
+TEST(RowWiseAdagrad, MatchesTheDesignFormulaWithWeightDecay) {
+  RowWiseAdagrad adagrad(3, 4, {.lr = 0.05f, .eps = 1e-8f, .weight_decay = 0.2f});
+  std::vector<float> w = {0.5f, -1.5f, 2.0f, 0.0f};
+  std::vector<double> w_expected(w.begin(), w.end());
+  double accumulator = 0.0;
+  const std::vector<float> gradients[3] = {
+      {0.1f, 0.2f, -0.3f, 0.4f}, {1.0f, 0.0f, 0.0f, -1.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
+  for (const auto& g : gradients) {
+    adagrad.update_row(2, w, g);
+    std::vector<double> decayed(4);
+    double mean_square = 0.0;
+    for (int d = 0; d < 4; ++d) {
+      decayed[d] = g[d] + 0.2 * w_expected[d];
+      mean_square += decayed[d] * decayed[d] / 4.0;
+    }
+    accumulator += mean_square;
+    for (int d = 0; d < 4; ++d)
+      w_expected[d] -= 0.05 * decayed[d] / (std::sqrt(accumulator) + 1e-8);
+  }
+  expect_close(w_expected, w, "weights");
+  expect_close({0.0, 0.0, accumulator}, adagrad.state(), "state");
+}
+
+TEST(FusedStep, EqualsReferenceGradientThenFormulaOnTouchedRows) {
+  std::mt19937_64 rng(17);
+  const int64_t rows = 200, dim = 9;
+  const testing::RandomBags bags = testing::random_bags(rng, 50, 30, rows);
+  RowStorage initial = testing::random_weights(rng, rows, dim);
+  const std::vector<float> initial_values = testing::table_values(initial);
+  EmbeddingBagOptions options;
+  options.mode = PoolingMode::mean;
+  options.padding_idx = 5;
+  EmbeddingBag bag = EmbeddingBag::from_pretrained(std::move(initial), options, false);
+  const Lookup lookup = bag.forward({bags.indices,
+                                     {static_cast<int64_t>(bags.indices.size())},
+                                     bags.offsets, std::nullopt, {}});
+  const auto grad_output = testing::random_values(rng, lookup.output.values.size());
+  std::vector<float> gradient(rows * dim);
+  reference::dense_gradient(lookup.saved.batch(5), {}, grad_output, rows, dim,
+                            false, gradient);
+
+  RowWiseAdagrad adagrad(rows, dim, {.lr = 0.3f});
+  bag.step(lookup, grad_output, adagrad);
+
+  const std::set<int64_t> touched(bags.indices.begin(), bags.indices.end());
+  std::vector<double> expected(initial_values.begin(), initial_values.end());
+  std::vector<double> expected_state(rows, 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    if (!touched.count(r) || r == 5) continue;
+    double mean_square = 0.0;
+    for (int64_t d = 0; d < dim; ++d)
+      mean_square += static_cast<double>(gradient[r * dim + d]) *
+                     gradient[r * dim + d] / dim;
+    expected_state[r] = mean_square;
+    for (int64_t d = 0; d < dim; ++d)
+      expected[r * dim + d] -=
+          0.3 * gradient[r * dim + d] / (std::sqrt(mean_square) + 1e-8);
+  }
+  expect_close(expected, testing::table_values(bag.weights()), "weights");
+  expect_close(expected_state, adagrad.state(), "state");
+}
+
+}  // namespace
+}  // namespace rowshard
