@@ -38,4 +38,11 @@ Lookup Embedding::forward(const IndexInput& input) {
   return lookup;
 }
 
+Tensor embedding(const IndexInput& input, RowStorage weights,
+                 EmbeddingOptions options) {
+  return Embedding::from_pretrained(std::move(weights), std::move(options))
+      .forward(input)
+      .output;
+}
+
 }  // namespace rowshard

@@ -30,4 +30,10 @@ class Embedding : public Table {
   Embedding(EmbeddingOptions options, RowStorage weights, bool freeze);
 };
 
+// F.embedding: the lookup without a module. `weights` shares its memory
+// with the caller's RowStorage, so with max_norm the looked-up rows are
+// renormalised in the caller's table, as PyTorch does.
+Tensor embedding(const IndexInput& input, RowStorage weights,
+                 EmbeddingOptions options = {});
+
 }  // namespace rowshard

@@ -99,5 +99,19 @@ TEST(Embedding, MaxNormHonoursTheNormType) {
   EXPECT_FLOAT_EQ(embedding.weights().row<float>(1)[1], -1.0f * scale);
 }
 
+TEST(FunctionalEmbedding, LooksUpAndRenormalisesTheCallersTable) {
+  RowStorage weights = small_table();
+  EmbeddingOptions options;
+  options.max_norm = 1.0;
+  const std::vector<int64_t> indices = {0, 3};
+  const Tensor output = embedding({indices, {2}}, weights, options);
+  EXPECT_EQ(output.shape, (Shape{2, 2}));
+  // Row 0 = [1, 2] has norm sqrt(5) > 1 and is scaled in the caller's table.
+  const float scale = static_cast<float>(1.0 / (std::sqrt(5.0) + 1e-7));
+  EXPECT_FLOAT_EQ(weights.row<float>(0)[1], 2.0f * scale);
+  EXPECT_EQ(output.values[1], weights.row<float>(0)[1]);
+  EXPECT_EQ(output.values[2], 0.5f);  // row 3 is under the norm
+}
+
 }  // namespace
 }  // namespace rowshard
