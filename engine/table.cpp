@@ -10,7 +10,6 @@
 #include "engine/error.h"
 #include "engine/max_norm.h"
 #include "engine/normal_init.h"
-#include "engine/row_groups.h"
 
 namespace rowshard {
 namespace {
@@ -86,6 +85,14 @@ class OptimizerApplier final : public cpu::RowGradientSink {
   RowStorage& weights_;
   RowOptimizer& optimizer_;
 };
+
+cpu::GradientSource gradient_source(const Lookup& lookup,
+                                    std::span<const float> grad_output,
+                                    int64_t padding_idx, int64_t dim) {
+  const std::vector<int64_t>& winners = lookup.saved.max_positions;
+  return {lookup.saved.batch(padding_idx), grad_output.data(),
+          winners.empty() ? nullptr : winners.data(), dim};
+}
 
 }  // namespace
 
@@ -176,30 +183,26 @@ Tensor Table::dense_gradient(const Lookup& lookup,
   check_grad_output(lookup, grad_output);
   Tensor gradient{{num_embeddings(), embedding_dim()},
                   std::vector<float>(weights_.num_rows() * weights_.dim())};
-  const RowGroups groups =
-      group_by_row(lookup.saved.indices, num_embeddings(), padding_);
+  const cpu::GradientSource source = gradient_source(lookup, grad_output, padding_, embedding_dim());
+  const cpu::BackwardPlan plan({&source, 1}, num_embeddings());
   DenseWriter writer(gradient.values, embedding_dim());
-  cpu::for_each_row_gradient(lookup.saved.batch(padding_), groups,
-                             lookup.saved.max_positions, grad_output,
-                             embedding_dim(), options_.scale_grad_by_freq,
-                             writer);
+  cpu::for_each_row_gradient(plan, embedding_dim(),
+                             options_.scale_grad_by_freq, writer);
   return gradient;
 }
 
 SparseGradient Table::sparse_gradient(const Lookup& lookup,
                                       std::span<const float> grad_output) const {
   check_grad_output(lookup, grad_output);
-  RowGroups groups =
-      group_by_row(lookup.saved.indices, num_embeddings(), padding_);
+  const cpu::GradientSource source = gradient_source(lookup, grad_output, padding_, embedding_dim());
+  const cpu::BackwardPlan plan({&source, 1}, num_embeddings());
   SparseGradient gradient;
   gradient.dim = embedding_dim();
-  gradient.values.resize(groups.rows.size() * embedding_dim());
+  gradient.rows = plan.rows();
+  gradient.values.resize(gradient.rows.size() * embedding_dim());
   SparseWriter writer(gradient);
-  cpu::for_each_row_gradient(lookup.saved.batch(padding_), groups,
-                             lookup.saved.max_positions, grad_output,
-                             embedding_dim(), options_.scale_grad_by_freq,
-                             writer);
-  gradient.rows = std::move(groups.rows);
+  cpu::for_each_row_gradient(plan, embedding_dim(),
+                             options_.scale_grad_by_freq, writer);
   return gradient;
 }
 
@@ -216,14 +219,12 @@ void Table::step(const Lookup& lookup, std::span<const float> grad_output,
         owner_, ": optimizer ", optimizer.name(), " was built for [",
         optimizer.num_rows(), ", ", optimizer.dim(), "] but the table is [",
         num_embeddings(), ", ", embedding_dim(), "]"));
-  const RowGroups groups =
-      group_by_row(lookup.saved.indices, num_embeddings(), padding_);
+  const cpu::GradientSource source = gradient_source(lookup, grad_output, padding_, embedding_dim());
+  const cpu::BackwardPlan plan({&source, 1}, num_embeddings());
   visit_element_type(weights_.dtype(), [&]<typename Element>(Element) {
     OptimizerApplier<Element> applier(weights_, optimizer);
-    cpu::for_each_row_gradient(lookup.saved.batch(padding_), groups,
-                               lookup.saved.max_positions, grad_output,
-                               embedding_dim(), options_.scale_grad_by_freq,
-                               applier);
+    cpu::for_each_row_gradient(plan, embedding_dim(),
+                               options_.scale_grad_by_freq, applier);
   });
 }
 

@@ -1,6 +1,7 @@
 #include "engine/cpu/pooling.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "engine/cpu/prefetch.h"
 #include "engine/element_types.h"
@@ -8,27 +9,37 @@
 namespace rowshard::cpu {
 namespace {
 
+// About this many lookups per unit of work: enough to amortise scheduling,
+// few enough that the last units balance the threads.
+constexpr int64_t kLookupsPerChunk = 2048;
+
+struct Chunk {
+  const PoolingTask* task;
+  int64_t first_bag;
+  int64_t end_bag;
+};
+
 template <typename Element, PoolingMode mode, bool weighted>
-void pool_bags(const RowStorage& weights, const PooledBatch& batch,
-               std::span<float> output, std::span<int64_t> max_positions) {
+void pool_bags(const PoolingTask& task, int64_t first_bag, int64_t end_bag) {
+  const RowStorage& weights = *task.weights;
+  const PooledBatch& batch = task.batch;
   const int64_t dim = weights.dim();
-  const int64_t num_indices = static_cast<int64_t>(batch.indices.size());
+  const int64_t prefetch_end = batch.bounds[end_bag];
   const std::size_t row_bytes = static_cast<std::size_t>(dim) * sizeof(Element);
 
-#pragma omp parallel for schedule(dynamic, 32)
-  for (int64_t b = 0; b < batch.num_bags(); ++b) {
-    float* __restrict out = &output[b * dim];
+  for (int64_t b = first_bag; b < end_bag; ++b) {
+    float* __restrict out = task.output + b * task.output_stride;
     std::fill(out, out + dim, 0.0f);
     int64_t entries = 0;
     for (int64_t p = batch.bounds[b]; p < batch.bounds[b + 1]; ++p) {
-      if (p + kPrefetchDistance < num_indices)
+      if (p + kPrefetchDistance < prefetch_end)
         prefetch_row(weights.row<Element>(batch.indices[p + kPrefetchDistance]),
                      row_bytes);
       const int64_t r = batch.indices[p];
       if (r == batch.padding_idx) continue;
       const Element* __restrict row = weights.row<Element>(r);
       if constexpr (mode == PoolingMode::max) {
-        int64_t* positions = &max_positions[b * dim];
+        int64_t* positions = task.max_positions + b * task.output_stride;
         if (entries == 0) {
           for (int64_t d = 0; d < dim; ++d) {
             out[d] = to_float(row[d]);
@@ -63,36 +74,71 @@ void pool_bags(const RowStorage& weights, const PooledBatch& batch,
       }
     }
     if constexpr (mode == PoolingMode::max) {
-      if (entries == 0) std::fill_n(&max_positions[b * dim], dim, int64_t{-1});
+      if (entries == 0)
+        std::fill_n(task.max_positions + b * task.output_stride, dim,
+                    int64_t{-1});
     }
   }
 }
 
+void pool_chunk(const Chunk& chunk) {
+  const PoolingTask& task = *chunk.task;
+  visit_element_type(task.weights->dtype(), [&]<typename Element>(Element) {
+    switch (task.batch.mode) {
+      case PoolingMode::sum:
+        if (task.batch.per_sample_weights.empty())
+          pool_bags<Element, PoolingMode::sum, false>(task, chunk.first_bag,
+                                                      chunk.end_bag);
+        else
+          pool_bags<Element, PoolingMode::sum, true>(task, chunk.first_bag,
+                                                     chunk.end_bag);
+        break;
+      case PoolingMode::mean:
+        pool_bags<Element, PoolingMode::mean, false>(task, chunk.first_bag,
+                                                     chunk.end_bag);
+        break;
+      case PoolingMode::max:
+        pool_bags<Element, PoolingMode::max, false>(task, chunk.first_bag,
+                                                    chunk.end_bag);
+        break;
+    }
+  });
+}
+
+// Cuts every task into runs of consecutive bags of about kLookupsPerChunk
+// lookups each (a run is at least one bag, however long).
+std::vector<Chunk> make_chunks(std::span<const PoolingTask> tasks) {
+  std::vector<Chunk> chunks;
+  for (const PoolingTask& task : tasks) {
+    const PooledBatch& batch = task.batch;
+    int64_t first = 0;
+    for (int64_t b = 0; b < batch.num_bags(); ++b) {
+      if (batch.bounds[b + 1] - batch.bounds[first] >= kLookupsPerChunk) {
+        chunks.push_back({&task, first, b + 1});
+        first = b + 1;
+      }
+    }
+    if (first < batch.num_bags()) chunks.push_back({&task, first, batch.num_bags()});
+  }
+  return chunks;
+}
+
 }  // namespace
+
+void pooled_forward(std::span<const PoolingTask> tasks) {
+  const std::vector<Chunk> chunks = make_chunks(tasks);
+  const auto count = static_cast<int64_t>(chunks.size());
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t c = 0; c < count; ++c) pool_chunk(chunks[c]);
+}
 
 void pooled_forward(const RowStorage& weights, const PooledBatch& batch,
                     std::span<float> output,
                     std::span<int64_t> max_positions) {
-  visit_element_type(weights.dtype(), [&]<typename Element>(Element) {
-    switch (batch.mode) {
-      case PoolingMode::sum:
-        if (batch.per_sample_weights.empty())
-          pool_bags<Element, PoolingMode::sum, false>(weights, batch, output,
-                                                      max_positions);
-        else
-          pool_bags<Element, PoolingMode::sum, true>(weights, batch, output,
-                                                     max_positions);
-        break;
-      case PoolingMode::mean:
-        pool_bags<Element, PoolingMode::mean, false>(weights, batch, output,
-                                                     max_positions);
-        break;
-      case PoolingMode::max:
-        pool_bags<Element, PoolingMode::max, false>(weights, batch, output,
-                                                    max_positions);
-        break;
-    }
-  });
+  const PoolingTask task{&weights, batch, output.data(),
+                         max_positions.empty() ? nullptr : max_positions.data(),
+                         weights.dim()};
+  pooled_forward({&task, 1});
 }
 
 void gather_rows(const RowStorage& weights, std::span<const int64_t> indices,

@@ -14,6 +14,23 @@
 
 namespace rowshard::cpu {
 
+// One table's bags, pooled into rows of a possibly wider output: bag b's
+// result goes to output[b * output_stride ... + dim), and in max mode its
+// winning positions to max_positions at the same offsets. A collection
+// writes each feature into its own column range of one [B, total_dim] array.
+struct PoolingTask {
+  const RowStorage* weights = nullptr;
+  PooledBatch batch;
+  float* output = nullptr;
+  int64_t* max_positions = nullptr;  // max mode only
+  int64_t output_stride = 0;
+};
+
+// Runs all tasks in one parallel loop over (task, run of bags), so that a
+// small feature or a run of long bags does not leave a core idle.
+void pooled_forward(std::span<const PoolingTask> tasks);
+
+// One table, output [num_bags, dim] (see reference::pooled_forward).
 void pooled_forward(const RowStorage& weights, const PooledBatch& batch,
                     std::span<float> output,
                     std::span<int64_t> max_positions);
