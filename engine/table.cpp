@@ -167,6 +167,10 @@ std::optional<int64_t> Table::padding_idx() const {
 
 void Table::prepare_rows(std::span<const int64_t> indices) {
   check_indices_in_range(owner_, indices, num_embeddings());
+  renormalize(indices);
+}
+
+void Table::renormalize(std::span<const int64_t> indices) {
   if (options_.max_norm)
     renormalize_rows(weights_, indices, *options_.max_norm,
                      options_.norm_type);
@@ -178,12 +182,26 @@ void Table::check_grad_output(const Lookup& lookup,
                static_cast<int64_t>(lookup.output.values.size()));
 }
 
+void Table::check_steppable(const RowOptimizer& optimizer) const {
+  if (frozen_)
+    throw InvalidArgument(message(
+        owner_, ": the table is frozen (from_pretrained with freeze) and "
+                "takes no optimizer step"));
+  if (optimizer.num_rows() != num_embeddings() ||
+      optimizer.dim() != embedding_dim())
+    throw InvalidArgument(message(
+        owner_, ": optimizer ", optimizer.name(), " was built for [",
+        optimizer.num_rows(), ", ", optimizer.dim(), "] but the table is [",
+        num_embeddings(), ", ", embedding_dim(), "]"));
+}
+
 Tensor Table::dense_gradient(const Lookup& lookup,
                              std::span<const float> grad_output) const {
   check_grad_output(lookup, grad_output);
   Tensor gradient{{num_embeddings(), embedding_dim()},
                   std::vector<float>(weights_.num_rows() * weights_.dim())};
-  const cpu::GradientSource source = gradient_source(lookup, grad_output, padding_, embedding_dim());
+  const cpu::GradientSource source =
+      gradient_source(lookup, grad_output, padding_, embedding_dim());
   const cpu::BackwardPlan plan({&source, 1}, num_embeddings());
   DenseWriter writer(gradient.values, embedding_dim());
   cpu::for_each_row_gradient(plan, embedding_dim(),
@@ -194,8 +212,14 @@ Tensor Table::dense_gradient(const Lookup& lookup,
 SparseGradient Table::sparse_gradient(const Lookup& lookup,
                                       std::span<const float> grad_output) const {
   check_grad_output(lookup, grad_output);
-  const cpu::GradientSource source = gradient_source(lookup, grad_output, padding_, embedding_dim());
-  const cpu::BackwardPlan plan({&source, 1}, num_embeddings());
+  const cpu::GradientSource source =
+      gradient_source(lookup, grad_output, padding_, embedding_dim());
+  return sparse_gradient({&source, 1});
+}
+
+SparseGradient Table::sparse_gradient(
+    std::span<const cpu::GradientSource> sources) const {
+  const cpu::BackwardPlan plan(sources, num_embeddings());
   SparseGradient gradient;
   gradient.dim = embedding_dim();
   gradient.rows = plan.rows();
@@ -208,19 +232,17 @@ SparseGradient Table::sparse_gradient(const Lookup& lookup,
 
 void Table::step(const Lookup& lookup, std::span<const float> grad_output,
                  RowOptimizer& optimizer) {
-  if (frozen_)
-    throw InvalidArgument(message(
-        owner_, ": the table is frozen (from_pretrained with freeze) and "
-                "takes no optimizer step"));
+  check_steppable(optimizer);
   check_grad_output(lookup, grad_output);
-  if (optimizer.num_rows() != num_embeddings() ||
-      optimizer.dim() != embedding_dim())
-    throw InvalidArgument(message(
-        owner_, ": optimizer ", optimizer.name(), " was built for [",
-        optimizer.num_rows(), ", ", optimizer.dim(), "] but the table is [",
-        num_embeddings(), ", ", embedding_dim(), "]"));
-  const cpu::GradientSource source = gradient_source(lookup, grad_output, padding_, embedding_dim());
-  const cpu::BackwardPlan plan({&source, 1}, num_embeddings());
+  const cpu::GradientSource source =
+      gradient_source(lookup, grad_output, padding_, embedding_dim());
+  step({&source, 1}, optimizer);
+}
+
+void Table::step(std::span<const cpu::GradientSource> sources,
+                 RowOptimizer& optimizer) {
+  check_steppable(optimizer);
+  const cpu::BackwardPlan plan(sources, num_embeddings());
   visit_element_type(weights_.dtype(), [&]<typename Element>(Element) {
     OptimizerApplier<Element> applier(weights_, optimizer);
     cpu::for_each_row_gradient(plan, embedding_dim(),

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/cpu/backward.h"
 #include "engine/dtype.h"
 #include "engine/optimizers/optimizer.h"
 #include "engine/pooling.h"
@@ -82,6 +83,19 @@ class Table {
   void step(const Lookup& lookup, std::span<const float> grad_output,
             RowOptimizer& optimizer);
 
+  // The same two for several lookups of this table at once (the features of
+  // a collection that share it): each distinct row's gradient is summed over
+  // all `sources` and the row is updated once.
+  void step(std::span<const cpu::GradientSource> sources,
+            RowOptimizer& optimizer);
+  SparseGradient sparse_gradient(
+      std::span<const cpu::GradientSource> sources) const;
+
+  // Applies max_norm, if set, to the rows `indices` name; they must already
+  // be checked to be in range. forward() does this itself; a collection
+  // calls it once it has checked every feature.
+  void renormalize(std::span<const int64_t> indices);
+
  protected:
   // A new table, N(0, 1) from options.seed, with the padding row zeroed.
   Table(std::string_view kind, TableOptions options);
@@ -95,6 +109,7 @@ class Table {
 
  private:
   void validate_options();
+  void check_steppable(const RowOptimizer& optimizer) const;
   void check_grad_output(const Lookup& lookup,
                          std::span<const float> grad_output) const;
 

@@ -7,9 +7,7 @@
 #include "engine/embedding.h"
 #include "engine/embedding_bag.h"
 #include "engine/error.h"
-#include "engine/optimizers/adagrad.h"
-#include "engine/optimizers/rowwise_adagrad.h"
-#include "engine/optimizers/sgd.h"
+#include "engine/optimizers/optimizer_config.h"
 
 namespace rowshard::conformance {
 namespace {
@@ -97,26 +95,18 @@ Lookup forward(Table& table, const Case& c) {
   return dynamic_cast<EmbeddingBag&>(table).forward(input);
 }
 
-std::unique_ptr<RowOptimizer> make_optimizer(const OptimizerSpec& spec,
-                                             int64_t rows, int64_t dim) {
-  if (spec.name == "sgd")
-    return std::make_unique<Sgd>(
-        rows, dim, SgdOptions{spec.lr.value_or(SgdOptions{}.lr),
-                              spec.weight_decay});
-  if (spec.name == "adagrad")
-    return std::make_unique<Adagrad>(
-        rows, dim,
-        AdagradOptions{spec.lr.value_or(AdagradOptions{}.lr),
-                       spec.eps.value_or(AdagradOptions{}.eps),
-                       spec.weight_decay, spec.initial_accumulator_value});
-  if (spec.name == "rowwise_adagrad")
-    return std::make_unique<RowWiseAdagrad>(
-        rows, dim,
-        RowWiseAdagradOptions{spec.lr.value_or(RowWiseAdagradOptions{}.lr),
-                              spec.eps.value_or(RowWiseAdagradOptions{}.eps),
-                              spec.weight_decay,
-                              spec.initial_accumulator_value});
-  throw InvalidArgument(message("unknown optimizer '", spec.name, "'"));
+std::unique_ptr<RowOptimizer> optimizer_for(const OptimizerSpec& spec,
+                                            int64_t rows, int64_t dim) {
+  const std::optional<OptimizerKind> kind = parse_optimizer_kind(spec.name);
+  if (!kind)
+    throw InvalidArgument(message("unknown optimizer '", spec.name, "'"));
+  OptimizerConfig config;
+  config.kind = *kind;
+  if (spec.lr) config.lr = *spec.lr;
+  config.eps = spec.eps;
+  config.weight_decay = spec.weight_decay;
+  config.initial_accumulator_value = spec.initial_accumulator_value;
+  return make_optimizer(config, rows, dim);
 }
 
 // Everything a case asks for, in the order CONFORMANCE.md gives.
@@ -131,7 +121,7 @@ void exercise(Table& table, const Case& c) {
   compare("grad_weight", c.grad_weight, gradient.shape, gradient.values, tolerance);
   if (!c.optimizer) return;
 
-  auto optimizer = make_optimizer(*c.optimizer, table.num_embeddings(),
+  auto optimizer = optimizer_for(*c.optimizer, table.num_embeddings(),
                                   table.embedding_dim());
   for (int step = 0; step < c.steps; ++step) {
     if (step > 0) lookup = forward(table, c);

@@ -1,0 +1,163 @@
+#include "engine/embedding_bag_collection.h"
+
+#include <algorithm>
+#include <set>
+
+#include "engine/bag_layout.h"
+#include "engine/cpu/pooling.h"
+#include "engine/error.h"
+
+namespace rowshard {
+namespace {
+
+constexpr std::string_view kOwner = "EmbeddingBagCollection";
+
+}  // namespace
+
+EmbeddingBagCollection::EmbeddingBagCollection(
+    std::vector<CollectionTableConfig> tables,
+    std::vector<FeatureConfig> features)
+    : features_(std::move(features)) {
+  std::set<std::string> table_names;
+  for (const CollectionTableConfig& config : tables) {
+    if (!table_names.insert(config.table.name).second)
+      throw InvalidArgument(message(kOwner, ": two tables are named '",
+                                    config.table.name, "'"));
+    tables_.emplace_back(config.table);
+    optimizers_.push_back(make_optimizer(config.optimizer,
+                                         config.table.num_embeddings,
+                                         config.table.embedding_dim));
+  }
+
+  std::set<std::string> feature_names;
+  column_offsets_.push_back(0);
+  for (const FeatureConfig& feature : features_) {
+    if (!feature_names.insert(feature.name).second)
+      throw InvalidArgument(message(kOwner, ": two features are named '",
+                                    feature.name, "'"));
+    const auto table = std::find_if(
+        tables_.begin(), tables_.end(),
+        [&](const EmbeddingBag& t) { return t.name() == feature.table; });
+    if (table == tables_.end())
+      throw InvalidArgument(message(kOwner, ": feature '", feature.name,
+                                    "' reads table '", feature.table,
+                                    "', which is not in the collection"));
+    if (feature.weighted && table->mode() != PoolingMode::sum)
+      throw InvalidArgument(message(
+          kOwner, ": feature '", feature.name, "' is weighted but table '",
+          feature.table, "' pools by ", pooling_mode_name(table->mode()),
+          "; per-sample weights need sum"));
+    table_of_feature_.push_back(table - tables_.begin());
+    column_offsets_.push_back(column_offsets_.back() + table->embedding_dim());
+    feature_names_.push_back(feature.name);
+  }
+}
+
+std::string EmbeddingBagCollection::feature_owner(int64_t f) const {
+  return message(kOwner, " feature '", features_[f].name, "' (table '",
+                 features_[f].table, "')");
+}
+
+CollectionLookup EmbeddingBagCollection::forward(const KeyedJaggedBatch& batch) {
+  // Everything is checked before any table is touched (max_norm writes).
+  std::vector<int64_t> bounds = jagged_bounds(kOwner, batch, feature_names_);
+  const int64_t batch_size = batch.batch_size;
+  for (int64_t f = 0; f < num_features(); ++f) {
+    const int64_t first = bounds[f * batch_size];
+    const int64_t end = bounds[(f + 1) * batch_size];
+    check_indices_in_range(feature_owner(f),
+                           batch.values.subspan(first, end - first),
+                           tables_[table_of(f)].num_embeddings());
+    if (features_[f].weighted && !batch.weights)
+      throw InvalidArgument(message(feature_owner(f),
+                                    ": the feature is weighted but the batch "
+                                    "has no weights"));
+  }
+  for (int64_t f = 0; f < num_features(); ++f) {
+    const int64_t first = bounds[f * batch_size];
+    const int64_t end = bounds[(f + 1) * batch_size];
+    tables_[table_of(f)].renormalize(batch.values.subspan(first, end - first));
+  }
+
+  CollectionLookup lookup;
+  lookup.batch_size = batch_size;
+  lookup.values.assign(batch.values.begin(), batch.values.end());
+  lookup.bounds = std::move(bounds);
+  if (batch.weights) lookup.weights.assign(batch.weights->begin(), batch.weights->end());
+  lookup.output.shape = {batch_size, total_dim()};
+  lookup.output.values.resize(batch_size * total_dim());
+  const bool any_max = std::any_of(tables_.begin(), tables_.end(), [](const auto& t) {
+    return t.mode() == PoolingMode::max;
+  });
+  if (any_max) lookup.max_positions.resize(lookup.output.values.size());
+
+  std::vector<cpu::PoolingTask> tasks;
+  for (int64_t f = 0; f < num_features(); ++f) {
+    const EmbeddingBag& table = tables_[table_of(f)];
+    cpu::PoolingTask task;
+    task.weights = &table.weights();
+    task.batch = {lookup.values,
+                  std::span(lookup.bounds).subspan(f * batch_size, batch_size + 1),
+                  features_[f].weighted ? std::span<const float>(lookup.weights)
+                                        : std::span<const float>(),
+                  table.mode(), table.padding_idx().value_or(kNoPadding)};
+    task.output = lookup.output.values.data() + column_offsets_[f];
+    if (table.mode() == PoolingMode::max)
+      task.max_positions = lookup.max_positions.data() + column_offsets_[f];
+    task.output_stride = total_dim();
+    tasks.push_back(task);
+  }
+  cpu::pooled_forward(tasks);
+  return lookup;
+}
+
+std::vector<cpu::GradientSource> EmbeddingBagCollection::gradient_sources(
+    const CollectionLookup& lookup, std::span<const float> grad_output,
+    int64_t table) const {
+  check_length(kOwner, "grad_output", grad_output.size(),
+               static_cast<int64_t>(lookup.output.values.size()));
+  std::vector<cpu::GradientSource> sources;
+  const EmbeddingBag& t = tables_[table];
+  for (int64_t f = 0; f < num_features(); ++f) {
+    if (table_of(f) != table) continue;
+    cpu::GradientSource source;
+    source.batch = {lookup.values,
+                    std::span(lookup.bounds)
+                        .subspan(f * lookup.batch_size, lookup.batch_size + 1),
+                    features_[f].weighted ? std::span<const float>(lookup.weights)
+                                          : std::span<const float>(),
+                    t.mode(), t.padding_idx().value_or(kNoPadding)};
+    source.grad_output = grad_output.data() + column_offsets_[f];
+    if (t.mode() == PoolingMode::max)
+      source.max_positions = lookup.max_positions.data() + column_offsets_[f];
+    source.stride = total_dim();
+    sources.push_back(source);
+  }
+  return sources;
+}
+
+void EmbeddingBagCollection::step(const CollectionLookup& lookup,
+                                  std::span<const float> grad_output) {
+  check_length(kOwner, "grad_output", grad_output.size(),
+               static_cast<int64_t>(lookup.output.values.size()));
+  for (int64_t t = 0; t < num_tables(); ++t) {
+    if (tables_[t].frozen()) continue;
+    const auto sources = gradient_sources(lookup, grad_output, t);
+    if (!sources.empty()) tables_[t].step(sources, *optimizers_[t]);
+  }
+}
+
+SparseGradient EmbeddingBagCollection::sparse_gradient(
+    const CollectionLookup& lookup, std::span<const float> grad_output,
+    int64_t table) const {
+  return tables_[table].sparse_gradient(
+      gradient_sources(lookup, grad_output, table));
+}
+
+FeatureView EmbeddingBagCollection::feature_view(const CollectionLookup& lookup,
+                                                 int64_t f) const {
+  return {lookup.output.values.data() + column_offsets_[f], lookup.batch_size,
+          tables_[table_of(f)].embedding_dim(), total_dim()};
+}
+
+}  // namespace rowshard

@@ -1,0 +1,233 @@
+// The collection against one EmbeddingBag per table: features that share a
+// table are one concatenated lookup of that table, so every output, weight
+// and optimizer state must agree bit for bit.
+#include "engine/embedding_bag_collection.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "engine/error.h"
+#include "tests/engine/random_batches.h"
+#include "tests/engine/small_table.h"
+
+namespace rowshard {
+namespace {
+
+CollectionTableConfig table_config(std::string name, int64_t rows, int64_t dim,
+                                   PoolingMode mode, OptimizerKind optimizer,
+                                   std::optional<int64_t> padding = std::nullopt) {
+  CollectionTableConfig config;
+  config.table.name = std::move(name);
+  config.table.num_embeddings = rows;
+  config.table.embedding_dim = dim;
+  config.table.mode = mode;
+  config.table.padding_idx = padding;
+  config.table.seed = rows * 31 + dim;
+  config.optimizer.kind = optimizer;
+  config.optimizer.lr = 0.05f;
+  return config;
+}
+
+struct JaggedBatch {
+  int64_t batch_size;
+  std::vector<int64_t> values, lengths;
+  std::vector<float> weights;
+  // Per feature, the offsets of its own bags into its own values.
+  std::vector<std::vector<int64_t>> feature_offsets;
+  std::vector<std::vector<int64_t>> feature_values;
+  std::vector<std::vector<float>> feature_weights;
+};
+
+JaggedBatch random_jagged(std::mt19937_64& rng, int64_t batch_size,
+                          const std::vector<int64_t>& rows_of_feature,
+                          const std::vector<int64_t>& max_length) {
+  JaggedBatch batch{batch_size, {}, {}, {}, {}, {}, {}};
+  for (std::size_t f = 0; f < rows_of_feature.size(); ++f) {
+    const testing::RandomBags bags =
+        testing::random_bags(rng, batch_size, max_length[f], rows_of_feature[f]);
+    batch.values.insert(batch.values.end(), bags.indices.begin(), bags.indices.end());
+    batch.weights.insert(batch.weights.end(), bags.per_sample_weights.begin(),
+                         bags.per_sample_weights.end());
+    for (int64_t b = 0; b < batch_size; ++b) {
+      const int64_t end = b + 1 < batch_size ? bags.offsets[b + 1]
+                                             : static_cast<int64_t>(bags.indices.size());
+      batch.lengths.push_back(end - bags.offsets[b]);
+    }
+    batch.feature_offsets.push_back(bags.offsets);
+    batch.feature_values.push_back(bags.indices);
+    batch.feature_weights.push_back(bags.per_sample_weights);
+  }
+  return batch;
+}
+
+class CollectionVersusTables : public ::testing::Test {
+ protected:
+  // Table "a" is shared by a weighted and an unweighted feature; "b" has
+  // padding and an always-empty feature; "c" is max-pooled.
+  std::vector<CollectionTableConfig> tables = {
+      table_config("a", 60, 5, PoolingMode::sum, OptimizerKind::rowwise_adagrad),
+      table_config("b", 40, 3, PoolingMode::mean, OptimizerKind::adagrad, 2),
+      table_config("c", 30, 17, PoolingMode::max, OptimizerKind::sgd)};
+  std::vector<FeatureConfig> features = {{"clicks", "a", true},
+                                         {"user", "b", false},
+                                         {"views", "a", false},
+                                         {"shop", "c", false},
+                                         {"never", "b", false}};
+  std::vector<int64_t> rows_of_feature = {60, 40, 60, 30, 40};
+  std::vector<int64_t> max_length = {12, 3, 20, 6, 0};
+};
+
+TEST_F(CollectionVersusTables, ForwardAndStepsMatchOneEmbeddingBagPerTable) {
+  EmbeddingBagCollection collection(tables, features);
+  // The reference: one trainable EmbeddingBag per table, same initial rows.
+  std::vector<EmbeddingBag> singles;
+  std::vector<std::unique_ptr<RowOptimizer>> optimizers;
+  for (std::size_t t = 0; t < tables.size(); ++t) {
+    const EmbeddingBag& table = collection.table(t);
+    singles.push_back(EmbeddingBag::from_pretrained(
+        RowStorage::copy_of(testing::table_values(table.weights()),
+                            table.num_embeddings(), table.embedding_dim()),
+        tables[t].table, /*freeze=*/false));
+    optimizers.push_back(make_optimizer(tables[t].optimizer,
+                                        table.num_embeddings(),
+                                        table.embedding_dim()));
+  }
+
+  std::mt19937_64 rng(2024);
+  for (int step = 0; step < 3; ++step) {
+    const int64_t batch_size = 37;
+    const JaggedBatch batch = random_jagged(rng, batch_size, rows_of_feature, max_length);
+    const CollectionLookup lookup = collection.forward(
+        {batch_size, batch.values, batch.lengths, {}, batch.weights});
+    ASSERT_EQ(lookup.output.shape, (Shape{batch_size, 5 + 3 + 5 + 17 + 3}));
+    const std::vector<float> grad_output =
+        testing::random_values(rng, lookup.output.values.size());
+
+    for (std::size_t t = 0; t < tables.size(); ++t) {
+      // Concatenate the bags of every feature of table t, in feature order.
+      std::vector<int64_t> indices, offsets;
+      std::vector<float> weights;
+      std::vector<int64_t> features_of_table;
+      for (std::size_t f = 0; f < features.size(); ++f) {
+        if (features[f].table != tables[t].table.name) continue;
+        features_of_table.push_back(f);
+        for (int64_t o : batch.feature_offsets[f])
+          offsets.push_back(o + static_cast<int64_t>(indices.size()));
+        indices.insert(indices.end(), batch.feature_values[f].begin(),
+                       batch.feature_values[f].end());
+        if (features[f].weighted)
+          weights.insert(weights.end(), batch.feature_weights[f].begin(),
+                         batch.feature_weights[f].end());
+        else
+          weights.insert(weights.end(), batch.feature_values[f].size(), 1.0f);
+      }
+      BagInput input{indices, {static_cast<int64_t>(indices.size())}, offsets,
+                     std::nullopt, {}};
+      if (tables[t].table.mode == PoolingMode::sum) input.per_sample_weights = weights;
+      const Lookup single = singles[t].forward(input);
+
+      const int64_t dim = tables[t].table.embedding_dim;
+      std::vector<float> single_grad;
+      for (std::size_t i = 0; i < features_of_table.size(); ++i) {
+        const int64_t f = features_of_table[i];
+        const FeatureView view = collection.feature_view(lookup, f);
+        for (int64_t b = 0; b < batch_size; ++b) {
+          const auto row = view.row(b);
+          const float* expected = &single.output.values[(i * batch_size + b) * dim];
+          ASSERT_TRUE(std::equal(row.begin(), row.end(), expected))
+              << "feature " << f << " bag " << b << " step " << step;
+          const float* g = &grad_output[b * collection.total_dim() +
+                                        collection.column_offset(f)];
+          single_grad.insert(single_grad.end(), g, g + dim);
+        }
+      }
+      singles[t].step(single, single_grad, *optimizers[t]);
+    }
+    collection.step(lookup, grad_output);
+
+    for (std::size_t t = 0; t < tables.size(); ++t) {
+      EXPECT_EQ(testing::table_values(collection.table(t).weights()),
+                testing::table_values(singles[t].weights()))
+          << "table " << t << " step " << step;
+      const auto state = collection.optimizer(t).state();
+      const auto single_state = optimizers[t]->state();
+      EXPECT_TRUE(std::equal(state.begin(), state.end(), single_state.begin(),
+                             single_state.end()))
+          << "table " << t;
+    }
+  }
+}
+
+TEST_F(CollectionVersusTables, SparseGradientCoversEveryFeatureOfTheTable) {
+  EmbeddingBagCollection collection(tables, features);
+  std::mt19937_64 rng(8);
+  const JaggedBatch batch = random_jagged(rng, 9, rows_of_feature, max_length);
+  const CollectionLookup lookup =
+      collection.forward({9, batch.values, batch.lengths, {}, batch.weights});
+  const auto grad = testing::random_values(rng, lookup.output.values.size());
+  const SparseGradient gradient = collection.sparse_gradient(lookup, grad, 0);
+  std::set<int64_t> expected(batch.feature_values[0].begin(),
+                             batch.feature_values[0].end());
+  expected.insert(batch.feature_values[2].begin(), batch.feature_values[2].end());
+  EXPECT_EQ(gradient.rows, std::vector<int64_t>(expected.begin(), expected.end()));
+}
+
+TEST_F(CollectionVersusTables, OffsetsAndLengthsAreTheSameBatch) {
+  EmbeddingBagCollection collection(tables, features);
+  std::mt19937_64 rng(3);
+  const JaggedBatch batch = random_jagged(rng, 11, rows_of_feature, max_length);
+  std::vector<int64_t> offsets = {0};
+  for (int64_t length : batch.lengths) offsets.push_back(offsets.back() + length);
+  const auto by_lengths =
+      collection.forward({11, batch.values, batch.lengths, {}, batch.weights});
+  const auto by_offsets =
+      collection.forward({11, batch.values, {}, offsets, batch.weights});
+  EXPECT_EQ(by_lengths.output.values, by_offsets.output.values);
+}
+
+TEST_F(CollectionVersusTables, BadIdNamesFeatureAndTableAndWritesNothing) {
+  tables[2].table.max_norm = 0.1;  // a forward that would write table c
+  EmbeddingBagCollection collection(tables, features);
+  const std::vector<float> before = testing::table_values(collection.table(2).weights());
+  // One example; "shop" (table c, 30 rows) gets ids {1, 30}.
+  const std::vector<int64_t> values = {0, 1, 5, 1, 30};
+  const std::vector<int64_t> lengths = {1, 1, 1, 2, 0};
+  const std::vector<float> weights(5, 1.0f);
+  try {
+    collection.forward({1, values, lengths, {}, weights});
+    FAIL() << "accepted an id past the table";
+  } catch (const OutOfRange& error) {
+    EXPECT_EQ(std::string(error.what()),
+              "EmbeddingBagCollection feature 'shop' (table 'c'): index 30 at "
+              "position 1 is out of range [0, 30)");
+  }
+  EXPECT_EQ(testing::table_values(collection.table(2).weights()), before);
+}
+
+TEST_F(CollectionVersusTables, MalformedBatchesAreRefused) {
+  EmbeddingBagCollection collection(tables, features);
+  const std::vector<int64_t> values = {0, 1, 5, 1};
+  const std::vector<int64_t> short_lengths = {1, 1, 1, 1};
+  const std::vector<int64_t> lengths = {1, 1, 1, 1, 1};
+  const std::vector<float> weights(4, 1.0f);
+  EXPECT_THROW(collection.forward({1, values, short_lengths, {}, weights}),
+               InvalidArgument);
+  EXPECT_THROW(collection.forward({1, values, lengths, {}, weights}), OutOfRange);
+  EXPECT_THROW(collection.forward({1, values, {}, {}, weights}), InvalidArgument);
+  const std::vector<int64_t> four = {1, 1, 1, 1, 0};
+  EXPECT_THROW(collection.forward({1, values, four, {}, std::nullopt}),
+               InvalidArgument);  // "clicks" is weighted
+}
+
+TEST(CollectionConfig, RefusesInconsistentConfigs) {
+  auto table = table_config("a", 10, 4, PoolingMode::mean, OptimizerKind::sgd);
+  EXPECT_THROW(EmbeddingBagCollection({table, table}, {}), InvalidArgument);
+  EXPECT_THROW(EmbeddingBagCollection({table}, {{"f", "nope", false}}),
+               InvalidArgument);
+  EXPECT_THROW(EmbeddingBagCollection({table}, {{"f", "a", true}}),
+               InvalidArgument);
+}
+
+}  // namespace
+}  // namespace rowshard
