@@ -54,7 +54,9 @@ torch.set_num_threads(--threads) and OMP_NUM_THREADS=--threads.
   * mlookups_per_s = B*L*T / median / 1e6; gb_per_s = B*L*T*D*4 / median /
     1e9 (fp32 rows gathered); unique_rows_per_step = sum over tables of the
     distinct ids in the table's batch; peak_rss_mb = ru_maxrss of the child
-    (taken before the unique count is computed).
+    (taken before the unique count is computed). Extra fields: seconds_all,
+    torch_version, torch_threads, fbgemm (False on Debian's 1.13 build),
+    loadavg_1min_before (the host is shared; a high value flags noise).
 mode=max with op=train is refused: torch has no sparse gradient for max.
 
 Id generation (--generate-ids; mirrors rowshard-bench's generator)
@@ -260,6 +262,7 @@ def torch_worker(args, ids_dir):
                 record["optimizer"].append(t3 - t2)
                 record["zero_grad"].append(t4 - t3)
 
+    loadavg_before = os.getloadavg()[0]
     # warm-up
     step()
     for _ in range(args.repeat):
@@ -289,6 +292,7 @@ def torch_worker(args, ids_dir):
         "torch_version": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "fbgemm": "fbgemm" in torch.backends.quantized.supported_engines,
+        "loadavg_1min_before": loadavg_before,
     }
     if train:
         res["phase_seconds_median"] = {k: statistics.median(v) for k, v in phases.items()}

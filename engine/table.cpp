@@ -6,6 +6,7 @@
 
 #include "engine/bag_layout.h"
 #include "engine/cpu/backward.h"
+#include "engine/cpu/prefetch.h"
 #include "engine/element_types.h"
 #include "engine/error.h"
 #include "engine/max_norm.h"
@@ -66,6 +67,11 @@ class OptimizerApplier final : public cpu::RowGradientSink {
  public:
   OptimizerApplier(RowStorage& weights, RowOptimizer& optimizer)
       : weights_(weights), optimizer_(optimizer) {}
+  void prefetch(int64_t row) override {
+    cpu::prefetch_row(weights_.row<Element>(row),
+                      weights_.dim() * sizeof(Element));
+    optimizer_.prefetch_state(row);
+  }
   void consume(int64_t, int64_t row, std::span<const float> g) override {
     Element* stored = weights_.mutable_row<Element>(row);
     const auto dim = static_cast<std::size_t>(weights_.dim());
@@ -202,10 +208,10 @@ Tensor Table::dense_gradient(const Lookup& lookup,
                   std::vector<float>(weights_.num_rows() * weights_.dim())};
   const cpu::GradientSource source =
       gradient_source(lookup, grad_output, padding_, embedding_dim());
-  const cpu::BackwardPlan plan({&source, 1}, num_embeddings());
+  const cpu::BackwardPlan plan({&source, 1}, num_embeddings(),
+                                options_.scale_grad_by_freq);
   DenseWriter writer(gradient.values, embedding_dim());
-  cpu::for_each_row_gradient(plan, embedding_dim(),
-                             options_.scale_grad_by_freq, writer);
+  cpu::for_each_row_gradient(plan, embedding_dim(), writer);
   return gradient;
 }
 
@@ -219,14 +225,14 @@ SparseGradient Table::sparse_gradient(const Lookup& lookup,
 
 SparseGradient Table::sparse_gradient(
     std::span<const cpu::GradientSource> sources) const {
-  const cpu::BackwardPlan plan(sources, num_embeddings());
+  const cpu::BackwardPlan plan(sources, num_embeddings(),
+                                options_.scale_grad_by_freq);
   SparseGradient gradient;
   gradient.dim = embedding_dim();
   gradient.rows = plan.rows();
   gradient.values.resize(gradient.rows.size() * embedding_dim());
   SparseWriter writer(gradient);
-  cpu::for_each_row_gradient(plan, embedding_dim(),
-                             options_.scale_grad_by_freq, writer);
+  cpu::for_each_row_gradient(plan, embedding_dim(), writer);
   return gradient;
 }
 
@@ -242,11 +248,11 @@ void Table::step(const Lookup& lookup, std::span<const float> grad_output,
 void Table::step(std::span<const cpu::GradientSource> sources,
                  RowOptimizer& optimizer) {
   check_steppable(optimizer);
-  const cpu::BackwardPlan plan(sources, num_embeddings());
+  const cpu::BackwardPlan plan(sources, num_embeddings(),
+                                options_.scale_grad_by_freq);
   visit_element_type(weights_.dtype(), [&]<typename Element>(Element) {
     OptimizerApplier<Element> applier(weights_, optimizer);
-    cpu::for_each_row_gradient(plan, embedding_dim(),
-                               options_.scale_grad_by_freq, applier);
+    cpu::for_each_row_gradient(plan, embedding_dim(), applier);
   });
 }
 

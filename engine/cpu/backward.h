@@ -24,29 +24,38 @@ struct GradientSource {
   int64_t stride = 0;
 };
 
-// The entries of all sources (padding left out), grouped by row.
+class RowGradientSink;
+
+// Every entry of all sources (padding left out), grouped by row, with what
+// it adds to its row's gradient resolved: where its upstream gradient is
+// and the factor it is scaled by.
 class BackwardPlan {
  public:
-  BackwardPlan(std::span<const GradientSource> sources, int64_t num_rows);
+  // With scale_grad_by_freq, a row's frequency counts its entries in all
+  // sources.
+  BackwardPlan(std::span<const GradientSource> sources, int64_t num_rows,
+               bool scale_grad_by_freq);
 
   // The distinct rows that get a gradient, ascending.
-  const std::vector<int64_t>& rows() const { return groups_.rows; }
-  int64_t num_rows_touched() const { return groups_.num_groups(); }
+  const std::vector<int64_t>& rows() const { return rows_; }
+  int64_t num_rows_touched() const { return static_cast<int64_t>(rows_.size()); }
 
  private:
-  friend void for_each_row_gradient(const BackwardPlan&, int64_t, bool,
-                                    class RowGradientSink&);
-  struct Entry {
-    uint32_t source;
-    int64_t bag;
+  friend void for_each_row_gradient(const BackwardPlan&, int64_t,
+                                    RowGradientSink&);
+  // Row r's gradient is the fma-sum, in order, of scale * upstream[d] over
+  // its contributions (in max mode only over the columns d where
+  // winners[d] == position).
+  struct Contribution {
+    const float* upstream;
+    const int64_t* winners;  // max mode only
     int64_t position;
+    float scale;
   };
 
-  std::span<const GradientSource> sources_;
-  std::vector<Entry> entries_;
-  // Per source, per bag: the non-padding entry count (mean divides by it).
-  std::vector<std::vector<int64_t>> bag_entries_;
-  RowGroups groups_;  // positions are indices into entries_
+  std::vector<int64_t> rows_;
+  std::vector<int64_t> group_begin_;  // rows_.size() + 1 entries
+  std::vector<Contribution> contributions_;
 };
 
 // Receives the summed gradient of group `group` (row `row`). Called once per
@@ -56,13 +65,15 @@ class RowGradientSink {
   virtual ~RowGradientSink() = default;
   virtual void consume(int64_t group, int64_t row,
                        std::span<const float> gradient) = 0;
+  // Called a few rows ahead of consume() for `row`, so a sink that reads
+  // the row's memory can start fetching it.
+  virtual void prefetch(int64_t /*row*/) {}
 };
 
 // For each row of `plan`, computes its gradient exactly as
 // reference::dense_gradient defines it, summing the row's entries source by
-// source in position order, and passes it to `sink`. With
-// scale_grad_by_freq, a row's frequency counts its entries in all sources.
+// source in position order, and passes it to `sink`.
 void for_each_row_gradient(const BackwardPlan& plan, int64_t dim,
-                           bool scale_grad_by_freq, RowGradientSink& sink);
+                           RowGradientSink& sink);
 
 }  // namespace rowshard::cpu

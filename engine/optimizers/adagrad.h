@@ -30,6 +30,9 @@ class Adagrad final : public RowOptimizer {
   std::string_view name() const override { return "adagrad"; }
   void update_row(int64_t row, std::span<float> weights,
                   std::span<const float> gradient) override;
+  void prefetch_state(int64_t row) const override {
+    __builtin_prefetch(&sum_of_squares_[row * dim_]);
+  }
   std::span<float> state() override { return sum_of_squares_; }
   Shape state_shape() const override { return {num_rows_, dim_}; }
   int64_t num_rows() const override { return num_rows_; }

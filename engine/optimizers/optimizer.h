@@ -26,6 +26,10 @@ class RowOptimizer {
   virtual void update_row(int64_t row, std::span<float> weights,
                           std::span<const float> gradient) = 0;
 
+  // Starts fetching row `row`'s state; the fused backward calls it a few
+  // rows before update_row() so the update does not wait on memory.
+  virtual void prefetch_state(int64_t /*row*/) const {}
+
   // The optimizer's state, row-major with shape state_shape(); empty for
   // stateless optimizers. Exposed for checkpoints and tests.
   virtual std::span<float> state() = 0;

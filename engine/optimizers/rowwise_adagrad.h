@@ -28,6 +28,9 @@ class RowWiseAdagrad final : public RowOptimizer {
   std::string_view name() const override { return "rowwise_adagrad"; }
   void update_row(int64_t row, std::span<float> weights,
                   std::span<const float> gradient) override;
+  void prefetch_state(int64_t row) const override {
+    __builtin_prefetch(&mean_squares_[row]);
+  }
   std::span<float> state() override { return mean_squares_; }
   Shape state_shape() const override { return {num_rows_}; }
   int64_t num_rows() const override { return num_rows_; }
