@@ -18,18 +18,25 @@ namespace {
 RowStorage normal_weights(int64_t rows, int64_t dim, DType dtype,
                           uint64_t seed) {
   RowStorage storage = RowStorage::allocate(rows, dim, dtype);
-  const auto elements = static_cast<std::size_t>(rows * dim);
+  const int64_t elements = rows * dim;
   if (dtype == DType::f32) {
-    fill_standard_normal(
-        {reinterpret_cast<float*>(storage.mutable_bytes()), elements}, seed);
+    fill_standard_normal({reinterpret_cast<float*>(storage.mutable_bytes()),
+                          static_cast<std::size_t>(elements)},
+                         seed);
     return storage;
   }
-  std::vector<float> values(elements);
-  fill_standard_normal(values, seed);
+  // Drawn in fp32 a slice at a time, so no fp32 copy of a big table exists.
+  constexpr int64_t kSlice = int64_t{1} << 20;
+  std::vector<float> values(std::min(elements, kSlice));
   visit_element_type(dtype, [&]<typename Element>(Element) {
     auto* out = reinterpret_cast<Element*>(storage.mutable_bytes());
-    for (std::size_t i = 0; i < elements; ++i)
-      out[i] = from_float<Element>(values[i]);
+    for (int64_t first = 0; first < elements; first += kSlice) {
+      const int64_t count = std::min(kSlice, elements - first);
+      fill_standard_normal({values.data(), static_cast<std::size_t>(count)},
+                           seed, first);
+      for (int64_t i = 0; i < count; ++i)
+        out[first + i] = from_float<Element>(values[i]);
+    }
   });
   return storage;
 }

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "engine/cpu/prefetch.h"
+#include "engine/cpu/widen.h"
 #include "engine/element_types.h"
 
 namespace rowshard::cpu {
@@ -26,6 +27,9 @@ void pool_bags(const PoolingTask& task, int64_t first_bag, int64_t end_bag) {
   const int64_t dim = weights.dim();
   const int64_t prefetch_end = batch.bounds[end_bag];
   const std::size_t row_bytes = static_cast<std::size_t>(dim) * sizeof(Element);
+  // Reduced-precision rows are widened here first (see widen.h).
+  thread_local std::vector<float> widened;
+  if constexpr (!std::is_same_v<Element, float>) widened.resize(dim);
 
   for (int64_t b = first_bag; b < end_bag; ++b) {
     float* __restrict out = task.output + b * task.output_stride;
@@ -37,21 +41,26 @@ void pool_bags(const PoolingTask& task, int64_t first_bag, int64_t end_bag) {
                      row_bytes);
       const int64_t r = batch.indices[p];
       if (r == batch.padding_idx) continue;
-      const Element* __restrict row = weights.row<Element>(r);
+      const float* __restrict row;
+      if constexpr (std::is_same_v<Element, float>) {
+        row = weights.row<float>(r);
+      } else {
+        widen(weights.row<Element>(r), widened.data(), dim);
+        row = widened.data();
+      }
       if constexpr (mode == PoolingMode::max) {
         int64_t* positions = task.max_positions + b * task.output_stride;
         if (entries == 0) {
           for (int64_t d = 0; d < dim; ++d) {
-            out[d] = to_float(row[d]);
+            out[d] = row[d];
             positions[d] = p;
           }
         } else {
 #pragma omp simd
           for (int64_t d = 0; d < dim; ++d) {
-            const float value = to_float(row[d]);
             // Strictly greater: the first entry reaching the maximum keeps it.
-            if (value > out[d]) {
-              out[d] = value;
+            if (row[d] > out[d]) {
+              out[d] = row[d];
               positions[d] = p;
             }
           }
@@ -59,10 +68,10 @@ void pool_bags(const PoolingTask& task, int64_t first_bag, int64_t end_bag) {
       } else if constexpr (weighted) {
         const float scale = batch.per_sample_weights[p];
 #pragma omp simd
-        for (int64_t d = 0; d < dim; ++d) out[d] += scale * to_float(row[d]);
+        for (int64_t d = 0; d < dim; ++d) out[d] += scale * row[d];
       } else {
 #pragma omp simd
-        for (int64_t d = 0; d < dim; ++d) out[d] += to_float(row[d]);
+        for (int64_t d = 0; d < dim; ++d) out[d] += row[d];
       }
       ++entries;
     }
@@ -152,10 +161,7 @@ void gather_rows(const RowStorage& weights, std::span<const int64_t> indices,
       if (p + kPrefetchDistance < count)
         prefetch_row(weights.row<Element>(indices[p + kPrefetchDistance]),
                      row_bytes);
-      const Element* row = weights.row<Element>(indices[p]);
-      float* out = &output[p * dim];
-#pragma omp simd
-      for (int64_t d = 0; d < dim; ++d) out[d] = to_float(row[d]);
+      widen(weights.row<Element>(indices[p]), &output[p * dim], dim);
     }
   });
 }
