@@ -5,6 +5,7 @@
 #pragma once
 
 #include <bit>
+#include <cmath>
 #include <cstdint>
 
 #include "engine/dtype.h"
@@ -44,6 +45,32 @@ inline BFloat16 from_float<BFloat16>(float value) {
     return {static_cast<uint16_t>((bits >> 16) | 0x40u)};
   const uint32_t round_to_even = 0x7fffu + ((bits >> 16) & 1u);
   return {static_cast<uint16_t>((bits + round_to_even) >> 16)};
+}
+
+// Rounds `value` to one of its two neighbours in Element, the upper with
+// probability (|value| - |lower|) / (|upper| - |lower|), so that rounding
+// is unbiased on average: small optimizer updates to reduced-precision
+// weights are kept in expectation instead of always being rounded away.
+// `random_bits` supplies the randomness (its top 24 bits are used).
+template <typename Element>
+Element round_stochastically(float value, uint64_t random_bits) {
+  const Element nearest = from_float<Element>(value);
+  const float back = to_float(nearest);
+  if (back == value || !std::isfinite(back) || !std::isfinite(value))
+    return nearest;
+  // Same sign on both sides: stepping the bits by one moves one ulp in
+  // magnitude, toward or away from zero.
+  const bool nearest_is_lower = std::fabs(back) < std::fabs(value);
+  Element lower = nearest, upper = nearest;
+  if (nearest_is_lower)
+    upper.bits = static_cast<uint16_t>(nearest.bits + 1);
+  else
+    lower.bits = static_cast<uint16_t>(nearest.bits - 1);
+  const float low = std::fabs(to_float(lower));
+  const float high = std::fabs(to_float(upper));
+  const float chance_of_upper = (std::fabs(value) - low) / (high - low);
+  const float uniform = static_cast<float>(random_bits >> 40) * 0x1.0p-24f;
+  return uniform < chance_of_upper ? upper : lower;
 }
 
 // Calls visit(Element{}) with the C++ type that stores `dtype`, so one

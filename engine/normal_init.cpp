@@ -3,17 +3,10 @@
 #include <cmath>
 #include <numbers>
 
+#include "engine/counter_hash.h"
+
 namespace rowshard {
 namespace {
-
-// SplitMix64's finaliser: a bijective mix, so distinct counters never
-// collide, with good avalanche for consecutive inputs.
-uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 // Uniform in (0, 1]: the top 53 bits, shifted off zero so log() is finite.
 double unit_open_zero(uint64_t bits) {
@@ -24,7 +17,6 @@ double unit_open_zero(uint64_t bits) {
 
 void fill_standard_normal(std::span<float> out, uint64_t seed,
                           int64_t first_element) {
-  const uint64_t key = mix(seed);
   const int64_t count = static_cast<int64_t>(out.size());
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < count; ++i) {
@@ -32,8 +24,8 @@ void fill_standard_normal(std::span<float> out, uint64_t seed,
     // and take its cosine and sine halves.
     const uint64_t element = static_cast<uint64_t>(first_element + i);
     const uint64_t pair = element >> 1;
-    const double u1 = unit_open_zero(mix(key ^ (2 * pair)));
-    const double u2 = unit_open_zero(mix(key ^ (2 * pair + 1)));
+    const double u1 = unit_open_zero(counter_hash(seed, 2 * pair));
+    const double u2 = unit_open_zero(counter_hash(seed, 2 * pair + 1));
     const double radius = std::sqrt(-2.0 * std::log(u1));
     const double angle = 2.0 * std::numbers::pi * u2;
     out[i] = static_cast<float>(

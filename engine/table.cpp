@@ -6,7 +6,9 @@
 
 #include "engine/bag_layout.h"
 #include "engine/cpu/backward.h"
+#include "engine/counter_hash.h"
 #include "engine/cpu/prefetch.h"
+#include "engine/cpu/widen.h"
 #include "engine/element_types.h"
 #include "engine/error.h"
 #include "engine/max_norm.h"
@@ -72,31 +74,41 @@ class SparseWriter final : public cpu::RowGradientSink {
 template <typename Element>
 class OptimizerApplier final : public cpu::RowGradientSink {
  public:
-  OptimizerApplier(RowStorage& weights, RowOptimizer& optimizer)
-      : weights_(weights), optimizer_(optimizer) {}
+  // `rounding_key` names this step's stream of stochastic-rounding bits;
+  // nullopt rounds to nearest even.
+  OptimizerApplier(RowStorage& weights, RowOptimizer& optimizer,
+                   std::optional<uint64_t> rounding_key)
+      : weights_(weights), optimizer_(optimizer), rounding_key_(rounding_key) {}
+
   void prefetch(int64_t row) override {
     cpu::prefetch_row(weights_.row<Element>(row),
                       weights_.dim() * sizeof(Element));
     optimizer_.prefetch_state(row);
   }
+
   void consume(int64_t, int64_t row, std::span<const float> g) override {
     Element* stored = weights_.mutable_row<Element>(row);
-    const auto dim = static_cast<std::size_t>(weights_.dim());
+    const int64_t dim = weights_.dim();
     if constexpr (std::is_same_v<Element, float>) {
-      optimizer_.update_row(row, {stored, dim}, g);
+      optimizer_.update_row(row, {stored, static_cast<std::size_t>(dim)}, g);
     } else {
       thread_local std::vector<float> widened;
       widened.resize(dim);
-      for (std::size_t d = 0; d < dim; ++d) widened[d] = to_float(stored[d]);
+      cpu::widen(stored, widened.data(), dim);
       optimizer_.update_row(row, widened, g);
-      for (std::size_t d = 0; d < dim; ++d)
-        stored[d] = from_float<Element>(widened[d]);
+      for (int64_t d = 0; d < dim; ++d)
+        stored[d] = rounding_key_
+                        ? round_stochastically<Element>(
+                              widened[d],
+                              counter_hash(*rounding_key_, row * dim + d))
+                        : from_float<Element>(widened[d]);
     }
   }
 
  private:
   RowStorage& weights_;
   RowOptimizer& optimizer_;
+  std::optional<uint64_t> rounding_key_;
 };
 
 cpu::GradientSource gradient_source(const Lookup& lookup,
@@ -257,8 +269,12 @@ void Table::step(std::span<const cpu::GradientSource> sources,
   check_steppable(optimizer);
   const cpu::BackwardPlan plan(sources, num_embeddings(),
                                 options_.scale_grad_by_freq);
+  std::optional<uint64_t> rounding_key;
+  if (options_.stochastic_rounding)
+    rounding_key = counter_hash(options_.seed, steps_taken_);
+  ++steps_taken_;
   visit_element_type(weights_.dtype(), [&]<typename Element>(Element) {
-    OptimizerApplier<Element> applier(weights_, optimizer);
+    OptimizerApplier<Element> applier(weights_, optimizer, rounding_key);
     cpu::for_each_row_gradient(plan, embedding_dim(), applier);
   });
 }

@@ -37,8 +37,12 @@ struct TableOptions {
   double norm_type = 2.0;
   // Divides a row's gradient by its number of occurrences in the batch.
   bool scale_grad_by_freq = false;
+  // Storage of the weights. Lookups and updates compute in fp32; updated
+  // f16 / bf16 rows are rounded to nearest even, or stochastically.
   DType dtype = DType::f32;
-  // Seeds the N(0, 1) initialisation of tables not made from_pretrained.
+  bool stochastic_rounding = false;
+  // Seeds the N(0, 1) initialisation of tables not made from_pretrained,
+  // and the stochastic rounding.
   uint64_t seed = 0;
 };
 
@@ -117,6 +121,9 @@ class Table {
   std::string owner_;
   RowStorage weights_;
   int64_t padding_ = kNoPadding;
+  // Optimizer steps taken: part of the stochastic rounding's counter, so
+  // every step draws fresh bits.
+  uint64_t steps_taken_ = 0;
   bool frozen_ = false;
 };
 

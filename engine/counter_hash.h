@@ -1,0 +1,24 @@
+// Counter-based random bits: the value for (key, counter) depends on
+// nothing else, so parallel loops draw the same numbers whatever the thread
+// count or the order in which they visit counters.
+#pragma once
+
+#include <cstdint>
+
+namespace rowshard {
+
+// SplitMix64's finaliser: a bijection with good avalanche, so distinct
+// counters never collide and consecutive ones look unrelated.
+constexpr uint64_t mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// 64 random bits for `counter` in the stream named by `key`.
+constexpr uint64_t counter_hash(uint64_t key, uint64_t counter) {
+  return mix64(mix64(key) ^ counter);
+}
+
+}  // namespace rowshard

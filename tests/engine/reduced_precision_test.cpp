@@ -1,0 +1,161 @@
+// fp16 / bf16 storage: rounding, kernels against the reference, error
+// bounds against fp32, and stochastic rounding of updates.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+
+#include "engine/counter_hash.h"
+#include "engine/element_types.h"
+#include "engine/embedding_bag.h"
+#include "engine/optimizers/sgd.h"
+#include "engine/reference/pooling.h"
+#include "tests/engine/random_batches.h"
+
+namespace rowshard {
+namespace {
+
+TEST(Rounding, NearestEvenBreaksTiesToTheEvenNeighbour) {
+  // Halfway cases: 1 + 2^-11 lies between 1 and 1 + 2^-10 in fp16.
+  EXPECT_EQ(to_float(from_float<Float16>(1.0f + 0x1p-11f)), 1.0f);
+  EXPECT_EQ(to_float(from_float<Float16>(1.0f + 3 * 0x1p-11f)), 1.0f + 0x1p-9f);
+  // bf16 keeps 7 mantissa bits: 1 + 2^-8 is halfway between 1 and 1 + 2^-7.
+  EXPECT_EQ(to_float(from_float<BFloat16>(1.0f + 0x1p-8f)), 1.0f);
+  EXPECT_EQ(to_float(from_float<BFloat16>(1.0f + 3 * 0x1p-8f)), 1.0f + 0x1p-6f);
+  // Just above halfway rounds up.
+  EXPECT_EQ(to_float(from_float<BFloat16>(1.0f + 0x1p-8f + 0x1p-20f)),
+            1.0f + 0x1p-7f);
+  EXPECT_TRUE(std::isnan(to_float(from_float<BFloat16>(std::nanf("")))));
+}
+
+template <typename Element>
+void expect_unbiased(float value) {
+  double sum = 0.0;
+  const float nearest = to_float(from_float<Element>(value));
+  const int draws = 200000;
+  for (int i = 0; i < draws; ++i) {
+    const float rounded =
+        to_float(round_stochastically<Element>(value, counter_hash(7, i)));
+    // Always one of the two neighbours of value.
+    ASSERT_LE(std::fabs(rounded - value), 2 * std::fabs(nearest - value) + 1e-2f);
+    sum += rounded;
+  }
+  EXPECT_NEAR(sum / draws, value, 1e-3 * std::fabs(value));
+}
+
+TEST(Rounding, StochasticRoundingIsUnbiased) {
+  expect_unbiased<BFloat16>(1.001f);
+  expect_unbiased<BFloat16>(-3.3f);
+  expect_unbiased<Float16>(0.1234f);
+  expect_unbiased<Float16>(-700.3f);
+}
+
+RowStorage rounded_copy(const RowStorage& fp32, DType dtype) {
+  RowStorage out = RowStorage::allocate(fp32.num_rows(), fp32.dim(), dtype);
+  visit_element_type(dtype, [&]<typename Element>(Element) {
+    for (int64_t r = 0; r < fp32.num_rows(); ++r)
+      for (int64_t d = 0; d < fp32.dim(); ++d)
+        out.mutable_row<Element>(r)[d] = from_float<Element>(fp32.row<float>(r)[d]);
+  });
+  return out;
+}
+
+class ReducedPrecision : public ::testing::TestWithParam<DType> {};
+
+TEST_P(ReducedPrecision, KernelsMatchReferenceAndStayWithinBoundsOfFp32) {
+  const DType dtype = GetParam();
+  // Relative rounding error of one stored element.
+  const float unit_roundoff = dtype == DType::f16 ? 0x1p-11f : 0x1p-8f;
+  std::mt19937_64 rng(11);
+  for (int64_t dim : {1, 7, 16, 33, 128}) {
+    const RowStorage fp32 = testing::random_weights(rng, 300, dim);
+    const testing::RandomBags bags = testing::random_bags(rng, 40, 100, 300);
+    EmbeddingBagOptions options;
+    options.mode = PoolingMode::sum;
+    EmbeddingBag exact = EmbeddingBag::from_pretrained(fp32, options);
+    EmbeddingBag reduced =
+        EmbeddingBag::from_pretrained(rounded_copy(fp32, dtype), options);
+    const BagInput input{bags.indices, {static_cast<int64_t>(bags.indices.size())},
+                         bags.offsets, std::nullopt, {}};
+    const Lookup low = reduced.forward(input);
+    const Lookup high = exact.forward(input);
+
+    std::vector<float> reference(low.output.values.size());
+    reference::pooled_forward(reduced.weights(), low.saved.batch(kNoPadding),
+                              reference, {});
+    ASSERT_EQ(low.output.values, reference) << "dim " << dim;
+
+    for (int64_t b = 0; b < 40; ++b)
+      for (int64_t d = 0; d < dim; ++d) {
+        // |error| <= sum over the bag of |x| * unit roundoff, plus the fp32
+        // summation error both sides share (one ulp per addition at most).
+        double magnitude = 0.0;
+        for (int64_t p = bags.offsets[b];
+             p < (b + 1 < 40 ? bags.offsets[b + 1]
+                             : static_cast<int64_t>(bags.indices.size()));
+             ++p)
+          magnitude += std::fabs(fp32.row<float>(bags.indices[p])[d]);
+        const double bound = magnitude * (unit_roundoff + 100 * 0x1p-24);
+        EXPECT_LE(std::fabs(low.output.values[b * dim + d] -
+                            high.output.values[b * dim + d]),
+                  bound + 1e-7)
+            << "dim " << dim << " bag " << b;
+      }
+  }
+}
+
+// SGD steps far smaller than half an ulp: nearest-even rounding loses every
+// one of them, stochastic rounding keeps them on average.
+std::vector<float> train_tiny_steps(DType dtype, bool stochastic, int threads) {
+  omp_set_num_threads(threads);
+  EmbeddingBagOptions options;
+  options.num_embeddings = 1000;
+  options.embedding_dim = 4;
+  options.mode = PoolingMode::sum;
+  options.dtype = dtype;
+  options.stochastic_rounding = stochastic;
+  options.seed = 5;
+  EmbeddingBag bag = EmbeddingBag::from_pretrained(
+      rounded_copy(RowStorage::copy_of(std::vector<float>(4000, 1.0f), 1000, 4),
+                   dtype),
+      options, false);
+  std::vector<int64_t> ids(1000);
+  for (int64_t i = 0; i < 1000; ++i) ids[i] = i;
+  const std::vector<int64_t> offsets = {0};
+  Sgd sgd(1000, 4, {.lr = 1e-3f});
+  for (int step = 0; step < 50; ++step) {
+    const Lookup lookup = bag.forward({ids, {1000}, offsets, std::nullopt, {}});
+    bag.step(lookup, std::vector<float>(4, 1.0f), sgd);  // w -= 1e-3
+  }
+  std::vector<float> weights(4000);
+  visit_element_type(dtype, [&]<typename Element>(Element) {
+    for (int64_t i = 0; i < 4000; ++i)
+      weights[i] = to_float(bag.weights().row<Element>(0)[i]);
+  });
+  omp_set_num_threads(omp_get_num_procs());
+  return weights;
+}
+
+TEST_P(ReducedPrecision, StochasticRoundingKeepsSmallUpdatesDeterministically) {
+  const DType dtype = GetParam();
+  const std::vector<float> nearest = train_tiny_steps(dtype, false, 2);
+  const std::vector<float> one_thread = train_tiny_steps(dtype, true, 1);
+  const std::vector<float> two_threads = train_tiny_steps(dtype, true, 2);
+  EXPECT_EQ(one_thread, two_threads);
+  double mean_stochastic = 0;
+  for (float w : two_threads) mean_stochastic += w / two_threads.size();
+  if (dtype == DType::bf16) {
+    // Every step is under half an ulp of 1.0.
+    EXPECT_EQ(nearest, std::vector<float>(nearest.size(), 1.0f));
+  }
+  EXPECT_NEAR(mean_stochastic, 1.0 - 50 * 1e-3, 2e-3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Storage, ReducedPrecision,
+                         ::testing::Values(DType::f16, DType::bf16),
+                         [](const auto& info) {
+                           return std::string(dtype_name(info.param));
+                         });
+
+}  // namespace
+}  // namespace rowshard
