@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <limits>
+
+#include "engine/error.h"
 
 namespace rowshard {
 namespace {
@@ -16,8 +19,9 @@ constexpr int64_t kDigitValues = int64_t{1} << kDigitBits;
 // items with digit d land after every smaller digit and after slices < t
 // with digit d, which is exactly the stable order, so the result does not
 // depend on the number of threads.
-void radix_pass(const std::vector<int64_t>& keys, const std::vector<int64_t>& values,
-                std::vector<int64_t>& sorted_keys, std::vector<int64_t>& sorted_values,
+template <typename Key>
+void radix_pass(const std::vector<Key>& keys, const std::vector<uint32_t>& values,
+                std::vector<Key>& sorted_keys, std::vector<uint32_t>& sorted_values,
                 int shift) {
   const auto count = static_cast<int64_t>(keys.size());
   const int threads = omp_get_max_threads();
@@ -50,40 +54,45 @@ void radix_pass(const std::vector<int64_t>& keys, const std::vector<int64_t>& va
   }
 }
 
-}  // namespace
-
-RowGroups group_by_row(std::span<const int64_t> indices, int64_t num_rows,
-                       int64_t padding_idx) {
-  std::vector<int64_t> keys;
+// Keys as narrow as the row count allows: half the memory traffic per pass.
+template <typename Key>
+RowGroups sort_into_groups(std::span<const int64_t> entry_rows, int64_t num_rows) {
+  const std::size_t count = entry_rows.size();
+  std::vector<Key> keys(count), keys_scratch(count);
   RowGroups groups;
-  keys.reserve(indices.size());
-  groups.positions.reserve(indices.size());
-  for (std::size_t p = 0; p < indices.size(); ++p) {
-    if (indices[p] == padding_idx) continue;
-    keys.push_back(indices[p]);
-    groups.positions.push_back(static_cast<int64_t>(p));
+  groups.order.resize(count);
+  std::vector<uint32_t> order_scratch(count);
+#pragma omp parallel for schedule(static)
+  for (std::size_t e = 0; e < count; ++e) {
+    keys[e] = static_cast<Key>(entry_rows[e]);
+    groups.order[e] = static_cast<uint32_t>(e);
   }
-
-  // Positions enter ascending and every pass is stable, so they leave
+  // Entries enter ascending and every pass is stable, so they leave
   // ascending within each row. Only the digits num_rows needs are sorted.
   const int row_bits =
       num_rows <= 1 ? 0 : std::bit_width(static_cast<uint64_t>(num_rows - 1));
-  std::vector<int64_t> keys_scratch(keys.size());
-  std::vector<int64_t> positions_scratch(keys.size());
   for (int shift = 0; shift < row_bits; shift += kDigitBits) {
-    radix_pass(keys, groups.positions, keys_scratch, positions_scratch, shift);
+    radix_pass(keys, groups.order, keys_scratch, order_scratch, shift);
     keys.swap(keys_scratch);
-    groups.positions.swap(positions_scratch);
+    groups.order.swap(order_scratch);
   }
-
-  for (std::size_t i = 0; i < keys.size(); ++i) {
+  for (std::size_t i = 0; i < count; ++i) {
     if (i == 0 || keys[i] != keys[i - 1]) {
-      groups.rows.push_back(keys[i]);
+      groups.rows.push_back(static_cast<int64_t>(keys[i]));
       groups.group_begin.push_back(static_cast<int64_t>(i));
     }
   }
-  groups.group_begin.push_back(static_cast<int64_t>(keys.size()));
+  groups.group_begin.push_back(static_cast<int64_t>(count));
   return groups;
+}
+
+}  // namespace
+
+RowGroups group_by_row(std::span<const int64_t> entry_rows, int64_t num_rows) {
+  ROWSHARD_ASSERT(entry_rows.size() < std::numeric_limits<uint32_t>::max());
+  if (num_rows <= int64_t{1} << 32)
+    return sort_into_groups<uint32_t>(entry_rows, num_rows);
+  return sort_into_groups<uint64_t>(entry_rows, num_rows);
 }
 
 }  // namespace rowshard

@@ -9,14 +9,14 @@
 
 namespace rowshard {
 
-// Group g is row rows[g], looked up at positions
-// positions[group_begin[g] .. group_begin[g + 1]). Rows ascend; within a
-// group positions ascend, which fixes the order each row's gradient is
-// summed in, so results do not depend on threads.
+// Group g is row rows[g], looked up by the entries
+// order[group_begin[g] .. group_begin[g + 1]). Rows ascend; within a group
+// entries ascend, which fixes the order each row's gradient is summed in,
+// so results do not depend on threads.
 struct RowGroups {
   std::vector<int64_t> rows;
   std::vector<int64_t> group_begin;  // rows.size() + 1 entries
-  std::vector<int64_t> positions;
+  std::vector<uint32_t> order;
 
   int64_t num_groups() const { return static_cast<int64_t>(rows.size()); }
   int64_t group_size(int64_t g) const {
@@ -24,9 +24,8 @@ struct RowGroups {
   }
 };
 
-// Groups the positions of `indices` (all in [0, num_rows)) by row, leaving
-// out entries equal to `padding_idx` (kNoPadding leaves out nothing).
-RowGroups group_by_row(std::span<const int64_t> indices, int64_t num_rows,
-                       int64_t padding_idx);
+// Groups entries by row: entry e looks up entry_rows[e], in [0, num_rows).
+// At most 2^32 - 1 entries (one step's lookups on one process).
+RowGroups group_by_row(std::span<const int64_t> entry_rows, int64_t num_rows);
 
 }  // namespace rowshard

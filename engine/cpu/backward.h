@@ -43,19 +43,22 @@ class BackwardPlan {
  private:
   friend void for_each_row_gradient(const BackwardPlan&, int64_t,
                                     RowGradientSink&);
-  // Row r's gradient is the fma-sum, in order, of scale * upstream[d] over
-  // its contributions (in max mode only over the columns d where
-  // winners[d] == position).
-  struct Contribution {
-    const float* upstream;
-    const int64_t* winners;  // max mode only
+  // One non-padding entry of a source. Row r's gradient is the fma-sum,
+  // over its entries in order, of scale * upstream[d] (in max mode only over
+  // the columns d its bag's winners give to this entry's position).
+  struct Entry {
+    uint32_t source;
+    uint32_t bag;
     int64_t position;
-    float scale;
   };
 
+  std::span<const GradientSource> sources_;
+  // Per source, per bag: the non-padding entry count (mean divides by it).
+  std::vector<std::vector<int64_t>> bag_entries_;
+  std::vector<Entry> entries_;  // grouped by row, see group_begin_
+  bool scale_grad_by_freq_;
   std::vector<int64_t> rows_;
   std::vector<int64_t> group_begin_;  // rows_.size() + 1 entries
-  std::vector<Contribution> contributions_;
 };
 
 // Receives the summed gradient of group `group` (row `row`). Called once per
