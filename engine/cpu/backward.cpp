@@ -11,7 +11,7 @@ namespace rowshard::cpu {
 namespace {
 
 // Rows this many groups ahead are announced to the sink's prefetch().
-constexpr int64_t kRowPrefetchDistance = 4;
+constexpr int64_t kRowPrefetchDistance = 8;
 
 }  // namespace
 

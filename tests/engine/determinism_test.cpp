@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include "engine/embedding_bag.h"
+#include "engine/embedding_bag_collection.h"
 #include "engine/optimizers/adagrad.h"
 #include "engine/optimizers/rowwise_adagrad.h"
 #include "engine/optimizers/sgd.h"
@@ -85,6 +86,56 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(pooling_mode_name(std::get<0>(info.param))) + "_" +
              std::get<1>(info.param);
     });
+
+// A collection of f32 / bf16-with-stochastic-rounding tables, one shared by
+// two features, trained a few steps.
+std::vector<std::vector<float>> train_collection(int threads) {
+  omp_set_num_threads(threads);
+  std::vector<CollectionTableConfig> tables(2);
+  tables[0].table.name = "shared";
+  tables[0].table.num_embeddings = 2000;
+  tables[0].table.embedding_dim = 24;
+  tables[0].table.mode = PoolingMode::sum;
+  tables[1].table.name = "half";
+  tables[1].table.num_embeddings = 500;
+  tables[1].table.embedding_dim = 33;
+  tables[1].table.dtype = DType::bf16;
+  tables[1].table.stochastic_rounding = true;
+  EmbeddingBagCollection collection(
+      tables, {{"a", "shared", true}, {"b", "half", false}, {"c", "shared", false}});
+
+  std::mt19937_64 rng(5);
+  for (int step = 0; step < 3; ++step) {
+    std::vector<int64_t> values, lengths;
+    for (int64_t rows : {2000, 500, 2000}) {
+      const testing::RandomBags bags = testing::random_bags(rng, 300, 50, rows);
+      values.insert(values.end(), bags.indices.begin(), bags.indices.end());
+      for (int64_t b = 0; b < 300; ++b)
+        lengths.push_back((b + 1 < 300 ? bags.offsets[b + 1]
+                                       : static_cast<int64_t>(bags.indices.size())) -
+                          bags.offsets[b]);
+    }
+    const std::vector<float> weights = testing::random_values(rng, values.size());
+    const CollectionLookup lookup =
+        collection.forward({300, values, lengths, {}, weights});
+    collection.step(lookup, testing::random_values(rng, lookup.output.values.size()));
+  }
+  std::vector<std::vector<float>> result;
+  result.push_back(testing::table_values(collection.table(0).weights()));
+  const RowStorage& half = collection.table(1).weights();
+  const auto* bits = half.row<uint16_t>(0);
+  result.emplace_back(bits, bits + half.num_rows() * half.dim());
+  for (int t = 0; t < 2; ++t) {
+    const auto state = collection.optimizer(t).state();
+    result.emplace_back(state.begin(), state.end());
+  }
+  omp_set_num_threads(omp_get_num_procs());
+  return result;
+}
+
+TEST(CollectionThreadCount, OneAndTwoThreadsGiveIdenticalBits) {
+  EXPECT_EQ(train_collection(1), train_collection(2));
+}
 
 }  // namespace
 }  // namespace rowshard
