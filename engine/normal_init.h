@@ -8,10 +8,14 @@
 
 namespace rowshard {
 
-// Fills `out` with standard normal samples. Element i depends only on
-// (seed, first_element + i), so the values are the same whatever the thread
-// count, and a shard that starts at first_element gets exactly the values
-// the whole table would have there.
+// The sample of element `element` (row-major index into the whole table)
+// for `seed`. It depends on nothing else, so a shard of a table, a column
+// slice or a cyclic subset of rows gets exactly the values the whole table
+// has there.
+float standard_normal_at(uint64_t seed, uint64_t element);
+
+// out[i] = standard_normal_at(seed, first_element + i), in parallel; the
+// same values whatever the thread count.
 void fill_standard_normal(std::span<float> out, uint64_t seed,
                           int64_t first_element = 0);
 

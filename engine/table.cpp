@@ -264,18 +264,38 @@ void Table::step(const Lookup& lookup, std::span<const float> grad_output,
   step({&source, 1}, optimizer);
 }
 
+std::optional<uint64_t> Table::next_rounding_key() {
+  const uint64_t step = steps_taken_++;
+  if (!options_.stochastic_rounding) return std::nullopt;
+  return counter_hash(options_.seed, step);
+}
+
 void Table::step(std::span<const cpu::GradientSource> sources,
                  RowOptimizer& optimizer) {
   check_steppable(optimizer);
   const cpu::BackwardPlan plan(sources, num_embeddings(),
                                 options_.scale_grad_by_freq);
-  std::optional<uint64_t> rounding_key;
-  if (options_.stochastic_rounding)
-    rounding_key = counter_hash(options_.seed, steps_taken_);
-  ++steps_taken_;
+  const std::optional<uint64_t> rounding_key = next_rounding_key();
   visit_element_type(weights_.dtype(), [&]<typename Element>(Element) {
     OptimizerApplier<Element> applier(weights_, optimizer, rounding_key);
     cpu::for_each_row_gradient(plan, embedding_dim(), applier);
+  });
+}
+
+void Table::apply_gradients(std::span<const int64_t> rows,
+                            std::span<const float> gradients,
+                            RowOptimizer& optimizer) {
+  check_steppable(optimizer);
+  const int64_t dim = embedding_dim();
+  check_length(owner_, "gradients", gradients.size(),
+               static_cast<int64_t>(rows.size()) * dim);
+  const std::optional<uint64_t> rounding_key = next_rounding_key();
+  const auto count = static_cast<int64_t>(rows.size());
+  visit_element_type(weights_.dtype(), [&]<typename Element>(Element) {
+    OptimizerApplier<Element> applier(weights_, optimizer, rounding_key);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < count; ++i)
+      applier.consume(i, rows[i], gradients.subspan(i * dim, dim));
   });
 }
 

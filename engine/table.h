@@ -95,6 +95,13 @@ class Table {
   SparseGradient sparse_gradient(
       std::span<const cpu::GradientSource> sources) const;
 
+  // The second half of a fused step, for gradients summed elsewhere (a
+  // data-parallel all-reduce): applies `optimizer` to each of `rows` with
+  // its gradient, gradients[i * dim .. (i + 1) * dim). Rows must be distinct.
+  void apply_gradients(std::span<const int64_t> rows,
+                       std::span<const float> gradients,
+                       RowOptimizer& optimizer);
+
   // Applies max_norm, if set, to the rows `indices` name; they must already
   // be checked to be in range. forward() does this itself; a collection
   // calls it once it has checked every feature.
@@ -114,6 +121,8 @@ class Table {
  private:
   void validate_options();
   void check_steppable(const RowOptimizer& optimizer) const;
+  // Counts a step; the key of its stochastic-rounding bits, if enabled.
+  std::optional<uint64_t> next_rounding_key();
   void check_grad_output(const Lookup& lookup,
                          std::span<const float> grad_output) const;
 

@@ -38,6 +38,9 @@ BackwardPlan::BackwardPlan(std::span<const GradientSource> sources,
       bag_start[s][b] = total;
       total += counts[b];
     }
+    if (sources[s].entries_per_bag != nullptr)
+      counts.assign(sources[s].entries_per_bag,
+                    sources[s].entries_per_bag + batch.num_bags());
   }
   std::vector<Entry> unsorted(total);
   RowGroups groups;

@@ -22,6 +22,10 @@ struct GradientSource {
   const float* grad_output = nullptr;  // bag b at grad_output + b * stride
   const int64_t* max_positions = nullptr;  // same layout; max mode only
   int64_t stride = 0;
+  // Mean mode: each bag's entry count to divide by, when this batch holds
+  // only part of its bags (a shard's share); nullptr counts the batch's own
+  // non-padding entries.
+  const int64_t* entries_per_bag = nullptr;
 };
 
 class RowGradientSink;
@@ -53,7 +57,7 @@ class BackwardPlan {
   };
 
   std::span<const GradientSource> sources_;
-  // Per source, per bag: the non-padding entry count (mean divides by it).
+  // Per source, per bag: the entry count mean divides by.
   std::vector<std::vector<int64_t>> bag_entries_;
   std::vector<Entry> entries_;  // grouped by row, see group_begin_
   bool scale_grad_by_freq_;

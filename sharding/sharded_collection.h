@@ -1,0 +1,120 @@
+// ShardedEmbeddingBagCollection: the collection's interface over tables
+// split across the ranks of a Communicator (DESIGN.md, "Sharding").
+//
+// Each rank passes the batch of its own examples and gets their pooled
+// output back, exactly as an unsharded collection would compute it on the
+// global batch (to float tolerance: partial sums are added in rank order).
+//
+//   row-wise / table-wise: each id travels to the rank owning its row, once
+//     per distinct id per step (with an inverse map to rebuild bags); owners
+//     pool partial results per (source rank, bag) that travel back and are
+//     reduced in rank order. The backward sends each bag's gradient back
+//     along the same route and each owner applies the fused optimizer.
+//   column-wise: every id goes to every rank, each pools its columns; row-wise
+//     Adagrad stays exact by summing each row's squares over all columns.
+//   data-parallel: every rank holds the table; gradients are all-reduced.
+//
+// Every method is collective: all ranks call it in the same order. Bad input
+// on any rank is reported on every rank (same message, naming the rank)
+// before anything moves or changes, so no rank applies a half update.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "engine/embedding_bag_collection.h"
+#include "sharding/communicator.h"
+#include "sharding/shard_layout.h"
+
+namespace rowshard {
+
+struct TableSharding {
+  ShardingKind kind = ShardingKind::row_wise;
+  RowPlacement placement = RowPlacement::contiguous;
+  // Table-wise: the rank holding the table; -1 spreads tables round-robin.
+  int home_rank = -1;
+};
+
+struct ShardedCollectionOptions {
+  // Send each distinct id once per (table, owner) instead of once per
+  // occurrence. Off only to measure what it saves.
+  bool deduplicate_ids = true;
+};
+
+// Where a step's time and bytes went on this rank.
+struct StepStats {
+  double input_exchange_seconds = 0;
+  double lookup_seconds = 0;
+  double output_exchange_seconds = 0;
+  double backward_seconds = 0;
+  int64_t bytes_sent = 0;
+  int64_t bytes_received = 0;
+  int64_t ids_sent = 0;  // after deduplication
+};
+
+namespace detail {
+struct SavedExchange;
+}
+
+struct ShardedLookup {
+  Tensor output;  // [local batch size, total_dim]
+  int64_t batch_size = 0;
+  std::shared_ptr<const detail::SavedExchange> saved;
+};
+
+class ShardedEmbeddingBagCollection {
+ public:
+  // `sharding` has one entry per table. Every rank builds the same
+  // collection; each keeps only its shards, initialised to exactly the
+  // values the unsharded table would have there. Throws InvalidArgument for
+  // what the collection refuses, and for options a sharding cannot honour
+  // (max_norm or scale_grad_by_freq on column-wise or data-parallel tables;
+  // column-wise tables with fewer columns than ranks).
+  ShardedEmbeddingBagCollection(Communicator& comm,
+                                std::vector<CollectionTableConfig> tables,
+                                std::vector<TableSharding> sharding,
+                                std::vector<FeatureConfig> features,
+                                ShardedCollectionOptions options = {});
+  ~ShardedEmbeddingBagCollection();
+
+  // Pools this rank's examples. Collective; see the class comment for errors.
+  ShardedLookup forward(const KeyedJaggedBatch& local_batch);
+
+  // One fused step from the gradient of lookup.output. Collective.
+  void step(const ShardedLookup& lookup, std::span<const float> grad_output);
+
+  int64_t num_tables() const { return static_cast<int64_t>(configs_.size()); }
+  int64_t num_features() const { return static_cast<int64_t>(features_.size()); }
+  int64_t total_dim() const { return column_offsets_.back(); }
+  int64_t column_offset(int64_t f) const { return column_offsets_[f]; }
+  int64_t table_of(int64_t f) const { return table_of_feature_[f]; }
+  const ShardLayout& layout(int64_t t) const { return layouts_[t]; }
+  const CollectionTableConfig& table_config(int64_t t) const { return configs_[t]; }
+  // This rank's shard of table t (nullptr when it holds none of it).
+  const EmbeddingBag* shard(int64_t t) const;
+  RowOptimizer* shard_optimizer(int64_t t);
+  const StepStats& last_stats() const { return stats_; }
+  Communicator& communicator() { return comm_; }
+
+ private:
+  struct Shard;
+
+  void step_data_parallel(int64_t t, const ShardedLookup& lookup,
+                          std::span<const float> grad_output);
+
+  Communicator& comm_;
+  ShardedCollectionOptions options_;
+  std::vector<CollectionTableConfig> configs_;
+  std::vector<ShardLayout> layouts_;
+  std::vector<Shard> shards_;
+  std::vector<FeatureConfig> features_;
+  std::vector<std::string> feature_names_;
+  std::vector<int64_t> table_of_feature_;
+  std::vector<int64_t> column_offsets_;
+  StepStats stats_;
+};
+
+}  // namespace rowshard
