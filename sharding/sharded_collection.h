@@ -100,7 +100,11 @@ class ShardedEmbeddingBagCollection {
   Communicator& communicator() { return comm_; }
 
  private:
-  struct Shard;
+  // This rank's part of one table, and the optimizer state of that part.
+  struct Shard {
+    EmbeddingBag table;
+    std::unique_ptr<RowOptimizer> optimizer;
+  };
 
   void step_data_parallel(int64_t t, const ShardedLookup& lookup,
                           std::span<const float> grad_output);

@@ -1,0 +1,46 @@
+#include "sharding/shard_storage.h"
+
+#include "engine/element_types.h"
+#include "engine/normal_init.h"
+
+namespace rowshard {
+
+std::optional<int64_t> padding_row(const EmbeddingBagOptions& table) {
+  if (!table.padding_idx) return std::nullopt;
+  const int64_t p = *table.padding_idx;
+  return p < 0 ? p + table.num_embeddings : p;
+}
+
+std::optional<int64_t> local_padding(const ShardLayout& layout, int rank,
+                                     std::optional<int64_t> padding_row) {
+  if (!padding_row) return std::nullopt;
+  if (!layout.routed_by_row()) return padding_row;
+  if (layout.owner_of(*padding_row) != rank) return std::nullopt;
+  return layout.local_row(*padding_row);
+}
+
+RowStorage initial_shard(const ShardLayout& layout, int rank, DType dtype,
+                         uint64_t seed, std::optional<int64_t> padding_row) {
+  const int64_t rows = layout.local_rows(rank);
+  const int64_t dim = layout.local_dim(rank);
+  const int64_t first_column = layout.first_column(rank);
+  const std::optional<int64_t> padding = local_padding(layout, rank, padding_row);
+  RowStorage storage = RowStorage::allocate(rows, dim, dtype);
+  visit_element_type(dtype, [&]<typename Element>(Element) {
+#pragma omp parallel for schedule(static)
+    for (int64_t local = 0; local < rows; ++local) {
+      Element* out = storage.mutable_row<Element>(local);
+      if (padding && local == *padding) {
+        for (int64_t d = 0; d < dim; ++d) out[d] = from_float<Element>(0.0f);
+        continue;
+      }
+      const int64_t row = layout.global_row(rank, local);
+      const auto first = static_cast<uint64_t>(row * layout.dim() + first_column);
+      for (int64_t d = 0; d < dim; ++d)
+        out[d] = from_float<Element>(standard_normal_at(seed, first + d));
+    }
+  });
+  return storage;
+}
+
+}  // namespace rowshard

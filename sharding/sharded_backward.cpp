@@ -1,0 +1,179 @@
+// ShardedEmbeddingBagCollection::step: each bag's gradient goes back along
+// the route its ids took, and each owner applies the fused optimizer to the
+// rows it holds.
+#include <chrono>
+
+#include "engine/bag_layout.h"
+#include "engine/cpu/widen.h"
+#include "engine/element_types.h"
+#include "sharding/collectives.h"
+#include "sharding/column_slice_adagrad.h"
+#include "sharding/input_agreement.h"
+#include "sharding/saved_exchange.h"
+#include "sharding/sharded_collection.h"
+
+namespace rowshard {
+namespace {
+
+using detail::OwnerBlock;
+using detail::Route;
+using detail::SavedExchange;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::string_view kOwner = "ShardedEmbeddingBagCollection";
+
+// Each shard's share of every touched row's sum of squares, added up over
+// the shards, then the update with the whole row's total.
+void step_column_shard(Communicator& comm, EmbeddingBag& shard,
+                       RowWiseAdagrad& optimizer,
+                       std::span<const cpu::GradientSource> sources,
+                       int64_t full_dim) {
+  const SparseGradient gradient = shard.sparse_gradient(sources);
+  const auto touched = static_cast<int64_t>(gradient.rows.size());
+  const int64_t dim = shard.embedding_dim();
+  std::vector<float> square_sums(touched);
+  visit_element_type(shard.weights().dtype(), [&]<typename Element>(Element) {
+#pragma omp parallel
+    {
+      std::vector<float> weights(dim);
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < touched; ++i) {
+        cpu::widen(shard.weights().row<Element>(gradient.rows[i]), weights.data(), dim);
+        square_sums[i] = optimizer.slice_square_sum(
+            weights, std::span(gradient.values).subspan(i * dim, dim));
+      }
+    }
+  });
+  allreduce_sum<float>(comm, square_sums);
+  ColumnSliceRowWiseAdagrad whole_row(optimizer, gradient.rows, square_sums, full_dim);
+  shard.apply_gradients(gradient.rows, gradient.values, whole_row);
+}
+
+}  // namespace
+
+void ShardedEmbeddingBagCollection::step(const ShardedLookup& lookup,
+                                         std::span<const float> grad_output) {
+  const auto start = Clock::now();
+  const int64_t sent_before = comm_.bytes_sent();
+  const int64_t received_before = comm_.bytes_received();
+  agree_on_input(comm_, [&] {
+    check_length(kOwner, "grad_output", grad_output.size(),
+                 static_cast<int64_t>(lookup.output.values.size()));
+  });
+  const SavedExchange& saved = *lookup.saved;
+  const int ranks = comm_.size();
+  const int64_t batch_size = lookup.batch_size;
+
+  std::vector<int64_t> routed;
+  for (int64_t f = 0; f < num_features(); ++f)
+    if (layouts_[table_of(f)].kind() != ShardingKind::data_parallel) routed.push_back(f);
+  const auto num_routed = static_cast<int64_t>(routed.size());
+
+  // Source side: each owner gets the gradient of the bags it pooled for us;
+  // a max bag's columns only where that owner's row won.
+  std::vector<float> flat;
+  std::vector<int64_t> counts(ranks, 0);
+  for (int k = 0; k < ranks; ++k) {
+    const std::size_t before = flat.size();
+    for (int64_t i = 0; i < num_routed; ++i) {
+      const int64_t f = routed[i];
+      const ShardLayout& layout = layouts_[table_of(f)];
+      const bool masked = !saved.winner_rank[i].empty();
+      const int64_t first = layout.first_column(k);
+      const int64_t width = layout.local_dim(k);
+      for (int64_t b : saved.routes[k][i].bags) {
+        const float* g = grad_output.data() + b * total_dim() + column_offset(f) + first;
+        for (int64_t d = 0; d < width; ++d)
+          flat.push_back(masked && saved.winner_rank[i][b * layout.dim() + d] != k ? 0.0f
+                                                                                 : g[d]);
+      }
+    }
+    counts[k] = static_cast<int64_t>(flat.size() - before);
+  }
+  const ReceivedArrays<float> gradients = exchange<float>(comm_, flat, counts);
+
+  // Owner side: one source per (feature, source rank), in that order, which
+  // is the order the unsharded collection sums a row's entries in.
+  for (int64_t t = 0; t < num_tables(); ++t) {
+    const ShardLayout& layout = layouts_[t];
+    if (layout.kind() == ShardingKind::data_parallel) {
+      step_data_parallel(t, lookup, grad_output);
+      continue;
+    }
+    Shard& shard = shards_[t];
+    std::vector<cpu::GradientSource> sources;
+    for (int64_t i = 0; i < num_routed; ++i) {
+      const int64_t f = routed[i];
+      if (table_of(f) != t) continue;
+      for (int s = 0; s < ranks; ++s) {
+        const OwnerBlock& block = saved.blocks[i * ranks + s];
+        cpu::GradientSource source;
+        source.batch = {block.indices, block.bounds, block.weights, shard.table.mode(),
+                        shard.table.padding_idx().value_or(kNoPadding)};
+        source.grad_output = gradients.from(s).data() + block.reply_offset;
+        source.max_positions = block.max_positions.empty() ? nullptr : block.max_positions.data();
+        source.stride = shard.table.embedding_dim();
+        source.entries_per_bag = block.entries.data();
+        sources.push_back(source);
+      }
+    }
+    if (sources.empty()) continue;
+    auto* rowwise = dynamic_cast<RowWiseAdagrad*>(shard.optimizer.get());
+    if (layout.kind() == ShardingKind::column_wise && rowwise != nullptr)
+      step_column_shard(comm_, shard.table, *rowwise, sources, layout.dim());
+    else
+      shard.table.step(sources, *shard.optimizer);
+  }
+  (void)batch_size;
+  stats_.backward_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  stats_.bytes_sent += comm_.bytes_sent() - sent_before;
+  stats_.bytes_received += comm_.bytes_received() - received_before;
+}
+
+void ShardedEmbeddingBagCollection::step_data_parallel(
+    int64_t t, const ShardedLookup& lookup, std::span<const float> grad_output) {
+  const SavedExchange& saved = *lookup.saved;
+  EmbeddingBag& replica = shards_[t].table;
+  const int64_t rows = replica.num_embeddings();
+  const int64_t dim = replica.embedding_dim();
+  const int64_t batch_size = lookup.batch_size;
+  const int64_t padding = replica.padding_idx().value_or(kNoPadding);
+
+  std::vector<cpu::GradientSource> sources;
+  std::vector<int64_t> occurrences(rows, 0);
+  for (int64_t f = 0; f < num_features(); ++f) {
+    if (table_of(f) != t) continue;
+    cpu::GradientSource source;
+    source.batch = {saved.values,
+                    std::span<const int64_t>(saved.bounds).subspan(f * batch_size, batch_size + 1),
+                    features_[f].weighted ? std::span<const float>(saved.weights)
+                                          : std::span<const float>(),
+                    replica.mode(), padding};
+    source.grad_output = grad_output.data() + column_offset(f);
+    source.max_positions = saved.local_max_positions.empty()
+                               ? nullptr
+                               : saved.local_max_positions.data() + column_offset(f);
+    source.stride = total_dim();
+    sources.push_back(source);
+    for (int64_t p = saved.bounds[f * batch_size]; p < saved.bounds[(f + 1) * batch_size]; ++p)
+      if (saved.values[p] != padding) ++occurrences[saved.values[p]];
+  }
+  // Every replica sums the same all-reduced gradient, touching the rows the
+  // global batch touched (occurrences > 0 on some rank).
+  const SparseGradient local = replica.sparse_gradient(sources);
+  std::vector<float> dense(rows * dim, 0.0f);
+  for (std::size_t i = 0; i < local.rows.size(); ++i)
+    std::copy_n(&local.values[i * dim], dim, &dense[local.rows[i] * dim]);
+  allreduce_sum<float>(comm_, dense);
+  allreduce_sum<int64_t>(comm_, occurrences);
+  std::vector<int64_t> touched;
+  std::vector<float> gradients;
+  for (int64_t r = 0; r < rows; ++r) {
+    if (occurrences[r] == 0) continue;
+    touched.push_back(r);
+    gradients.insert(gradients.end(), &dense[r * dim], &dense[r * dim] + dim);
+  }
+  replica.apply_gradients(touched, gradients, *shards_[t].optimizer);
+}
+
+}  // namespace rowshard
