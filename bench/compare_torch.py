@@ -56,7 +56,11 @@ torch.set_num_threads(--threads) and OMP_NUM_THREADS=--threads.
     distinct ids in the table's batch; peak_rss_mb = ru_maxrss of the child
     (taken before the unique count is computed). Extra fields: seconds_all,
     torch_version, torch_threads, fbgemm (False on Debian's 1.13 build),
-    loadavg_1min_before (the host is shared; a high value flags noise).
+    loadavg_1min_before, self_cores_busy (this process's CPU seconds per
+    wall second over the timed steps) and other_cores_busy (the rest of the
+    host's busy cores over the same window, from /proc/stat): the host is
+    shared, and on a 2-core box a 2-thread torch step slows ~2.5x when
+    another process holds a core, so rerun when other_cores_busy > ~0.2.
 mode=max with op=train is refused: torch has no sparse gradient for max.
 
 Id generation (--generate-ids; mirrors rowshard-bench's generator)
@@ -216,6 +220,20 @@ def load_ids(args, ids_dir):
     return out
 
 
+def host_cpu_seconds():
+    """Busy CPU seconds of the whole host (all cores) from /proc/stat, or None."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        hz = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        return None
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    steal = v[7] if len(v) > 7 else 0
+    guest = sum(v[8:10]) if len(v) > 9 else 0  # already counted in user/nice
+    return (sum(v) - idle - steal - guest) / hz
+
+
 def torch_worker(args, ids_dir):
     import resource
     import time
@@ -265,6 +283,7 @@ def torch_worker(args, ids_dir):
     loadavg_before = os.getloadavg()[0]
     # warm-up
     step()
+    host0, cpu0, wall0 = host_cpu_seconds(), time.process_time(), time.perf_counter()
     for _ in range(args.repeat):
         t0 = time.perf_counter()
         if train:
@@ -273,6 +292,10 @@ def torch_worker(args, ids_dir):
             step()
         times.append(time.perf_counter() - t0)
 
+    host1, cpu1, wall1 = host_cpu_seconds(), time.process_time(), time.perf_counter()
+    other_cores = None
+    if host0 is not None and host1 is not None and wall1 > wall0:
+        other_cores = max(0.0, ((host1 - host0) - (cpu1 - cpu0)) / (wall1 - wall0))
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     unique = int(sum(torch.unique(i).numel() for i, _ in inputs))
 
@@ -293,6 +316,8 @@ def torch_worker(args, ids_dir):
         "torch_threads": torch.get_num_threads(),
         "fbgemm": "fbgemm" in torch.backends.quantized.supported_engines,
         "loadavg_1min_before": loadavg_before,
+        "self_cores_busy": (cpu1 - cpu0) / (wall1 - wall0),
+        "other_cores_busy": other_cores,
     }
     if train:
         res["phase_seconds_median"] = {k: statistics.median(v) for k, v in phases.items()}

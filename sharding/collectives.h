@@ -32,7 +32,8 @@ ReceivedArrays<T> exchange(Communicator& comm, std::span<const T> send,
   const Received received = comm.alltoallv(std::as_bytes(send), byte_counts);
   ReceivedArrays<T> out;
   out.data.resize(received.data.size() / sizeof(T));
-  std::memcpy(out.data.data(), received.data.data(), received.data.size());
+  if (!received.data.empty())
+    std::memcpy(out.data.data(), received.data.data(), received.data.size());
   out.offsets = received.offsets;
   for (int64_t& o : out.offsets) o /= static_cast<int64_t>(sizeof(T));
   return out;

@@ -25,7 +25,9 @@ std::vector<T> Array::values(std::string_view file_name) const {
   std::vector<T> out(count);
   const std::byte* data = bytes.data() + header.data_offset;
   const bool wants_float = std::is_same_v<T, float>;
-  if (wants_float && header.type == ElementType::float32) {
+  if (count == 0) {
+    // Nothing to copy (and empty vectors may hold null pointers).
+  } else if (wants_float && header.type == ElementType::float32) {
     std::memcpy(out.data(), data, header.data_bytes);
   } else if (wants_float && header.type == ElementType::float16) {
     for (std::size_t i = 0; i < count; ++i)

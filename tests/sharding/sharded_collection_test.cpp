@@ -1,0 +1,241 @@
+// The sharded collection against the unsharded one on the same global batch,
+// under mpirun with any number of ranks: every rank builds the unsharded
+// collection too, runs it on the whole batch, and checks its own examples'
+// outputs and its own shard's rows and optimizer state.
+#include "sharding/sharded_collection.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "engine/error.h"
+#include "sharding/collectives.h"
+
+namespace rowshard {
+namespace {
+
+Communicator& world() {
+  static std::unique_ptr<Communicator> comm = world_communicator();
+  return *comm;
+}
+
+CollectionTableConfig table(std::string name, int64_t rows, int64_t dim, PoolingMode mode,
+                            OptimizerKind optimizer, std::optional<int64_t> padding = {}) {
+  CollectionTableConfig config;
+  config.table.name = std::move(name);
+  config.table.num_embeddings = rows;
+  config.table.embedding_dim = dim;
+  config.table.mode = mode;
+  config.table.padding_idx = padding;
+  config.table.seed = static_cast<uint64_t>(rows * 7 + dim);
+  config.optimizer.kind = optimizer;
+  config.optimizer.lr = 0.1f;
+  config.optimizer.weight_decay = optimizer == OptimizerKind::rowwise_adagrad ? 0.01f : 0.0f;
+  return config;
+}
+
+// A global batch in KeyedJaggedBatch layout, and a rank's slice of it.
+struct Batch {
+  int64_t batch_size = 0;
+  std::vector<int64_t> values, lengths;
+  std::vector<float> weights;
+};
+
+Batch random_batch(std::mt19937_64& rng, int64_t batch_size,
+                   const std::vector<int64_t>& rows, const std::vector<int64_t>& max_length) {
+  Batch batch{batch_size, {}, {}, {}};
+  std::uniform_real_distribution<float> weight(-1.0f, 1.0f);
+  for (std::size_t f = 0; f < rows.size(); ++f)
+    for (int64_t b = 0; b < batch_size; ++b) {
+      const int64_t length = rng() % 5 == 0 ? 0 : static_cast<int64_t>(rng() % (max_length[f] + 1));
+      batch.lengths.push_back(length);
+      for (int64_t e = 0; e < length; ++e) {
+        // Skewed ids: repeats within and across bags and ranks.
+        const int64_t id = static_cast<int64_t>(rng() % rows[f]);
+        batch.values.push_back(rng() % 2 ? id : id % 5);
+        batch.weights.push_back(weight(rng));
+      }
+    }
+  return batch;
+}
+
+// Examples [first, end) of every feature.
+Batch slice(const Batch& global, int64_t first, int64_t end) {
+  Batch local{end - first, {}, {}, {}};
+  const int64_t features = static_cast<int64_t>(global.lengths.size()) / global.batch_size;
+  int64_t at = 0;
+  for (int64_t f = 0; f < features; ++f)
+    for (int64_t b = 0; b < global.batch_size; ++b) {
+      const int64_t length = global.lengths[f * global.batch_size + b];
+      if (b >= first && b < end) {
+        local.lengths.push_back(length);
+        local.values.insert(local.values.end(), global.values.begin() + at,
+                            global.values.begin() + at + length);
+        local.weights.insert(local.weights.end(), global.weights.begin() + at,
+                             global.weights.begin() + at + length);
+      }
+      at += length;
+    }
+  return local;
+}
+
+void expect_close(std::span<const float> got, std::span<const float> expected,
+                  const std::string& what) {
+  ASSERT_EQ(got.size(), expected.size()) << what;
+  for (std::size_t i = 0; i < got.size(); ++i)
+    ASSERT_NEAR(got[i], expected[i], 1e-6 + 1e-5 * std::fabs(expected[i]))
+        << what << " at " << i << " on rank " << world().rank();
+}
+
+struct Scenario {
+  std::string name;
+  std::vector<TableSharding> sharding;
+  bool empty_rank = false;  // rank 1 gets no examples
+};
+
+class ShardedVersusUnsharded : public ::testing::TestWithParam<Scenario> {};
+
+TEST_P(ShardedVersusUnsharded, OutputsWeightsAndStatesMatch) {
+  Communicator& comm = world();
+  const Scenario scenario = GetParam();
+  // Dims of at least 4 so that column-wise sharding works up to 4 ranks;
+  // "tiny" has fewer rows than ranks.
+  const std::vector<CollectionTableConfig> tables = {
+      table("a", 61, 5, PoolingMode::sum, OptimizerKind::rowwise_adagrad),
+      table("b", 23, 4, PoolingMode::mean, OptimizerKind::adagrad, 2),
+      table("c", 17, 6, PoolingMode::max, OptimizerKind::rowwise_adagrad),
+      table("tiny", 3, 4, PoolingMode::sum, OptimizerKind::sgd, -1)};
+  const std::vector<FeatureConfig> features = {
+      {"clicks", "a", true}, {"user", "b", false}, {"views", "a", false},
+      {"shop", "c", false},  {"never", "b", false}, {"flag", "tiny", false}};
+  const std::vector<int64_t> rows = {61, 23, 61, 17, 23, 3};
+  const std::vector<int64_t> max_length = {9, 3, 14, 5, 0, 2};
+
+  EmbeddingBagCollection reference(tables, features);
+  ShardedEmbeddingBagCollection sharded(comm, tables, scenario.sharding, features);
+
+  const int ranks = comm.size();
+  const int me = comm.rank();
+  const int64_t global_batch = 29;
+  // Rank k's examples are [split[k], split[k + 1]) of the global batch; with
+  // empty_rank, rank 1 has none and the others share the batch.
+  std::vector<int64_t> split(ranks + 1, 0);
+  const bool skip_rank_one = scenario.empty_rank && ranks > 1;
+  const int sharing = skip_rank_one ? ranks - 1 : ranks;
+  for (int k = 0, part = 0; k < ranks; ++k) {
+    if (!(skip_rank_one && k == 1)) ++part;
+    split[k + 1] = global_batch * part / sharing;
+  }
+  const int64_t first = split[me], end = split[me + 1];
+
+  std::mt19937_64 rng(77);
+  for (int step = 0; step < 3; ++step) {
+    const Batch global = random_batch(rng, global_batch, rows, max_length);
+    const Batch local = slice(global, first, end);
+    const CollectionLookup expected = reference.forward(
+        {global.batch_size, global.values, global.lengths, {}, global.weights});
+    const ShardedLookup got = sharded.forward(
+        {local.batch_size, local.values, local.lengths, {}, local.weights});
+    const int64_t width = reference.total_dim();
+    expect_close(got.output.values,
+                 std::span(expected.output.values).subspan(first * width, (end - first) * width),
+                 "output, step " + std::to_string(step));
+
+    std::vector<float> grad(expected.output.values.size());
+    std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+    for (float& g : grad) g = unit(rng);
+    reference.step(expected, grad);
+    sharded.step(got, std::span(grad).subspan(first * width, (end - first) * width));
+
+    for (int64_t t = 0; t < reference.num_tables(); ++t) {
+      const ShardLayout& layout = sharded.layout(t);
+      const EmbeddingBag& shard = *sharded.shard(t);
+      const EmbeddingBag& whole = reference.table(t);
+      const int64_t dim = layout.dim();
+      std::vector<float> got_rows, expected_rows, got_state, expected_state;
+      const auto state = sharded.shard_optimizer(t)->state();
+      const auto whole_state = reference.optimizer(t).state();
+      const bool per_row_state =
+          !state.empty() && sharded.shard_optimizer(t)->state_shape().size() == 1;
+      for (int64_t local_row = 0; local_row < shard.num_embeddings(); ++local_row) {
+        const int64_t row = layout.global_row(me, local_row);
+        for (int64_t c = 0; c < shard.embedding_dim(); ++c) {
+          got_rows.push_back(shard.weights().row<float>(local_row)[c]);
+          expected_rows.push_back(whole.weights().row<float>(row)[layout.first_column(me) + c]);
+          if (!per_row_state && !state.empty()) {
+            got_state.push_back(state[local_row * shard.embedding_dim() + c]);
+            expected_state.push_back(whole_state[row * dim + layout.first_column(me) + c]);
+          }
+        }
+        if (per_row_state) {
+          got_state.push_back(state[local_row]);
+          expected_state.push_back(whole_state[row]);
+        }
+      }
+      const std::string where = "table " + std::to_string(t) + ", step " + std::to_string(step);
+      expect_close(got_rows, expected_rows, "weights of " + where);
+      expect_close(got_state, expected_state, "optimizer state of " + where);
+    }
+  }
+}
+
+TableSharding row(RowPlacement placement = RowPlacement::contiguous) {
+  return {ShardingKind::row_wise, placement, -1};
+}
+TableSharding table_wise() { return {ShardingKind::table_wise, RowPlacement::contiguous, -1}; }
+TableSharding column() { return {ShardingKind::column_wise, RowPlacement::contiguous, -1}; }
+TableSharding replicated() { return {ShardingKind::data_parallel, RowPlacement::contiguous, -1}; }
+
+INSTANTIATE_TEST_SUITE_P(
+    Plans, ShardedVersusUnsharded,
+    ::testing::Values(
+        Scenario{"row_contiguous", {row(), row(), row(), row()}},
+        Scenario{"row_cyclic", std::vector<TableSharding>(4, row(RowPlacement::cyclic))},
+        Scenario{"table_wise", std::vector<TableSharding>(4, table_wise())},
+        Scenario{"column_wise", std::vector<TableSharding>(4, column())},
+        Scenario{"data_parallel", std::vector<TableSharding>(4, replicated())},
+        Scenario{"mixed", {row(RowPlacement::cyclic), column(), table_wise(), replicated()}},
+        Scenario{"mixed_with_an_empty_rank",
+                 {row(), table_wise(), column(), replicated()}, true}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(ShardedFailure, BadIdOnOneRankIsReportedOnEveryRankAndChangesNothing) {
+  Communicator& comm = world();
+  const std::vector<CollectionTableConfig> tables = {
+      table("a", 40, 4, PoolingMode::sum, OptimizerKind::sgd)};
+  ShardedEmbeddingBagCollection sharded(comm, tables, {row()}, {{"f", "a", false}});
+  const int bad_rank = comm.size() - 1;
+  const std::vector<int64_t> values = {1, comm.rank() == bad_rank ? 40 : 2};
+  const std::vector<int64_t> lengths = {2};
+  try {
+    sharded.forward({1, values, lengths, {}, std::nullopt});
+    FAIL() << "rank " << comm.rank() << " accepted the batch";
+  } catch (const OutOfRange& error) {
+    EXPECT_EQ(std::string(error.what()),
+              "rank " + std::to_string(bad_rank) +
+                  ": ShardedEmbeddingBagCollection feature 'f' (table 'a'): index 40 "
+                  "at position 1 is out of range [0, 40)");
+  }
+  // Still in step: a collective afterwards works on every rank.
+  std::vector<int64_t> one = {1};
+  allreduce_sum<int64_t>(comm, one);
+  EXPECT_EQ(one[0], comm.size());
+}
+
+TEST(ShardedConfig, RefusesWhatAShardingCannotDo) {
+  auto with_max_norm = table("a", 40, 8, PoolingMode::sum, OptimizerKind::sgd);
+  with_max_norm.table.max_norm = 1.0;
+  EXPECT_THROW(ShardedEmbeddingBagCollection(world(), {with_max_norm}, {column()},
+                                             {{"f", "a", false}}),
+               InvalidArgument);
+  auto narrow = table("a", 40, 1, PoolingMode::sum, OptimizerKind::sgd);
+  if (world().size() > 1) {
+    EXPECT_THROW(ShardedEmbeddingBagCollection(world(), {narrow}, {column()},
+                                               {{"f", "a", false}}),
+                 InvalidArgument);
+  }
+}
+
+}  // namespace
+}  // namespace rowshard
