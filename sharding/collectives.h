@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <span>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -37,6 +38,20 @@ ReceivedArrays<T> exchange(Communicator& comm, std::span<const T> send,
   out.offsets = received.offsets;
   for (int64_t& o : out.offsets) o /= static_cast<int64_t>(sizeof(T));
   return out;
+}
+
+// Every rank's `text`, indexed by rank, on every rank.
+inline std::vector<std::string> allgather_text(Communicator& comm, const std::string& text) {
+  std::vector<char> send;
+  for (int k = 0; k < comm.size(); ++k) send.insert(send.end(), text.begin(), text.end());
+  const std::vector<int64_t> counts(comm.size(), static_cast<int64_t>(text.size()));
+  const ReceivedArrays<char> received = exchange<char>(comm, send, counts);
+  std::vector<std::string> texts;
+  for (int k = 0; k < comm.size(); ++k) {
+    const std::span<const char> part = received.from(k);
+    texts.emplace_back(part.begin(), part.end());
+  }
+  return texts;
 }
 
 // Element-wise sum over all ranks, in place. Rank k sums slice k of the

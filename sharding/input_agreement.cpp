@@ -30,18 +30,13 @@ std::string local_report(const std::function<void()>& check) {
 }  // namespace
 
 void agree_on_input(Communicator& comm, const std::function<void()>& check) {
-  const std::string report = local_report(check);
-  // Every rank sends its report to every rank (itself included).
-  std::vector<char> send;
-  for (int k = 0; k < comm.size(); ++k) send.insert(send.end(), report.begin(), report.end());
-  const std::vector<int64_t> counts(comm.size(), static_cast<int64_t>(report.size()));
-  const ReceivedArrays<char> reports = exchange<char>(comm, send, counts);
+  const std::vector<std::string> reports = allgather_text(comm, local_report(check));
   for (int k = 0; k < comm.size(); ++k) {
-    const std::span<const char> text = reports.from(k);
-    if (text.empty()) continue;
-    const std::string what = message("rank ", k, ": ", std::string(text.begin() + 1, text.end()));
-    if (text[0] == kOutOfRange) throw OutOfRange(what);
-    if (text[0] == kInvalidArgument) throw InvalidArgument(what);
+    const std::string& report = reports[k];
+    if (report.empty()) continue;
+    const std::string what = message("rank ", k, ": ", report.substr(1));
+    if (report[0] == kOutOfRange) throw OutOfRange(what);
+    if (report[0] == kInvalidArgument) throw InvalidArgument(what);
     throw Error(what);
   }
 }

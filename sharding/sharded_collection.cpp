@@ -4,6 +4,7 @@
 #include <set>
 
 #include "engine/bag_layout.h"
+#include "engine/element_types.h"
 #include "engine/error.h"
 #include "sharding/saved_exchange.h"
 #include "sharding/shard_storage.h"
@@ -103,6 +104,27 @@ ShardedEmbeddingBagCollection::ShardedEmbeddingBagCollection(
 }
 
 ShardedEmbeddingBagCollection::~ShardedEmbeddingBagCollection() = default;
+
+void ShardedEmbeddingBagCollection::load_shard(int64_t t, const RowReader& read_row) {
+  const ShardLayout& layout = layouts_[t];
+  const int me = comm_.rank();
+  EmbeddingBag& shard = shards_[t].table;
+  const int64_t rows = shard.num_embeddings();
+  const int64_t dim = shard.embedding_dim();
+  RowStorage storage = RowStorage::allocate(rows, dim, shard.weights().dtype());
+  std::vector<float> values(dim);
+  visit_element_type(storage.dtype(), [&]<typename Element>(Element) {
+    for (int64_t local = 0; local < rows; ++local) {
+      read_row(layout.global_row(me, local), layout.first_column(me), values);
+      Element* out = storage.mutable_row<Element>(local);
+      for (int64_t d = 0; d < dim; ++d) out[d] = from_float<Element>(values[d]);
+    }
+  });
+  EmbeddingBagOptions options;
+  static_cast<TableOptions&>(options) = shard.options();
+  options.mode = shard.mode();
+  shard = EmbeddingBag::from_pretrained(std::move(storage), options, /*freeze=*/false);
+}
 
 const EmbeddingBag* ShardedEmbeddingBagCollection::shard(int64_t t) const {
   return &shards_[t].table;

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -85,6 +86,15 @@ class ShardedEmbeddingBagCollection {
 
   // One fused step from the gradient of lookup.output. Collective.
   void step(const ShardedLookup& lookup, std::span<const float> grad_output);
+
+  // Fills out[c] with column first_column + c of global row `row`.
+  using RowReader =
+      std::function<void(int64_t row, int64_t first_column, std::span<float> out)>;
+
+  // Replaces this rank's shard of table t with values from `read_row`
+  // (pretrained vectors, a checkpoint), asking only for the rows and
+  // columns this rank holds. Not collective; every rank loads its own.
+  void load_shard(int64_t t, const RowReader& read_row);
 
   int64_t num_tables() const { return static_cast<int64_t>(configs_.size()); }
   int64_t num_features() const { return static_cast<int64_t>(features_.size()); }

@@ -44,6 +44,18 @@ OptimizerSpec parse_optimizer(const json& spec) {
 
 }  // namespace
 
+OptimizerConfig optimizer_config(const OptimizerSpec& spec) {
+  const std::optional<OptimizerKind> kind = parse_optimizer_kind(spec.name);
+  if (!kind) throw InvalidArgument(message("unknown optimizer '", spec.name, "'"));
+  OptimizerConfig config;
+  config.kind = *kind;
+  if (spec.lr) config.lr = *spec.lr;
+  config.eps = spec.eps;
+  config.weight_decay = spec.weight_decay;
+  config.initial_accumulator_value = spec.initial_accumulator_value;
+  return config;
+}
+
 Case load_case(const std::filesystem::path& directory) {
   const std::filesystem::path spec_file = directory / "case.json";
   std::ifstream stream(spec_file);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/lookup_input.h"
+#include "engine/optimizers/optimizer_config.h"
 #include "engine/pooling.h"
 
 namespace rowshard::conformance {
@@ -58,6 +59,10 @@ struct Case {
   std::optional<FloatArray> weight_updated;
   std::optional<FloatArray> optimizer_state;
 };
+
+// The engine's description of the case's optimizer. Throws
+// InvalidArgument for an unknown name.
+OptimizerConfig optimizer_config(const OptimizerSpec& spec);
 
 // Reads `directory`/case.json and the .npy files beside it. Throws
 // rowshard::Error (with the file's name) for a case that cannot be read.

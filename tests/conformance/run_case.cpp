@@ -8,45 +8,10 @@
 #include "engine/embedding_bag.h"
 #include "engine/error.h"
 #include "engine/optimizers/optimizer_config.h"
+#include "tests/conformance/compare.h"
 
 namespace rowshard::conformance {
 namespace {
-
-// Thrown inside a case to stop it at its first mismatch.
-struct Mismatch {
-  std::string detail;
-};
-
-std::string shape_text(const Shape& shape) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i)
-    text += message(i ? ", " : "", shape[i]);
-  return text + "]";
-}
-
-struct Tolerance {
-  double rtol;
-  double atol;
-};
-
-// Throws a Mismatch at the first element where |got - expected| exceeds
-// atol + rtol * |expected| (NumPy's allclose; NaN matches NaN).
-void compare(std::string_view array, const std::optional<FloatArray>& expected,
-             const Shape& got_shape, std::span<const float> got,
-             Tolerance tolerance) {
-  if (!expected) return;
-  if (expected->shape != got_shape)
-    throw Mismatch{message(array, ", shape, expected ",
-                           shape_text(expected->shape), ", got ",
-                           shape_text(got_shape))};
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const double want = expected->values[i];
-    const double have = got[i];
-    const bool both_nan = std::isnan(want) && std::isnan(have);
-    if (!both_nan && !(std::fabs(have - want) <= tolerance.atol + tolerance.rtol * std::fabs(want)))
-      throw Mismatch{message(array, ", ", i, ", ", want, ", ", have)};
-  }
-}
 
 std::span<const float> table_values(const Table& table) {
   return {table.weights().row<float>(0),
@@ -95,20 +60,6 @@ Lookup forward(Table& table, const Case& c) {
   return dynamic_cast<EmbeddingBag&>(table).forward(input);
 }
 
-std::unique_ptr<RowOptimizer> optimizer_for(const OptimizerSpec& spec,
-                                            int64_t rows, int64_t dim) {
-  const std::optional<OptimizerKind> kind = parse_optimizer_kind(spec.name);
-  if (!kind)
-    throw InvalidArgument(message("unknown optimizer '", spec.name, "'"));
-  OptimizerConfig config;
-  config.kind = *kind;
-  if (spec.lr) config.lr = *spec.lr;
-  config.eps = spec.eps;
-  config.weight_decay = spec.weight_decay;
-  config.initial_accumulator_value = spec.initial_accumulator_value;
-  return make_optimizer(config, rows, dim);
-}
-
 // Everything a case asks for, in the order CONFORMANCE.md gives.
 void exercise(Table& table, const Case& c) {
   const Tolerance tolerance{c.rtol, c.atol};
@@ -121,8 +72,8 @@ void exercise(Table& table, const Case& c) {
   compare("grad_weight", c.grad_weight, gradient.shape, gradient.values, tolerance);
   if (!c.optimizer) return;
 
-  auto optimizer = optimizer_for(*c.optimizer, table.num_embeddings(),
-                                  table.embedding_dim());
+  auto optimizer = make_optimizer(optimizer_config(*c.optimizer),
+                                  table.num_embeddings(), table.embedding_dim());
   for (int step = 0; step < c.steps; ++step) {
     if (step > 0) lookup = forward(table, c);
     table.step(lookup, c.grad_output->values, *optimizer);
