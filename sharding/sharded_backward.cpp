@@ -51,31 +51,28 @@ void step_column_shard(Communicator& comm, EmbeddingBag& shard,
 
 }  // namespace
 
-void ShardedEmbeddingBagCollection::step(const ShardedLookup& lookup,
-                                         std::span<const float> grad_output) {
-  const auto start = Clock::now();
-  const int64_t sent_before = comm_.bytes_sent();
-  const int64_t received_before = comm_.bytes_received();
+std::vector<int64_t> ShardedEmbeddingBagCollection::routed_features() const {
+  std::vector<int64_t> routed;
+  for (int64_t f = 0; f < num_features(); ++f)
+    if (layouts_[table_of(f)].kind() != ShardingKind::data_parallel) routed.push_back(f);
+  return routed;
+}
+
+ReceivedArrays<float> ShardedEmbeddingBagCollection::exchange_gradients(
+    const ShardedLookup& lookup, std::span<const float> grad_output) {
   agree_on_input(comm_, [&] {
     check_length(kOwner, "grad_output", grad_output.size(),
                  static_cast<int64_t>(lookup.output.values.size()));
   });
   const SavedExchange& saved = *lookup.saved;
-  const int ranks = comm_.size();
-  const int64_t batch_size = lookup.batch_size;
-
-  std::vector<int64_t> routed;
-  for (int64_t f = 0; f < num_features(); ++f)
-    if (layouts_[table_of(f)].kind() != ShardingKind::data_parallel) routed.push_back(f);
-  const auto num_routed = static_cast<int64_t>(routed.size());
-
-  // Source side: each owner gets the gradient of the bags it pooled for us;
-  // a max bag's columns only where that owner's row won.
+  const std::vector<int64_t> routed = routed_features();
+  // Each owner gets the gradient of the bags it pooled for us; a max bag's
+  // columns only where that owner's row won.
   std::vector<float> flat;
-  std::vector<int64_t> counts(ranks, 0);
-  for (int k = 0; k < ranks; ++k) {
+  std::vector<int64_t> counts(comm_.size(), 0);
+  for (int k = 0; k < comm_.size(); ++k) {
     const std::size_t before = flat.size();
-    for (int64_t i = 0; i < num_routed; ++i) {
+    for (std::size_t i = 0; i < routed.size(); ++i) {
       const int64_t f = routed[i];
       const ShardLayout& layout = layouts_[table_of(f)];
       const bool masked = !saved.winner_rank[i].empty();
@@ -90,50 +87,71 @@ void ShardedEmbeddingBagCollection::step(const ShardedLookup& lookup,
     }
     counts[k] = static_cast<int64_t>(flat.size() - before);
   }
-  const ReceivedArrays<float> gradients = exchange<float>(comm_, flat, counts);
+  return exchange<float>(comm_, flat, counts);
+}
 
-  // Owner side: one source per (feature, source rank), in that order, which
-  // is the order the unsharded collection sums a row's entries in.
+std::vector<cpu::GradientSource> ShardedEmbeddingBagCollection::owner_sources(
+    int64_t t, const ShardedLookup& lookup, const ReceivedArrays<float>& gradients) const {
+  const SavedExchange& saved = *lookup.saved;
+  const std::vector<int64_t> routed = routed_features();
+  const EmbeddingBag& shard = shards_[t].table;
+  const int ranks = comm_.size();
+  std::vector<cpu::GradientSource> sources;
+  for (std::size_t i = 0; i < routed.size(); ++i) {
+    if (table_of(routed[i]) != t) continue;
+    for (int s = 0; s < ranks; ++s) {
+      const OwnerBlock& block = saved.blocks[i * ranks + s];
+      cpu::GradientSource source;
+      source.batch = {block.indices, block.bounds, block.weights, shard.mode(),
+                      shard.padding_idx().value_or(kNoPadding)};
+      source.grad_output = gradients.from(s).data() + block.reply_offset;
+      source.max_positions = block.max_positions.empty() ? nullptr : block.max_positions.data();
+      source.stride = shard.embedding_dim();
+      source.entries_per_bag = block.entries.data();
+      sources.push_back(source);
+    }
+  }
+  return sources;
+}
+
+void ShardedEmbeddingBagCollection::step(const ShardedLookup& lookup,
+                                         std::span<const float> grad_output) {
+  const auto start = Clock::now();
+  const int64_t sent_before = comm_.bytes_sent();
+  const int64_t received_before = comm_.bytes_received();
+  const ReceivedArrays<float> gradients = exchange_gradients(lookup, grad_output);
   for (int64_t t = 0; t < num_tables(); ++t) {
+    Shard& shard = shards_[t];
     const ShardLayout& layout = layouts_[t];
     if (layout.kind() == ShardingKind::data_parallel) {
-      step_data_parallel(t, lookup, grad_output);
+      const SparseGradient gradient = data_parallel_gradient(t, lookup, grad_output);
+      shard.table.apply_gradients(gradient.rows, gradient.values, *shard.optimizer);
       continue;
     }
-    Shard& shard = shards_[t];
-    std::vector<cpu::GradientSource> sources;
-    for (int64_t i = 0; i < num_routed; ++i) {
-      const int64_t f = routed[i];
-      if (table_of(f) != t) continue;
-      for (int s = 0; s < ranks; ++s) {
-        const OwnerBlock& block = saved.blocks[i * ranks + s];
-        cpu::GradientSource source;
-        source.batch = {block.indices, block.bounds, block.weights, shard.table.mode(),
-                        shard.table.padding_idx().value_or(kNoPadding)};
-        source.grad_output = gradients.from(s).data() + block.reply_offset;
-        source.max_positions = block.max_positions.empty() ? nullptr : block.max_positions.data();
-        source.stride = shard.table.embedding_dim();
-        source.entries_per_bag = block.entries.data();
-        sources.push_back(source);
-      }
-    }
-    if (sources.empty()) continue;
+    const std::vector<cpu::GradientSource> sources = owner_sources(t, lookup, gradients);
     auto* rowwise = dynamic_cast<RowWiseAdagrad*>(shard.optimizer.get());
     if (layout.kind() == ShardingKind::column_wise && rowwise != nullptr)
       step_column_shard(comm_, shard.table, *rowwise, sources, layout.dim());
-    else
+    else if (!sources.empty())
       shard.table.step(sources, *shard.optimizer);
   }
-  (void)batch_size;
   stats_.backward_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   stats_.bytes_sent += comm_.bytes_sent() - sent_before;
   stats_.bytes_received += comm_.bytes_received() - received_before;
 }
 
-void ShardedEmbeddingBagCollection::step_data_parallel(
+SparseGradient ShardedEmbeddingBagCollection::shard_gradient(
+    const ShardedLookup& lookup, std::span<const float> grad_output, int64_t t) {
+  const ReceivedArrays<float> gradients = exchange_gradients(lookup, grad_output);
+  if (layouts_[t].kind() == ShardingKind::data_parallel)
+    return data_parallel_gradient(t, lookup, grad_output);
+  return shards_[t].table.sparse_gradient(owner_sources(t, lookup, gradients));
+}
+
+SparseGradient ShardedEmbeddingBagCollection::data_parallel_gradient(
     int64_t t, const ShardedLookup& lookup, std::span<const float> grad_output) {
   const SavedExchange& saved = *lookup.saved;
-  EmbeddingBag& replica = shards_[t].table;
+  const EmbeddingBag& replica = shards_[t].table;
   const int64_t rows = replica.num_embeddings();
   const int64_t dim = replica.embedding_dim();
   const int64_t batch_size = lookup.batch_size;
@@ -158,7 +176,7 @@ void ShardedEmbeddingBagCollection::step_data_parallel(
     for (int64_t p = saved.bounds[f * batch_size]; p < saved.bounds[(f + 1) * batch_size]; ++p)
       if (saved.values[p] != padding) ++occurrences[saved.values[p]];
   }
-  // Every replica sums the same all-reduced gradient, touching the rows the
+  // Every replica gets the same all-reduced gradient, on the rows the
   // global batch touched (occurrences > 0 on some rank).
   const SparseGradient local = replica.sparse_gradient(sources);
   std::vector<float> dense(rows * dim, 0.0f);
@@ -166,14 +184,14 @@ void ShardedEmbeddingBagCollection::step_data_parallel(
     std::copy_n(&local.values[i * dim], dim, &dense[local.rows[i] * dim]);
   allreduce_sum<float>(comm_, dense);
   allreduce_sum<int64_t>(comm_, occurrences);
-  std::vector<int64_t> touched;
-  std::vector<float> gradients;
+  SparseGradient global;
+  global.dim = dim;
   for (int64_t r = 0; r < rows; ++r) {
     if (occurrences[r] == 0) continue;
-    touched.push_back(r);
-    gradients.insert(gradients.end(), &dense[r * dim], &dense[r * dim] + dim);
+    global.rows.push_back(r);
+    global.values.insert(global.values.end(), &dense[r * dim], &dense[r * dim] + dim);
   }
-  replica.apply_gradients(touched, gradients, *shards_[t].optimizer);
+  return global;
 }
 
 }  // namespace rowshard

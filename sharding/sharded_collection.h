@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "engine/embedding_bag_collection.h"
+#include "sharding/collectives.h"
 #include "sharding/communicator.h"
 #include "sharding/shard_layout.h"
 
@@ -87,6 +88,12 @@ class ShardedEmbeddingBagCollection {
   // One fused step from the gradient of lookup.output. Collective.
   void step(const ShardedLookup& lookup, std::span<const float> grad_output);
 
+  // Table t's gradient on this rank's shard, coalesced (local row indices;
+  // column-wise, this rank's columns), for callers with their own optimizer.
+  // Collective: every rank asks for the same t.
+  SparseGradient shard_gradient(const ShardedLookup& lookup,
+                                std::span<const float> grad_output, int64_t t);
+
   // Fills out[c] with column first_column + c of global row `row`.
   using RowReader =
       std::function<void(int64_t row, int64_t first_column, std::span<float> out)>;
@@ -116,8 +123,21 @@ class ShardedEmbeddingBagCollection {
     std::unique_ptr<RowOptimizer> optimizer;
   };
 
-  void step_data_parallel(int64_t t, const ShardedLookup& lookup,
-                          std::span<const float> grad_output);
+  // Features whose ids travel (tables that are not data-parallel).
+  std::vector<int64_t> routed_features() const;
+  // The backward's exchange: each owner gets, from each source rank, the
+  // gradient rows of the bags it pooled for it. Collective.
+  ReceivedArrays<float> exchange_gradients(const ShardedLookup& lookup,
+                                           std::span<const float> grad_output);
+  // Owner side: table t's gradient sources, one per (feature, source rank),
+  // the order the unsharded collection sums a row's entries in.
+  std::vector<cpu::GradientSource> owner_sources(
+      int64_t t, const ShardedLookup& lookup,
+      const ReceivedArrays<float>& gradients) const;
+  // Data-parallel: table t's gradient summed over all ranks, on the rows
+  // any rank looked up. Collective.
+  SparseGradient data_parallel_gradient(int64_t t, const ShardedLookup& lookup,
+                                        std::span<const float> grad_output);
 
   Communicator& comm_;
   ShardedCollectionOptions options_;

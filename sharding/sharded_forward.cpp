@@ -78,10 +78,7 @@ ShardedLookup ShardedEmbeddingBagCollection::forward(
   if (local_batch.weights)
     saved->weights.assign(local_batch.weights->begin(), local_batch.weights->end());
 
-  // Routed features: those whose table is not replicated.
-  std::vector<int64_t> routed;
-  for (int64_t f = 0; f < num_features(); ++f)
-    if (layouts_[table_of(f)].kind() != ShardingKind::data_parallel) routed.push_back(f);
+  const std::vector<int64_t> routed = routed_features();
   const auto num_routed = static_cast<int64_t>(routed.size());
 
   // --- Source side: what goes to which owner. -----------------------------

@@ -136,9 +136,21 @@ LocalRun run_here(const Case& c, Communicator& comm, ShardingKind kind) {
       compare_at("weight_after_forward", c.weight_after_forward, after_forward.weight_at,
                  after_forward.weights, tolerance);
     });
-    if (c.grad_output && c.optimizer) {
-      const std::span<const float> grad(c.grad_output->values.data() + first_bag * dim,
-                                        (end_bag - first_bag) * dim);
+    if (!c.grad_output) return run;
+    const std::span<const float> grad(c.grad_output->values.data() + first_bag * dim,
+                                      (end_bag - first_bag) * dim);
+    // The gradient on this rank's shard, spread over its rows (untouched
+    // rows are zero, as in the dense expected array).
+    const SparseGradient gradient = sharded->shard_gradient(lookup, grad, 0);
+    std::vector<float> dense(after_forward.weights.size(), 0.0f);
+    const int64_t local_dim = sharded->shard(0)->embedding_dim();
+    for (std::size_t i = 0; i < gradient.rows.size(); ++i)
+      std::copy_n(&gradient.values[i * local_dim], local_dim,
+                  &dense[gradient.rows[i] * local_dim]);
+    run.mismatch.check([&] {
+      compare_at("grad_weight", c.grad_weight, after_forward.weight_at, dense, tolerance);
+    });
+    if (c.optimizer) {
       for (int step = 0; step < c.steps; ++step) {
         if (step > 0) lookup = sharded->forward(batch);
         sharded->step(lookup, grad);
