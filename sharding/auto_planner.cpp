@@ -1,0 +1,137 @@
+#include "sharding/auto_planner.h"
+
+#include <algorithm>
+#include <numeric>
+#include <sstream>
+
+#include "engine/error.h"
+
+namespace rowshard {
+namespace {
+
+// Bytes a rank moves per id it looks up: the id and its inverse index out,
+// the id again at the owner, a weight.
+constexpr int64_t kBytesPerId = 8 + 4 + 8 + 4;
+// Per output float: the partial result in, its gradient out, on both sides.
+constexpr int64_t kBytesPerOutputFloat = 4 * 4;
+
+int64_t table_bytes(const CollectionTableConfig& table) {
+  return weight_bytes(table) + optimizer_state_bytes(table);
+}
+
+// Everyone's bytes for a given placement.
+std::vector<RankBytes> account(const std::vector<CollectionTableConfig>& tables,
+                               const std::vector<TableSharding>& sharding,
+                               const std::vector<FeatureConfig>& features,
+                               const AutoPlanInputs& in) {
+  const int ranks = in.world_size;
+  std::vector<RankBytes> bytes(ranks);
+  for (std::size_t t = 0; t < tables.size(); ++t) {
+    const EmbeddingBagOptions& options = tables[t].table;
+    const ShardLayout layout(sharding[t].kind, sharding[t].placement,
+                             std::max(0, sharding[t].home_rank), options.num_embeddings,
+                             options.embedding_dim, ranks);
+    const double state_per_weight =
+        static_cast<double>(optimizer_state_bytes(tables[t])) /
+        std::max<int64_t>(1, options.num_embeddings * options.embedding_dim);
+    for (int k = 0; k < ranks; ++k) {
+      const int64_t elements = layout.local_rows(k) * layout.local_dim(k);
+      bytes[k].weights += elements * static_cast<int64_t>(dtype_size(options.dtype));
+      bytes[k].optimizer_state += static_cast<int64_t>(elements * state_per_weight);
+    }
+  }
+  int64_t output_floats = 0;
+  for (const FeatureConfig& feature : features)
+    for (const CollectionTableConfig& table : tables)
+      if (table.table.name == feature.table) output_floats += table.table.embedding_dim;
+  const auto ids = static_cast<int64_t>(in.batch_size_per_rank * in.mean_ids_per_bag *
+                                        static_cast<double>(features.size()));
+  for (RankBytes& rank : bytes)
+    rank.exchange_buffers = ids * kBytesPerId +
+                            in.batch_size_per_rank * output_floats * kBytesPerOutputFloat;
+  return bytes;
+}
+
+int64_t largest(const std::vector<RankBytes>& bytes) {
+  int64_t most = 0;
+  for (const RankBytes& rank : bytes) most = std::max(most, rank.total());
+  return most;
+}
+
+}  // namespace
+
+int64_t weight_bytes(const CollectionTableConfig& table) {
+  return table.table.num_embeddings * table.table.embedding_dim *
+         static_cast<int64_t>(dtype_size(table.table.dtype));
+}
+
+int64_t optimizer_state_bytes(const CollectionTableConfig& table) {
+  switch (table.optimizer.kind) {
+    case OptimizerKind::sgd: return 0;
+    case OptimizerKind::adagrad:
+      return table.table.num_embeddings * table.table.embedding_dim * 4;
+    case OptimizerKind::rowwise_adagrad: break;
+  }
+  return table.table.num_embeddings * 4;
+}
+
+AutoPlan plan_auto(const std::vector<CollectionTableConfig>& tables,
+                   const std::vector<FeatureConfig>& features,
+                   const AutoPlanInputs& in) {
+  const int ranks = in.world_size;
+  AutoPlan plan;
+  plan.sharding.resize(tables.size());
+  std::vector<std::size_t> by_size(tables.size());
+  std::iota(by_size.begin(), by_size.end(), 0);
+  std::stable_sort(by_size.begin(), by_size.end(), [&](std::size_t a, std::size_t b) {
+    return table_bytes(tables[a]) > table_bytes(tables[b]);
+  });
+
+  std::vector<int64_t> load(ranks, 0);
+  for (std::size_t t : by_size) {
+    const int64_t bytes = table_bytes(tables[t]);
+    TableSharding& choice = plan.sharding[t];
+    if (bytes <= in.replicate_below_bytes && !tables[t].table.max_norm &&
+        !tables[t].table.scale_grad_by_freq) {
+      choice.kind = ShardingKind::data_parallel;
+    } else if (ranks == 1 || bytes > in.budget_bytes_per_rank / 2) {
+      choice.kind = ShardingKind::row_wise;
+    } else {
+      choice.kind = ShardingKind::table_wise;
+      choice.home_rank = static_cast<int>(
+          std::min_element(load.begin(), load.end()) - load.begin());
+      load[choice.home_rank] += bytes;
+    }
+  }
+  plan.ranks = account(tables, plan.sharding, features, in);
+  for (std::size_t t : by_size) {
+    if (largest(plan.ranks) <= in.budget_bytes_per_rank) break;
+    if (plan.sharding[t].kind != ShardingKind::table_wise) continue;
+    plan.sharding[t] = {ShardingKind::row_wise, RowPlacement::contiguous, -1};
+    plan.ranks = account(tables, plan.sharding, features, in);
+  }
+  if (largest(plan.ranks) > in.budget_bytes_per_rank)
+    throw InvalidArgument(message(
+        "auto sharding: the tables need ", largest(plan.ranks),
+        " bytes on the fullest of ", ranks, " ranks (weights, optimizer state and "
+        "exchange buffers), over the budget of ", in.budget_bytes_per_rank,
+        " bytes per rank; add ranks, raise the budget, or store weights in f16/bf16"));
+  return plan;
+}
+
+std::string AutoPlan::describe(const std::vector<CollectionTableConfig>& tables) const {
+  std::ostringstream out;
+  out << "sharding plan:\n";
+  for (std::size_t t = 0; t < tables.size(); ++t) {
+    out << "  table " << tables[t].table.name << ": " << sharding_kind_name(sharding[t].kind);
+    if (sharding[t].kind == ShardingKind::table_wise) out << " on rank " << sharding[t].home_rank;
+    out << "\n";
+  }
+  out << "  rank  weights_bytes  optimizer_bytes  exchange_bytes  total_bytes\n";
+  for (std::size_t k = 0; k < ranks.size(); ++k)
+    out << "  " << k << "  " << ranks[k].weights << "  " << ranks[k].optimizer_state << "  "
+        << ranks[k].exchange_buffers << "  " << ranks[k].total() << "\n";
+  return out.str();
+}
+
+}  // namespace rowshard

@@ -1,0 +1,61 @@
+// `auto` sharding: choose a placement per table from each rank's memory
+// budget, say what every rank will hold, and refuse clearly when the tables
+// cannot fit.
+//
+// The rules, in order:
+//  - a table of at most `replicate_below_bytes` (weights + optimizer state)
+//    is replicated (data-parallel): a copy everywhere costs little and saves
+//    its ids an all-to-all;
+//  - a table larger than half a rank's budget is split row-wise over every
+//    rank;
+//  - every other table goes whole to one rank (table-wise), largest first,
+//    each onto the rank with the least bytes so far;
+//  - if some rank is then over budget, table-wise tables are turned row-wise,
+//    largest first, until every rank fits or none is left to turn.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/embedding_bag_collection.h"
+#include "sharding/sharded_collection.h"
+
+namespace rowshard {
+
+struct AutoPlanInputs {
+  int world_size = 1;
+  int64_t budget_bytes_per_rank = 0;
+  int64_t replicate_below_bytes = int64_t{1} << 20;
+  // For the exchange buffers' estimate: examples per rank and step, and the
+  // mean number of ids per (example, feature).
+  int64_t batch_size_per_rank = 0;
+  double mean_ids_per_bag = 1.0;
+};
+
+// What one rank will hold.
+struct RankBytes {
+  int64_t weights = 0;
+  int64_t optimizer_state = 0;
+  int64_t exchange_buffers = 0;
+  int64_t total() const { return weights + optimizer_state + exchange_buffers; }
+};
+
+struct AutoPlan {
+  std::vector<TableSharding> sharding;  // one per table
+  std::vector<RankBytes> ranks;
+  // A table, one line per rank, for the job to print before it starts.
+  std::string describe(const std::vector<CollectionTableConfig>& tables) const;
+};
+
+// Throws InvalidArgument, naming the largest per-rank need and the budget,
+// when no plan fits.
+AutoPlan plan_auto(const std::vector<CollectionTableConfig>& tables,
+                   const std::vector<FeatureConfig>& features,
+                   const AutoPlanInputs& inputs);
+
+// The bytes of a table's weights and of its optimizer state.
+int64_t weight_bytes(const CollectionTableConfig& table);
+int64_t optimizer_state_bytes(const CollectionTableConfig& table);
+
+}  // namespace rowshard

@@ -1,0 +1,84 @@
+#include "sharding/auto_planner.h"
+
+#include <gtest/gtest.h>
+
+#include "engine/error.h"
+
+namespace rowshard {
+namespace {
+
+CollectionTableConfig table(std::string name, int64_t rows, int64_t dim) {
+  CollectionTableConfig config;
+  config.table.name = std::move(name);
+  config.table.num_embeddings = rows;
+  config.table.embedding_dim = dim;
+  config.optimizer.kind = OptimizerKind::rowwise_adagrad;
+  return config;
+}
+
+AutoPlanInputs inputs(int ranks, int64_t budget) {
+  AutoPlanInputs in;
+  in.world_size = ranks;
+  in.budget_bytes_per_rank = budget;
+  in.replicate_below_bytes = 10'000;
+  return in;
+}
+
+TEST(AutoPlanner, ReplicatesTinySplitsHugeAndPlacesTheRestWhole) {
+  // tiny: 100 x 8 x 4 + 100 x 4 = 3,600 bytes; huge: 1M x 16 x 4 + 4M =
+  // 68 MB; two 2.2 MB tables placed whole on different ranks.
+  const std::vector<CollectionTableConfig> tables = {
+      table("tiny", 100, 8), table("huge", 1'000'000, 16), table("mid_a", 100'000, 5),
+      table("mid_b", 100'000, 5)};
+  const AutoPlan plan = plan_auto(tables, {}, inputs(4, 100'000'000));
+  EXPECT_EQ(plan.sharding[0].kind, ShardingKind::data_parallel);
+  EXPECT_EQ(plan.sharding[1].kind, ShardingKind::row_wise);
+  EXPECT_EQ(plan.sharding[2].kind, ShardingKind::table_wise);
+  EXPECT_EQ(plan.sharding[3].kind, ShardingKind::table_wise);
+  EXPECT_NE(plan.sharding[2].home_rank, plan.sharding[3].home_rank);
+
+  // Rank of mid_a: its 2,000,000 + 400,000 bytes, a quarter of huge
+  // (250,000 rows: 16,000,000 + 1,000,000) and all of tiny (3,200 + 400).
+  const RankBytes& home = plan.ranks[plan.sharding[2].home_rank];
+  EXPECT_EQ(home.weights, 2'000'000 + 16'000'000 + 3'200);
+  EXPECT_EQ(home.optimizer_state, 400'000 + 1'000'000 + 400);
+}
+
+TEST(AutoPlanner, SplitsWholeTablesWhenARankWouldOverflow) {
+  // Five 1 MB tables on two ranks of 2.8 MB: placed whole, one rank would
+  // hold three (3 MB), so one table is split instead.
+  std::vector<CollectionTableConfig> tables;
+  for (const char* name : {"a", "b", "c", "d", "e"}) tables.push_back(table(name, 50'000, 4));
+  const AutoPlan plan = plan_auto(tables, {}, inputs(2, 2'800'000));
+  for (const RankBytes& rank : plan.ranks) EXPECT_LE(rank.total(), 5'000'000);
+  EXPECT_TRUE(std::any_of(plan.sharding.begin(), plan.sharding.end(), [](const auto& s) {
+    return s.kind == ShardingKind::row_wise;
+  }));
+}
+
+TEST(AutoPlanner, RefusesWhatCannotFitAndSaysHowMuchIsNeeded) {
+  const std::vector<CollectionTableConfig> tables = {table("huge", 1'000'000, 64)};
+  try {
+    plan_auto(tables, {}, inputs(2, 10'000'000));
+    FAIL() << "a 260 MB table fit in 2 x 10 MB";
+  } catch (const InvalidArgument& error) {
+    const std::string text = error.what();
+    EXPECT_NE(text.find("130000000 bytes"), std::string::npos) << text;
+    EXPECT_NE(text.find("budget of 10000000"), std::string::npos) << text;
+  }
+}
+
+TEST(AutoPlanner, CountsExchangeBuffers) {
+  AutoPlanInputs in = inputs(2, 1'000'000'000);
+  in.replicate_below_bytes = 100'000;
+  in.batch_size_per_rank = 1000;
+  in.mean_ids_per_bag = 2.0;
+  const AutoPlan plan = plan_auto({table("t", 1000, 8)}, {{"f", "t", false}}, in);
+  // 2,000 ids x 24 bytes + 1,000 examples x 8 floats x 16 bytes.
+  EXPECT_EQ(plan.ranks[0].exchange_buffers, 2000 * 24 + 1000 * 8 * 16);
+  EXPECT_NE(plan.describe({table("t", 1000, 8)}).find("table t: data_parallel"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace rowshard
