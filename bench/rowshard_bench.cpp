@@ -21,9 +21,12 @@
 #include <random>
 
 #include "bench/workload.h"
+#include <nlohmann/json.hpp>
+
 #include "engine/embedding_bag_collection.h"
 #include "engine/error.h"
 #include "io/npy/npy_file.h"
+#include "sharding/sharded_collection.h"
 
 namespace {
 
@@ -32,7 +35,8 @@ using namespace rowshard;
 
 struct Settings {
   int64_t rows, dim, batch, pooling_factor, tables;
-  std::string mode, dtype, dist, op, write_ids;
+  std::string mode, dtype, dist, op, write_ids, sharding;
+  bool no_dedup = false;
   int threads, repeat;
   uint64_t seed;
 };
@@ -54,6 +58,23 @@ int64_t count_distinct(std::vector<int64_t> ids) {
   return std::unique(ids.begin(), ids.end()) - ids.begin();
 }
 
+std::optional<TableSharding> parse_sharding(const std::string& name) {
+  if (name == "none") return std::nullopt;
+  if (name == "row") return TableSharding{ShardingKind::row_wise, RowPlacement::contiguous, -1};
+  if (name == "cyclic") return TableSharding{ShardingKind::row_wise, RowPlacement::cyclic, -1};
+  if (name == "table") return TableSharding{ShardingKind::table_wise, RowPlacement::contiguous, -1};
+  if (name == "column") return TableSharding{ShardingKind::column_wise, RowPlacement::contiguous, -1};
+  if (name == "data_parallel")
+    return TableSharding{ShardingKind::data_parallel, RowPlacement::contiguous, -1};
+  throw InvalidArgument(message("--sharding '", name,
+                                "' is not none, row, cyclic, table, column or data_parallel"));
+}
+
+double median_of(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
 int run(const Settings& s) {
   const std::optional<PoolingMode> mode = parse_pooling_mode(s.mode);
   if (!mode) throw InvalidArgument(message("--mode '", s.mode, "' is not sum, mean or max"));
@@ -61,6 +82,7 @@ int run(const Settings& s) {
   const bench::IdDistribution distribution = bench::IdDistribution::parse(s.dist);
   if (s.op != "forward" && s.op != "train")
     throw InvalidArgument(message("--op '", s.op, "' is not forward or train"));
+  const std::optional<TableSharding> sharding = parse_sharding(s.sharding);
   omp_set_num_threads(s.threads);
 
   std::vector<CollectionTableConfig> tables;
@@ -76,23 +98,36 @@ int run(const Settings& s) {
     tables.push_back(config);
     features.push_back({message("feature_", t), config.table.name, false});
   }
-  EmbeddingBagCollection collection(tables, features);
+
+  // Sharded runs: every rank has --batch examples of its own (weak scaling).
+  std::unique_ptr<Communicator> comm;
+  std::unique_ptr<EmbeddingBagCollection> collection;
+  std::unique_ptr<ShardedEmbeddingBagCollection> sharded;
+  if (sharding) {
+    comm = world_communicator();
+    sharded = std::make_unique<ShardedEmbeddingBagCollection>(
+        *comm, tables, std::vector<TableSharding>(tables.size(), *sharding), features,
+        ShardedCollectionOptions{.deduplicate_ids = !s.no_dedup});
+  } else {
+    collection = std::make_unique<EmbeddingBagCollection>(tables, features);
+  }
+  const int rank = comm ? comm->rank() : 0;
 
   const int64_t per_table = s.batch * s.pooling_factor;
   std::vector<int64_t> values;
   int64_t unique_rows = 0;
   for (int64_t t = 0; t < s.tables; ++t) {
-    std::vector<int64_t> ids =
-        bench::generate_ids(s.rows, per_table, distribution, s.seed * 1000 + t);
+    std::vector<int64_t> ids = bench::generate_ids(s.rows, per_table, distribution,
+                                                   (s.seed * 1000 + t) * 1000 + rank);
     unique_rows += count_distinct(ids);
-    if (!s.write_ids.empty()) {
+    if (!s.write_ids.empty() && rank == 0) {
       std::filesystem::create_directories(s.write_ids);
       std::vector<int64_t> offsets(s.batch);
       for (int64_t b = 0; b < s.batch; ++b) offsets[b] = b * s.pooling_factor;
-      npy::write(message(s.write_ids, "/indices_t", t, ".npy"),
-                 npy::ElementType::int64, {per_table}, ids.data());
-      npy::write(message(s.write_ids, "/offsets_t", t, ".npy"),
-                 npy::ElementType::int64, {s.batch}, offsets.data());
+      npy::write(message(s.write_ids, "/indices_t", t, ".npy"), npy::ElementType::int64,
+                 {per_table}, ids.data());
+      npy::write(message(s.write_ids, "/offsets_t", t, ".npy"), npy::ElementType::int64,
+                 {s.batch}, offsets.data());
     }
     values.insert(values.end(), ids.begin(), ids.end());
   }
@@ -101,35 +136,58 @@ int run(const Settings& s) {
 
   std::mt19937_64 rng(s.seed);
   std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
-  std::vector<float> grad_output(s.batch * collection.total_dim());
+  std::vector<float> grad_output(s.batch * s.tables * s.dim);
   for (float& g : grad_output) g = unit(rng) * 1e-3f;
 
   std::vector<double> seconds;
+  std::vector<StepStats> stats;
   for (int i = 0; i <= s.repeat; ++i) {
+    if (comm) comm->barrier();
     const auto start = std::chrono::steady_clock::now();
-    const CollectionLookup lookup = collection.forward(batch);
-    if (s.op == "train") collection.step(lookup, grad_output);
-    const std::chrono::duration<double> elapsed =
-        std::chrono::steady_clock::now() - start;
-    if (i > 0) seconds.push_back(elapsed.count());  // step 0 warms up
+    if (sharded) {
+      const ShardedLookup lookup = sharded->forward(batch);
+      if (s.op == "train") sharded->step(lookup, grad_output);
+    } else {
+      const CollectionLookup lookup = collection->forward(batch);
+      if (s.op == "train") collection->step(lookup, grad_output);
+    }
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    if (i == 0) continue;  // warm-up
+    seconds.push_back(elapsed.count());
+    if (sharded) stats.push_back(sharded->last_stats());
   }
-  std::sort(seconds.begin(), seconds.end());
-  const double median = seconds[seconds.size() / 2];
+  std::vector<double> sorted = seconds;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = median_of(seconds);
   const double lookups = static_cast<double>(per_table * s.tables);
-  std::printf(
-      "{\"engine\":\"rowshard\",\"op\":\"%s\",\"rows\":%lld,\"dim\":%lld,"
-      "\"batch\":%lld,\"pooling_factor\":%lld,\"tables\":%lld,\"mode\":\"%s\","
-      "\"dtype\":\"%s\",\"dist\":\"%s\",\"threads\":%d,\"repeat\":%d,"
-      "\"seconds_median\":%.6f,\"seconds_min\":%.6f,\"seconds_max\":%.6f,"
-      "\"mlookups_per_s\":%.3f,\"gb_per_s\":%.3f,\"unique_rows_per_step\":%lld,"
-      "\"peak_rss_mb\":%.1f}\n",
-      s.op.c_str(), static_cast<long long>(s.rows), static_cast<long long>(s.dim),
-      static_cast<long long>(s.batch), static_cast<long long>(s.pooling_factor),
-      static_cast<long long>(s.tables), s.mode.c_str(), s.dtype.c_str(),
-      distribution.name().c_str(), s.threads, s.repeat, median, seconds.front(),
-      seconds.back(), lookups / median / 1e6,
-      lookups * static_cast<double>(s.dim * dtype_size(dtype)) / median / 1e9,
-      static_cast<long long>(unique_rows), peak_rss_mb());
+
+  nlohmann::ordered_json result = {
+      {"engine", "rowshard"}, {"op", s.op}, {"rows", s.rows}, {"dim", s.dim},
+      {"batch", s.batch}, {"pooling_factor", s.pooling_factor}, {"tables", s.tables},
+      {"mode", s.mode}, {"dtype", s.dtype}, {"dist", distribution.name()},
+      {"threads", s.threads}, {"repeat", s.repeat}, {"seconds_median", median},
+      {"seconds_min", sorted.front()}, {"seconds_max", sorted.back()},
+      {"mlookups_per_s", lookups / median / 1e6},
+      {"gb_per_s", lookups * static_cast<double>(s.dim * dtype_size(dtype)) / median / 1e9},
+      {"unique_rows_per_step", unique_rows}, {"peak_rss_mb", peak_rss_mb()}};
+  if (sharded) {
+    auto stat = [&](auto field) {
+      std::vector<double> values;
+      for (const StepStats& step : stats) values.push_back(static_cast<double>(step.*field));
+      return median_of(values);
+    };
+    result["ranks"] = comm->size();
+    result["sharding"] = s.sharding;
+    result["deduplicate_ids"] = !s.no_dedup;
+    result["input_exchange_s"] = stat(&StepStats::input_exchange_seconds);
+    result["lookup_s"] = stat(&StepStats::lookup_seconds);
+    result["output_exchange_s"] = stat(&StepStats::output_exchange_seconds);
+    result["backward_s"] = stat(&StepStats::backward_seconds);
+    result["bytes_sent_per_step"] = stat(&StepStats::bytes_sent);
+    result["bytes_received_per_step"] = stat(&StepStats::bytes_received);
+    result["ids_sent_per_step"] = stat(&StepStats::ids_sent);
+  }
+  if (rank == 0) std::printf("%s\n", result.dump().c_str());
   return 0;
 }
 
@@ -152,7 +210,10 @@ int main(int argc, char** argv) {
       ("threads", po::value(&s.threads)->default_value(omp_get_num_procs()), "OpenMP threads")
       ("seed", po::value(&s.seed)->default_value(1), "seed of ids and weights")
       ("repeat", po::value(&s.repeat)->default_value(5), "timed steps")
-      ("write-ids", po::value(&s.write_ids)->default_value(""), "save the batch as .npy here");
+      ("write-ids", po::value(&s.write_ids)->default_value(""), "save the batch as .npy here")
+      ("sharding", po::value(&s.sharding)->default_value("none"),
+       "none | row | cyclic | table | column | data_parallel (run under mpirun)")
+      ("no-dedup", po::bool_switch(&s.no_dedup), "send every id, not every distinct id");
   try {
     po::variables_map given;
     po::store(po::parse_command_line(argc, argv, options), given);
