@@ -17,7 +17,7 @@ constexpr std::string_view kOwner = "EmbeddingBagCollection";
 EmbeddingBagCollection::EmbeddingBagCollection(
     std::vector<CollectionTableConfig> tables,
     std::vector<FeatureConfig> features)
-    : features_(std::move(features)) {
+    : configs_(tables), features_(std::move(features)) {
   std::set<std::string> table_names;
   for (const CollectionTableConfig& config : tables) {
     if (!table_names.insert(config.table.name).second)

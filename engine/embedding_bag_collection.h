@@ -100,6 +100,8 @@ class EmbeddingBagCollection {
   int64_t num_features() const { return static_cast<int64_t>(features_.size()); }
   int64_t total_dim() const { return column_offsets_.back(); }
   const EmbeddingBag& table(int64_t t) const { return tables_[t]; }
+  EmbeddingBag& mutable_table(int64_t t) { return tables_[t]; }
+  const CollectionTableConfig& table_config(int64_t t) const { return configs_[t]; }
   RowOptimizer& optimizer(int64_t t) { return *optimizers_[t]; }
   const FeatureConfig& feature(int64_t f) const { return features_[f]; }
   // The table feature f reads, and the first output column of feature f.
@@ -112,6 +114,7 @@ class EmbeddingBagCollection {
       int64_t table) const;
   std::string feature_owner(int64_t f) const;
 
+  std::vector<CollectionTableConfig> configs_;
   std::vector<EmbeddingBag> tables_;
   std::vector<std::unique_ptr<RowOptimizer>> optimizers_;
   std::vector<FeatureConfig> features_;

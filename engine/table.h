@@ -66,6 +66,8 @@ class Table {
   bool frozen() const { return frozen_; }
   const TableOptions& options() const { return options_; }
   const RowStorage& weights() const { return weights_; }
+  // For loaders (checkpoint restore): the weights to overwrite in place.
+  RowStorage& mutable_weights() { return weights_; }
   // "Embedding 'name'" or "EmbeddingBag 'name'": how errors name this table.
   const std::string& owner() const { return owner_; }
 

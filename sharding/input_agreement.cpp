@@ -12,6 +12,8 @@ namespace {
 // "no error".
 constexpr char kOutOfRange = 'O';
 constexpr char kInvalidArgument = 'I';
+constexpr char kCorruptData = 'C';
+constexpr char kIoError = 'F';
 constexpr char kOtherError = 'E';
 
 std::string local_report(const std::function<void()>& check) {
@@ -21,6 +23,10 @@ std::string local_report(const std::function<void()>& check) {
     return kOutOfRange + std::string(error.what());
   } catch (const InvalidArgument& error) {
     return kInvalidArgument + std::string(error.what());
+  } catch (const CorruptData& error) {
+    return kCorruptData + std::string(error.what());
+  } catch (const IoError& error) {
+    return kIoError + std::string(error.what());
   } catch (const Error& error) {
     return kOtherError + std::string(error.what());
   }
@@ -34,9 +40,15 @@ void agree_on_input(Communicator& comm, const std::function<void()>& check) {
   for (int k = 0; k < comm.size(); ++k) {
     const std::string& report = reports[k];
     if (report.empty()) continue;
-    const std::string what = message("rank ", k, ": ", report.substr(1));
-    if (report[0] == kOutOfRange) throw OutOfRange(what);
-    if (report[0] == kInvalidArgument) throw InvalidArgument(what);
+    // Which rank failed only needs saying when there are several.
+    const std::string what =
+        comm.size() > 1 ? message("rank ", k, ": ", report.substr(1)) : report.substr(1);
+    switch (report[0]) {
+      case kOutOfRange: throw OutOfRange(what);
+      case kInvalidArgument: throw InvalidArgument(what);
+      case kCorruptData: throw CorruptData(what);
+      case kIoError: throw IoError(what);
+    }
     throw Error(what);
   }
 }

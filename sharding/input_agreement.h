@@ -12,9 +12,10 @@ namespace rowshard {
 
 // Runs `check` (which throws a rowshard::Error for bad input) on this rank,
 // then tells every rank what every rank found. If any rank failed, throws
-// on every rank the error of the lowest failing rank, with the same kind
-// (OutOfRange, InvalidArgument, or Error) and its message prefixed
-// "rank K: ". Collective.
+// on every rank the error of the lowest failing rank, of the same kind
+// (OutOfRange, InvalidArgument, CorruptData, IoError, or Error) and, when
+// there are several ranks, with its message prefixed "rank K: ".
+// Collective.
 void agree_on_input(Communicator& comm, const std::function<void()>& check);
 
 }  // namespace rowshard

@@ -112,6 +112,7 @@ class ShardedEmbeddingBagCollection {
   const CollectionTableConfig& table_config(int64_t t) const { return configs_[t]; }
   // This rank's shard of table t (nullptr when it holds none of it).
   const EmbeddingBag* shard(int64_t t) const;
+  EmbeddingBag& mutable_shard(int64_t t) { return shards_[t].table; }
   RowOptimizer* shard_optimizer(int64_t t);
   const StepStats& last_stats() const { return stats_; }
   Communicator& communicator() { return comm_; }

@@ -1,0 +1,39 @@
+// Restoring a checkpoint into a collection, with any number of ranks: each
+// rank maps only the shard files that cover the rows it holds now, checks
+// them, and copies its rows and optimizer state out. The bits come back
+// exactly as saved.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "io/checkpoint/checkpoint_tables.h"
+#include "io/checkpoint/manifest.h"
+#include "io/checkpoint/save.h"
+
+namespace rowshard::checkpoint {
+
+struct RestoreOptions {
+  // Verify every mapped file's data checksum (reads each whole file once).
+  bool verify_checksums = true;
+};
+
+struct Restored {
+  int64_t step = 0;
+  Extras extras;
+  std::string config;
+};
+
+// Collective. The collection must have the checkpoint's tables (same names,
+// rows, dims, dtypes and optimizers); a mismatch throws InvalidArgument
+// naming the table and the field. A missing, truncated, corrupt or foreign
+// file throws CorruptData (or IoError) naming the file and the field; any
+// rank's failure is thrown on every rank, and tables are only written once
+// every file a rank needs has been checked.
+Restored restore(CheckpointTables& tables, const std::filesystem::path& directory,
+                 const RestoreOptions& options = {});
+
+// Reads and checks MANIFEST.json of `directory` (not collective).
+Manifest read_manifest(const std::filesystem::path& directory);
+
+}  // namespace rowshard::checkpoint

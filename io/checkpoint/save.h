@@ -1,0 +1,39 @@
+// Saving a collection's tables and optimizer state as a checkpoint
+// (docs/checkpoint-format.md), atomically: a crash at any point leaves the
+// previous checkpoints whole and `latest` never points at a partial one.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "io/checkpoint/checkpoint_tables.h"
+#include "io/file_system.h"
+
+namespace rowshard::checkpoint {
+
+// Named blobs the caller adds (dense parameters, reader positions, RNG
+// state), saved and checksummed with the tables.
+using Extras = std::map<std::string, std::vector<std::byte>>;
+
+struct SaveOptions {
+  std::filesystem::path root;  // the checkpoint lands in root/ckpt-<step>
+  int64_t step = 0;
+  // Complete checkpoints kept after this one is saved (0 keeps all).
+  int keep_last = 3;
+  // The config that produced the checkpoint, stored verbatim.
+  std::string config;
+};
+
+// Collective: every rank calls it. Ranks exchange rows so that each writes
+// one contiguous block of every table, then rank 0 writes the manifest and
+// `extras` (its own; other ranks' are ignored) and renames the directory
+// into place. Any rank's failure (an IoError from the file system) is
+// thrown on every rank. Returns the checkpoint's directory.
+std::filesystem::path save(CheckpointTables& tables, const SaveOptions& options,
+                           const Extras& extras = {},
+                           FileSystem& file_system = local_file_system());
+
+}  // namespace rowshard::checkpoint

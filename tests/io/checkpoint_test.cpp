@@ -1,0 +1,242 @@
+// Checkpoints of a single-process collection: bit-exact round trips, the
+// atomic-save protocol under injected faults, and corrupt files refused.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <random>
+
+#include "engine/error.h"
+#include "io/checkpoint/directory.h"
+#include "io/checkpoint/restore.h"
+#include "io/checkpoint/save.h"
+#include "tests/io/faulty_file_system.h"
+
+namespace rowshard::checkpoint {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<CollectionTableConfig> configs(uint64_t seed) {
+  std::vector<CollectionTableConfig> tables(3);
+  tables[0].table.name = "items";
+  tables[0].table.num_embeddings = 300;
+  tables[0].table.embedding_dim = 8;
+  tables[0].table.mode = PoolingMode::sum;
+  tables[1].table.name = "users";
+  tables[1].table.num_embeddings = 50;
+  tables[1].table.embedding_dim = 5;
+  tables[1].optimizer.kind = OptimizerKind::adagrad;
+  tables[2].table.name = "half";
+  tables[2].table.num_embeddings = 70;
+  tables[2].table.embedding_dim = 4;
+  tables[2].table.dtype = DType::f16;
+  tables[2].optimizer.kind = OptimizerKind::sgd;
+  for (auto& table : tables) table.table.seed = seed++;
+  return tables;
+}
+
+const std::vector<FeatureConfig> kFeatures = {
+    {"a", "items", false}, {"b", "users", false}, {"c", "half", false}};
+
+// A few training steps, so optimizer state is not all zeros.
+void train(EmbeddingBagCollection& collection, int steps) {
+  std::mt19937_64 rng(4);
+  for (int step = 0; step < steps; ++step) {
+    std::vector<int64_t> values, lengths;
+    for (int64_t rows : {300, 50, 70})
+      for (int b = 0; b < 16; ++b) {
+        lengths.push_back(3);
+        for (int i = 0; i < 3; ++i) values.push_back(static_cast<int64_t>(rng() % rows));
+      }
+    const CollectionLookup lookup = collection.forward({16, values, lengths, {}, std::nullopt});
+    std::vector<float> grad(lookup.output.values.size());
+    for (float& g : grad) g = static_cast<float>(rng() % 1000) / 1000.0f - 0.5f;
+    collection.step(lookup, grad);
+  }
+}
+
+std::vector<std::byte> bytes_of(const RowStorage& weights) {
+  return {weights.bytes(), weights.bytes() + weights.size_bytes()};
+}
+
+void expect_same(EmbeddingBagCollection& a, EmbeddingBagCollection& b) {
+  for (int64_t t = 0; t < a.num_tables(); ++t) {
+    EXPECT_EQ(bytes_of(a.table(t).weights()), bytes_of(b.table(t).weights())) << "table " << t;
+    const auto sa = a.optimizer(t).state(), sb = b.optimizer(t).state();
+    EXPECT_TRUE(std::equal(sa.begin(), sa.end(), sb.begin(), sb.end())) << "table " << t;
+  }
+}
+
+class Checkpoints : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root = fs::temp_directory_path() /
+           ("rowshard_ckpt_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(root);
+    fs::create_directories(root);
+  }
+  void TearDown() override { fs::remove_all(root); }
+  fs::path root;
+};
+
+TEST_F(Checkpoints, RoundTripIsBitExactWithExtrasAndStep) {
+  EmbeddingBagCollection trained(configs(1), kFeatures);
+  train(trained, 3);
+  const Extras extras = {{"dense", {std::byte{1}, std::byte{2}, std::byte{3}}}, {"empty", {}}};
+  const fs::path saved = save(*tables_of(trained), {root, 42, 3, "config text"}, extras);
+  EXPECT_EQ(saved, root / "ckpt-000042");
+
+  EmbeddingBagCollection fresh(configs(100), kFeatures);  // other initial values
+  const Restored restored = restore(*tables_of(fresh), saved);
+  expect_same(trained, fresh);
+  EXPECT_EQ(restored.step, 42);
+  EXPECT_EQ(restored.config, "config text");
+  EXPECT_EQ(restored.extras, extras);
+}
+
+TEST_F(Checkpoints, LatestIsTheNewestCompleteOneAndOnlyTheLastKAreKept) {
+  EmbeddingBagCollection collection(configs(1), kFeatures);
+  for (int64_t step : {10, 20, 30, 40}) save(*tables_of(collection), {root, step, 2, ""});
+  fs::create_directories(root / "ckpt-000050.tmp");  // a crashed save
+  fs::create_directories(root / "ckpt-000060");      // no manifest: not complete
+  EXPECT_EQ(latest_checkpoint(root), root / "ckpt-000040");
+  const std::vector<fs::path> kept = complete_checkpoints(root);
+  EXPECT_EQ(kept, (std::vector<fs::path>{root / "ckpt-000030", root / "ckpt-000040"}));
+  save(*tables_of(collection), {root, 70, 2, ""});
+  EXPECT_FALSE(fs::exists(root / "ckpt-000050.tmp")) << "stale .tmp directories are cleaned";
+  EXPECT_EQ(resolve_checkpoint(root, "latest"), root / "ckpt-000070");
+}
+
+TEST_F(Checkpoints, AFailureAtAnyFileOperationLeavesThePreviousCheckpointWhole) {
+  EmbeddingBagCollection first(configs(1), kFeatures);
+  save(*tables_of(first), {root, 1, 0, ""});
+  EmbeddingBagCollection second(configs(1), kFeatures);
+  train(second, 2);
+
+  testing::FaultyFileSystem counting(-1);
+  save(*tables_of(second), {root / "count", 2, 0, ""}, {{"x", {std::byte{7}}}}, counting);
+  ASSERT_GT(counting.operations(), 10);
+  for (int64_t fail_at = 0; fail_at < counting.operations(); ++fail_at) {
+    testing::FaultyFileSystem faulty(fail_at);
+    bool failed = false;
+    try {
+      save(*tables_of(second), {root, 2, 0, ""}, {{"x", {std::byte{7}}}}, faulty);
+    } catch (const IoError&) {
+      failed = true;
+    }
+    ASSERT_TRUE(failed) << "operation " << fail_at << " did not fail the save";
+    // Either the failure came after the rename (the new checkpoint is
+    // complete), or latest is still the first one; and it loads intact.
+    const fs::path latest = *latest_checkpoint(root);
+    EmbeddingBagCollection loaded(configs(9), kFeatures);
+    restore(*tables_of(loaded), latest);
+    if (latest == root / "ckpt-000001") {
+      expect_same(first, loaded);
+    } else {
+      expect_same(second, loaded);
+      fs::remove_all(latest);  // start the next attempt from step 1 again
+    }
+  }
+}
+
+// Copies of a saved checkpoint with one file changed by `damage`.
+class Corruption : public Checkpoints {
+ protected:
+  void SetUp() override {
+    Checkpoints::SetUp();
+    EmbeddingBagCollection collection(configs(1), kFeatures);
+    train(collection, 1);
+    original = save(*tables_of(collection), {root, 5, 0, ""});
+  }
+  fs::path damaged(const std::string& file, const std::function<void(std::string&)>& damage) {
+    const fs::path copy = root / "damaged";
+    fs::remove_all(copy);
+    fs::copy(original, copy, fs::copy_options::recursive);
+    std::string bytes;
+    {
+      std::ifstream in(copy / file, std::ios::binary);
+      bytes.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    damage(bytes);
+    std::ofstream(copy / file, std::ios::binary | std::ios::trunc) << bytes;
+    return copy;
+  }
+  template <typename E>
+  void expect_refused(const fs::path& checkpoint, const std::string& needle) {
+    EmbeddingBagCollection target(configs(1), kFeatures);
+    const std::vector<std::byte> before = bytes_of(target.table(0).weights());
+    try {
+      restore(*tables_of(target), checkpoint);
+      ADD_FAILURE() << "accepted a damaged checkpoint (" << needle << ")";
+    } catch (const E& error) {
+      EXPECT_NE(std::string(error.what()).find(needle), std::string::npos) << error.what();
+    }
+    EXPECT_EQ(bytes_of(target.table(0).weights()), before) << "a refused restore wrote rows";
+  }
+  fs::path original;
+};
+
+const std::string kShard = "items/weight.0-300.bin";
+
+TEST_F(Corruption, TruncationAnywhereIsRefused) {
+  const auto size = static_cast<int64_t>(fs::file_size(original / kShard));
+  for (int64_t length = 0; length < size; length += std::max<int64_t>(1, size / 97))
+    expect_refused<CorruptData>(damaged(kShard, [&](std::string& b) { b.resize(length); }),
+                                "weight.0-300.bin");
+}
+
+TEST_F(Corruption, FlippedBytesAreCaughtByChecksums) {
+  std::mt19937_64 rng(3);
+  const auto size = static_cast<int64_t>(fs::file_size(original / kShard));
+  for (int trial = 0; trial < 40; ++trial) {
+    const int64_t at = static_cast<int64_t>(rng() % size);
+    expect_refused<CorruptData>(
+        damaged(kShard, [&](std::string& b) { b[at] = static_cast<char>(b[at] ^ (1 + rng() % 255)); }),
+        "weight.0-300.bin");
+  }
+}
+
+TEST_F(Corruption, WrongHeaderFieldsAreNamed) {
+  expect_refused<CorruptData>(damaged(kShard, [](std::string& b) { b[0] = 'X'; }), "bad magic");
+  expect_refused<CorruptData>(damaged(kShard, [](std::string& b) { b[8] = 9; }), "format_version");
+  expect_refused<CorruptData>(damaged(kShard, [](std::string& b) { b[20] = 1; }), "header_checksum");
+  expect_refused<CorruptData>(damaged(kShard, [](std::string& b) { b[100] = 1; }),
+                              "padding byte 100 is not zero");
+}
+
+TEST_F(Corruption, ManifestThatLiesIsRefused) {
+  expect_refused<CorruptData>(damaged("MANIFEST.json",
+                                      [](std::string& m) {
+                                        const auto at = m.find("\"end_row\": 300");
+                                        m.replace(at, 14, "\"end_row\": 299");
+                                      }),
+                              "MANIFEST.json");
+  expect_refused<CorruptData>(damaged("MANIFEST.json", [](std::string& m) { m.resize(m.size() / 2); }),
+                              "not JSON");
+  expect_refused<CorruptData>(
+      damaged("MANIFEST.json",
+              [](std::string& m) { m.replace(m.find("items/weight"), 5, "../.."); }),
+      "should be 'items/weight");
+}
+
+TEST_F(Corruption, MissingShardIsNamed) {
+  const fs::path copy = damaged("MANIFEST.json", [](std::string&) {});
+  fs::remove(copy / kShard);
+  expect_refused<CorruptData>(copy, "is missing");
+}
+
+TEST_F(Corruption, ShapesThatDisagreeWithTheCollectionAreRefused) {
+  auto other = configs(1);
+  other[0].table.num_embeddings = 301;
+  EmbeddingBagCollection target(other, kFeatures);
+  try {
+    restore(*tables_of(target), original);
+    FAIL() << "restored 300 rows into 301";
+  } catch (const InvalidArgument& error) {
+    EXPECT_EQ(std::string(error.what()),
+              "checkpoint table 'items': rows is 300 in the checkpoint but 301 in the collection");
+  }
+}
+
+}  // namespace
+}  // namespace rowshard::checkpoint
