@@ -96,6 +96,28 @@ Manifest read_manifest(const std::filesystem::path& directory) {
   return parse_manifest(text, path.string());
 }
 
+void verify_file(const std::filesystem::path& directory, const TableEntry& table,
+                 const FileEntry& file) {
+  const bool weights = file.kind == "weight";
+  open_shard(directory, file, weights ? table.dim : table.state_columns,
+             weights ? table.dtype : DType::f32, /*verify=*/true);
+}
+
+std::vector<std::byte> read_whole(const std::filesystem::path& directory,
+                                  const TableEntry& table, std::string_view kind, bool verify) {
+  const bool weights = kind == "weight";
+  const int64_t columns = weights ? table.dim : table.state_columns;
+  const DType dtype = weights ? table.dtype : DType::f32;
+  std::vector<std::byte> out;
+  out.reserve(table.rows * columns * dtype_size(dtype));
+  for (const FileEntry& file : table.files) {
+    if (file.kind != kind) continue;
+    const OpenShard shard = open_shard(directory, file, columns, dtype, verify);
+    out.insert(out.end(), shard.data.begin(), shard.data.end());
+  }
+  return out;
+}
+
 Restored restore(CheckpointTables& tables, const std::filesystem::path& directory,
                  const RestoreOptions& options) {
   Communicator& comm = tables.communicator();

@@ -36,4 +36,17 @@ Restored restore(CheckpointTables& tables, const std::filesystem::path& director
 // Reads and checks MANIFEST.json of `directory` (not collective).
 Manifest read_manifest(const std::filesystem::path& directory);
 
+// Checks one shard file of `table` against the manifest and its checksum;
+// throws CorruptData or IoError naming the file and the field.
+void verify_file(const std::filesystem::path& directory, const TableEntry& table,
+                 const FileEntry& file);
+
+// The whole of one table's weights (kind "weight": [rows, dim] in the
+// table's dtype) or optimizer state ("state": [rows, state_columns] f32),
+// from all its shard files, each checked against the manifest (and its
+// checksum, with `verify`). Not collective.
+std::vector<std::byte> read_whole(const std::filesystem::path& directory,
+                                  const TableEntry& table, std::string_view kind,
+                                  bool verify = true);
+
 }  // namespace rowshard::checkpoint
