@@ -51,8 +51,7 @@ void write_bytes(const std::string& path, std::span<const std::byte> bytes) {
 
 // A file whose header is `json` as given (no padding) and whose data is
 // `data_bytes` zero bytes.
-std::vector<std::byte> file_with_header(std::string_view json,
-                                        std::size_t data_bytes) {
+std::vector<std::byte> file_with_header(std::string_view json, std::size_t data_bytes) {
   std::vector<std::byte> bytes(8 + json.size() + data_bytes);
   for (std::size_t i = 0; i < 8; ++i)
     bytes[i] = static_cast<std::byte>((json.size() >> (8 * i)) & 0xff);
@@ -132,8 +131,7 @@ TEST(Safetensors, WidensFloat16) {
 }
 
 TEST(Safetensors, WidensBFloat16RoundedToNearestEvenByNumPy) {
-  const std::vector<float> values =
-      read_floats(fixture("bfloat16.safetensors"), "brain");
+  const std::vector<float> values = read_floats(fixture("bfloat16.safetensors"), "brain");
   ASSERT_EQ(values.size(), 5u);
   for (int i = 0; i < 5; ++i)
     EXPECT_EQ(values[i], to_float(from_float<BFloat16>(i * 0.1f + 1))) << i;
@@ -150,7 +148,8 @@ TEST(Safetensors, ReadsMetadataIntegersScalarsAndEmptyTensors) {
                 {"format", "pt"}, {"producer", "make_safetensors_fixtures.py"}}));
   std::vector<std::string> names;
   for (const TensorEntry& tensor : header.tensors) names.push_back(tensor.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"ids", "counts", "scale", "naïve", "empty"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"ids", "counts", "scale", "naïve", "empty"}));
 
   const std::vector<std::byte> bytes = file_bytes(path);
   EXPECT_EQ(entry(header, "ids").type, TensorType::i64);
@@ -307,9 +306,10 @@ TEST(Safetensors, ListsAtMostTwentyNamesWhenATensorIsMissing) {
 TEST(Safetensors, DtypesItDoesNotTakeAreInvalidArgumentNamingThem) {
   EXPECT_THROW(read_header(fixture("float64.safetensors")), InvalidArgument);
   for (const char* dtype : {"F64", "F33", "U8", "f32", ""}) {
-    const std::vector<std::byte> file = file_with_header(
-        message(R"({"weight":{"dtype":")", dtype, R"(","shape":[2],"data_offsets":[0,8]}})"),
-        8);
+    const std::vector<std::byte> file =
+        file_with_header(message(R"({"weight":{"dtype":")", dtype,
+                                 R"(","shape":[2],"data_offsets":[0,8]}})"),
+                         8);
     try {
       parse(file);
       ADD_FAILURE() << "accepted dtype '" << dtype << "'";
@@ -352,11 +352,13 @@ TEST(Safetensors, HeadersThatLieAreCorruptDataNamingTheField) {
       {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", 8, "[8, 0]"},
       {R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8, "needs 12"},
       {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,12]}})", 12, "needs 8"},
-      {R"({"a":)" + f32_0_8 + R"(,"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+      {R"({"a":)" + f32_0_8 +
+           R"(,"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
        12, "overlaps tensor 'a'"},
       {R"({"a":)" + f32_0_8 + R"(,"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
        8, "overlaps"},
-      {R"({"a":)" + f32_0_8 + R"(,"b":{"dtype":"F32","shape":[2],"data_offsets":[12,20]}})",
+      {R"({"a":)" + f32_0_8 +
+           R"(,"b":{"dtype":"F32","shape":[2],"data_offsets":[12,20]}})",
        20, "bytes [8, 12)"},
       {R"({"a":)" + f32_0_8 + "}", 12, "bytes [8, 12)"},
       {R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8, "'shape' [-2]"},
@@ -370,7 +372,8 @@ TEST(Safetensors, HeadersThatLieAreCorruptDataNamingTheField) {
       {R"({"a":{"dtype":"F32","shape":2,"data_offsets":[0,8]}})", 8, "'shape' 2"},
       {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", 8, "'data_offsets'"},
       {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}})", 8, "'data_offsets'"},
-      {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":{"0":8}}})", 8, "'data_offsets'"},
+      {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":{"0":8}}})", 8,
+       "'data_offsets'"},
       {R"({"a":{"dtype":32,"shape":[2],"data_offsets":[0,8]}})", 8, "'dtype' 32"},
       {R"({"a":{"shape":[2],"data_offsets":[0,8]}})", 8, "no 'dtype'"},
       {R"({"a":{"dtype":"F32","data_offsets":[0,8]}})", 8, "no 'shape'"},
@@ -407,8 +410,8 @@ TEST(Safetensors, HeadersThatLieAreCorruptDataNamingTheField) {
 
 TEST(Safetensors, HeaderSizeThatLiesIsCorruptData) {
   const std::vector<std::byte> valid = file_bytes(fixture("float32_pair.safetensors"));
-  for (uint64_t size : {uint64_t{valid.size()}, uint64_t{valid.size() - 7},
-                        ~uint64_t{0}, uint64_t{1} << 63}) {
+  for (uint64_t size : {uint64_t{valid.size()}, uint64_t{valid.size() - 7}, ~uint64_t{0},
+                        uint64_t{1} << 63}) {
     std::vector<std::byte> file = valid;
     for (std::size_t i = 0; i < 8; ++i)
       file[i] = static_cast<std::byte>((size >> (8 * i)) & 0xff);
@@ -440,8 +443,10 @@ TEST(Safetensors, PrefixShorterThanTheHeaderIsACallerError) {
 // Changing any one byte of the header either leaves a header that parses or
 // throws a rowshard::Error; nothing else escapes and nothing crashes.
 TEST(Safetensors, SingleByteCorruptionsOfTheHeaderNeverCrash) {
-  const std::vector<std::byte> valid = file_bytes(fixture("mixed_with_metadata.safetensors"));
-  const std::size_t data_start = read_header(fixture("mixed_with_metadata.safetensors")).data_start;
+  const std::vector<std::byte> valid =
+      file_bytes(fixture("mixed_with_metadata.safetensors"));
+  const std::size_t data_start =
+      read_header(fixture("mixed_with_metadata.safetensors")).data_start;
   constexpr unsigned char kReplacements[] = {0x00, 0x01, 0x7f, 0x80, 0xff, '"',
                                              '[',  ']',  '{',  '}',  ',',  ':',
                                              '-',  '0',  '9',  ' ',  'e'};
@@ -457,9 +462,10 @@ TEST(Safetensors, SingleByteCorruptionsOfTheHeaderNeverCrash) {
   }
 }
 
-TEST(Safetensors, MissingFileIsIoError) {
+TEST(Safetensors, FilesThatCannotBeOpenedAreIoError) {
   EXPECT_THROW(read_header(temporary("does_not_exist.safetensors")), IoError);
   EXPECT_THROW(read_floats(temporary("does_not_exist.safetensors"), "x"), IoError);
+  EXPECT_THROW(write(temporary("no_such_directory/x.safetensors"), {}), IoError);
 }
 
 }  // namespace
