@@ -37,8 +37,8 @@ void append_bytes(OpenFile& file, std::size_t offset, std::size_t count,
   file.stream.read(reinterpret_cast<char*>(bytes.data() + old_size),
                    static_cast<std::streamsize>(count));
   if (!file.stream)
-    throw IoError(message("cannot read bytes [", offset, ", ", offset + count,
-                          ") of '", path, "'"));
+    throw IoError(message("cannot read bytes [", offset, ", ", offset + count, ") of '",
+                          path, "'"));
 }
 
 Header read_header(OpenFile& file, const std::string& path) {
@@ -58,8 +58,8 @@ const TensorEntry& find_tensor(const Header& header, std::string_view name,
     names += message(i ? ", '" : "'", header.tensors[i].name, "'");
   if (header.tensors.size() > kMaxNamesListed)
     names += message(" and ", header.tensors.size() - kMaxNamesListed, " more");
-  throw InvalidArgument(message("safetensors file '", path, "': no tensor named '",
-                                name, "'; it has ",
+  throw InvalidArgument(message("safetensors file '", path, "': no tensor named '", name,
+                                "'; it has ",
                                 names.empty() ? std::string("none") : names));
 }
 
@@ -89,9 +89,8 @@ void write(const std::string& path, std::span<const NamedTensor> tensors,
     if (tensor.bytes.size() != expected)
       throw InvalidArgument(message(
           "safetensors file '", path, "': tensor '", tensor.name, "' (",
-          expected / element_size(tensor.type), " elements of ",
-          dtype_name(tensor.type), ") needs ", expected,
-          " bytes but was given ", tensor.bytes.size()));
+          expected / element_size(tensor.type), " elements of ", dtype_name(tensor.type),
+          ") needs ", expected, " bytes but was given ", tensor.bytes.size()));
   }
 
   std::ofstream file(path, std::ios::binary | std::ios::trunc);
@@ -109,8 +108,8 @@ Header read_header(const std::string& path) {
   return read_header(file, path);
 }
 
-std::vector<float> read_floats(const std::string& path,
-                               std::string_view tensor_name, Shape* shape) {
+std::vector<float> read_floats(const std::string& path, std::string_view tensor_name,
+                               Shape* shape) {
   OpenFile file = open_for_reading(path);
   const Header header = read_header(file, path);
   const TensorEntry& tensor = find_tensor(header, tensor_name, path);
@@ -120,12 +119,11 @@ std::vector<float> read_floats(const std::string& path,
       : tensor.type == TensorType::bf16 ? &widen<BFloat16>
                                         : nullptr;
   if (!widen_from_file_type)
-    throw InvalidArgument(message("safetensors file '", path, "': tensor '",
-                                  tensor.name, "' holds ", dtype_name(tensor.type),
+    throw InvalidArgument(message("safetensors file '", path, "': tensor '", tensor.name,
+                                  "' holds ", dtype_name(tensor.type),
                                   ", expected F32, F16 or BF16"));
   std::vector<std::byte> bytes;
-  append_bytes(file, tensor.data_begin, tensor.data_end - tensor.data_begin,
-               path, bytes);
+  append_bytes(file, tensor.data_begin, tensor.data_end - tensor.data_begin, path, bytes);
   if (shape) *shape = tensor.shape;
   return widen_from_file_type(bytes);
 }

@@ -40,8 +40,7 @@ Header read_header(const std::string& path);
 // InvalidArgument naming the tensor when the file has no tensor of that
 // name (the message lists the names it has) or holds it as integers, and
 // what read_header throws.
-std::vector<float> read_floats(const std::string& path,
-                               std::string_view tensor_name,
+std::vector<float> read_floats(const std::string& path, std::string_view tensor_name,
                                Shape* shape = nullptr);
 
 }  // namespace rowshard::safetensors

@@ -18,9 +18,8 @@ using nlohmann::json;
 
 constexpr std::size_t kDataAlignment = 8;
 constexpr std::string_view kMetadataKey = "__metadata__";
-constexpr TensorType kTensorTypes[] = {TensorType::f32, TensorType::f16,
-                                       TensorType::bf16, TensorType::i64,
-                                       TensorType::i32};
+constexpr TensorType kTensorTypes[] = {TensorType::f32, TensorType::f16, TensorType::bf16,
+                                       TensorType::i64, TensorType::i32};
 // Long enough to show a shape or an offset pair whole, short enough that a
 // hostile header cannot make an error message megabytes long.
 constexpr std::size_t kMaxQuotedChars = 80;
@@ -29,8 +28,8 @@ constexpr std::size_t kMaxQuotedChars = 80;
   throw CorruptData(message("safetensors file '", file_name, "': ", what));
 }
 
-[[noreturn]] void corrupt_tensor(std::string_view file_name,
-                                 std::string_view tensor, std::string_view what) {
+[[noreturn]] void corrupt_tensor(std::string_view file_name, std::string_view tensor,
+                                 std::string_view what) {
   corrupt(file_name, message("tensor '", tensor, "': ", what));
 }
 
@@ -60,17 +59,16 @@ std::string quoted(const json& value) {
 
 std::string shape_text(const Shape& shape) {
   std::string text = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i)
-    text += message(i ? ", " : "", shape[i]);
+  for (std::size_t i = 0; i < shape.size(); ++i) text += message(i ? ", " : "", shape[i]);
   return text + ']';
 }
 
 void require_prefix(std::span<const std::byte> prefix, std::size_t needed,
                     std::string_view file_name) {
   if (prefix.size() < needed)
-    throw InvalidArgument(message(
-        "safetensors file '", file_name, "': parse_header was given ",
-        prefix.size(), " bytes but the header needs ", needed));
+    throw InvalidArgument(message("safetensors file '", file_name,
+                                  "': parse_header was given ", prefix.size(),
+                                  " bytes but the header needs ", needed));
 }
 
 TensorType parse_dtype(const json& dtype, std::string_view tensor,
@@ -81,9 +79,9 @@ TensorType parse_dtype(const json& dtype, std::string_view tensor,
   const auto& name = dtype.get_ref<const std::string&>();
   for (TensorType type : kTensorTypes)
     if (name == dtype_name(type)) return type;
-  throw InvalidArgument(message(
-      "safetensors file '", file_name, "': tensor '", tensor, "' has dtype '",
-      name, "', which is not supported; valid: F32, F16, BF16, I64, I32"));
+  throw InvalidArgument(
+      message("safetensors file '", file_name, "': tensor '", tensor, "' has dtype '",
+              name, "', which is not supported; valid: F32, F16, BF16, I64, I32"));
 }
 
 Shape parse_shape(const json& shape, std::string_view tensor,
@@ -98,8 +96,8 @@ Shape parse_shape(const json& shape, std::string_view tensor,
     if (!extent.is_number_unsigned() ||
         extent.get<uint64_t>() > std::numeric_limits<int64_t>::max())
       corrupt_tensor(file_name, tensor,
-                     message("'shape' ", quoted(shape), " has extent ",
-                             quoted(extent), "; valid: integers in [0, 2^63)"));
+                     message("'shape' ", quoted(shape), " has extent ", quoted(extent),
+                             "; valid: integers in [0, 2^63)"));
     extents.push_back(static_cast<int64_t>(extent.get<uint64_t>()));
   }
   return extents;
@@ -107,21 +105,22 @@ Shape parse_shape(const json& shape, std::string_view tensor,
 
 // Returns [begin, end) relative to the data buffer, checked to be ordered
 // and within its `data_size` bytes.
-std::pair<std::size_t, std::size_t> parse_data_offsets(
-    const json& offsets, std::size_t data_size, std::string_view tensor,
-    std::string_view file_name) {
-  if (!offsets.is_array() || offsets.size() != 2 ||
-      !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
+std::pair<std::size_t, std::size_t> parse_data_offsets(const json& offsets,
+                                                       std::size_t data_size,
+                                                       std::string_view tensor,
+                                                       std::string_view file_name) {
+  if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+      !offsets[1].is_number_unsigned())
     corrupt_tensor(file_name, tensor,
                    message("'data_offsets' ", quoted(offsets),
                            " is not a pair [begin, end] of non-negative integers"));
   const auto begin = offsets[0].get<uint64_t>();
   const auto end = offsets[1].get<uint64_t>();
   if (begin > end || end > data_size)
-    corrupt_tensor(file_name, tensor,
-                   message("'data_offsets' [", begin, ", ", end,
-                           "] is not a range within the data buffer [0, ",
-                           data_size, "]"));
+    corrupt_tensor(
+        file_name, tensor,
+        message("'data_offsets' [", begin, ", ", end,
+                "] is not a range within the data buffer [0, ", data_size, "]"));
   return {static_cast<std::size_t>(begin), static_cast<std::size_t>(end)};
 }
 
@@ -137,14 +136,13 @@ TensorEntry parse_tensor(const std::string& name, const json& entry,
   TensorEntry tensor{.name = name,
                      .type = parse_dtype(entry["dtype"], name, file_name),
                      .shape = parse_shape(entry["shape"], name, file_name)};
-  const auto [begin, end] = parse_data_offsets(
-      entry["data_offsets"], file_size - data_start, name, file_name);
+  const auto [begin, end] =
+      parse_data_offsets(entry["data_offsets"], file_size - data_start, name, file_name);
   const std::optional<std::size_t> bytes = byte_size(tensor.type, tensor.shape);
   if (!bytes || *bytes != end - begin)
     corrupt_tensor(file_name, name,
-                   message("'data_offsets' [", begin, ", ", end, "] hold ",
-                           end - begin, " bytes but shape ",
-                           shape_text(tensor.shape), " of ",
+                   message("'data_offsets' [", begin, ", ", end, "] hold ", end - begin,
+                           " bytes but shape ", shape_text(tensor.shape), " of ",
                            dtype_name(tensor.type), " needs ",
                            bytes ? message(*bytes) : std::string("more than 2^64")));
   tensor.data_begin = data_start + begin;
@@ -158,12 +156,11 @@ std::map<std::string, std::string> parse_metadata(const json& metadata,
   // The reference implementation reads a null "__metadata__" as absent.
   if (metadata.is_null()) return entries;
   if (!metadata.is_object())
-    corrupt(file_name, message("'__metadata__' ", quoted(metadata),
-                               " is not an object"));
+    corrupt(file_name, message("'__metadata__' ", quoted(metadata), " is not an object"));
   for (const auto& [key, value] : metadata.items()) {
     if (!value.is_string())
-      corrupt(file_name, message("'__metadata__' entry '", key, "' is ",
-                                 quoted(value), ", not a string"));
+      corrupt(file_name, message("'__metadata__' entry '", key, "' is ", quoted(value),
+                                 ", not a string"));
     entries.emplace(key, value.get<std::string>());
   }
   return entries;
@@ -179,25 +176,26 @@ void check_tiling(const Header& header, std::size_t file_size,
   std::size_t covered = data_start;
   const TensorEntry* previous = nullptr;
   for (const TensorEntry& tensor : header.tensors) {
-    const std::string offsets = message("'data_offsets' [", tensor.data_begin - data_start,
-                                        ", ", tensor.data_end - data_start, "]");
+    const std::string offsets =
+        message("'data_offsets' [", tensor.data_begin - data_start, ", ",
+                tensor.data_end - data_start, "]");
     if (tensor.data_begin < covered)
       corrupt_tensor(file_name, tensor.name,
-                     message(offsets, " overlaps tensor '", previous->name,
-                             "' at [", previous->data_begin - data_start, ", ",
+                     message(offsets, " overlaps tensor '", previous->name, "' at [",
+                             previous->data_begin - data_start, ", ",
                              previous->data_end - data_start, "]"));
     if (tensor.data_begin > covered)
-      corrupt_tensor(file_name, tensor.name,
-                     message(offsets, " leaves bytes [", covered - data_start,
-                             ", ", tensor.data_begin - data_start,
-                             ") of the data buffer to no tensor"));
+      corrupt_tensor(
+          file_name, tensor.name,
+          message(offsets, " leaves bytes [", covered - data_start, ", ",
+                  tensor.data_begin - data_start, ") of the data buffer to no tensor"));
     covered = tensor.data_end;
     previous = &tensor;
   }
   if (covered != file_size)
-    corrupt(file_name, message("bytes [", covered - data_start, ", ",
-                               file_size - data_start,
-                               ") of the data buffer belong to no tensor"));
+    corrupt(file_name,
+            message("bytes [", covered - data_start, ", ", file_size - data_start,
+                    ") of the data buffer belong to no tensor"));
 }
 
 void require_utf8(const std::string& text, std::string_view what,
@@ -205,8 +203,8 @@ void require_utf8(const std::string& text, std::string_view what,
   try {
     static_cast<void>(json(text).dump());
   } catch (const json::type_error&) {
-    throw InvalidArgument(message("safetensors file '", file_name, "': ", what,
-                                  " is not valid UTF-8"));
+    throw InvalidArgument(
+        message("safetensors file '", file_name, "': ", what, " is not valid UTF-8"));
   }
 }
 
@@ -241,8 +239,7 @@ std::optional<std::size_t> byte_size(TensorType type, const Shape& shape) {
   std::size_t bytes = element_size(type);
   for (int64_t extent : shape) {
     const auto factor = static_cast<std::size_t>(extent);
-    if (bytes > std::numeric_limits<std::size_t>::max() / factor)
-      return std::nullopt;
+    if (bytes > std::numeric_limits<std::size_t>::max() / factor) return std::nullopt;
     bytes *= factor;
   }
   return bytes;
@@ -266,10 +263,9 @@ Header parse_header(std::span<const std::byte> prefix, std::size_t file_size,
   require_prefix(prefix, kSizeFieldBytes, file_name);
   const uint64_t header_size = read_little_endian(prefix.first(kSizeFieldBytes));
   if (header_size > file_size - kSizeFieldBytes)
-    corrupt(file_name, message("header size ", header_size,
-                               " runs past the end of the file (", file_size,
-                               " bytes, so at most ", file_size - kSizeFieldBytes,
-                               ")"));
+    corrupt(file_name,
+            message("header size ", header_size, " runs past the end of the file (",
+                    file_size, " bytes, so at most ", file_size - kSizeFieldBytes, ")"));
   if (header_size > kMaxHeaderBytes)
     corrupt(file_name, message("header size ", header_size, " is over the limit of ",
                                kMaxHeaderBytes, " bytes"));
@@ -288,13 +284,13 @@ Header parse_header(std::span<const std::byte> prefix, std::size_t file_size,
   // is ambiguous, so note it and refuse the file.
   std::set<std::string> names;
   std::optional<std::string> repeated;
-  const json::parser_callback_t note_repeats =
-      [&](int depth, json::parse_event_t event, json& parsed) {
-        if (depth == 1 && event == json::parse_event_t::key && !repeated &&
-            !names.insert(parsed.get<std::string>()).second)
-          repeated = parsed.get<std::string>();
-        return true;
-      };
+  const json::parser_callback_t note_repeats = [&](int depth, json::parse_event_t event,
+                                                   json& parsed) {
+    if (depth == 1 && event == json::parse_event_t::key && !repeated &&
+        !names.insert(parsed.get<std::string>()).second)
+      repeated = parsed.get<std::string>();
+    return true;
+  };
   json root;
   try {
     root = json::parse(text, text + header_size, note_repeats);
@@ -313,9 +309,10 @@ Header parse_header(std::span<const std::byte> prefix, std::size_t file_size,
           parse_tensor(name, value, data_start, file_size, file_name));
   }
   // Stable, so that empty tensors at one offset stay in name order.
-  std::ranges::stable_sort(header.tensors, [](const TensorEntry& a, const TensorEntry& b) {
-    return std::pair(a.data_begin, a.data_end) < std::pair(b.data_begin, b.data_end);
-  });
+  std::ranges::stable_sort(
+      header.tensors, [](const TensorEntry& a, const TensorEntry& b) {
+        return std::pair(a.data_begin, a.data_end) < std::pair(b.data_begin, b.data_end);
+      });
   check_tiling(header, file_size, file_name);
   return header;
 }
@@ -337,8 +334,8 @@ std::string format_header(std::span<const TensorDescription> tensors,
   std::set<std::string_view> names;
   std::size_t offset = 0;
   for (const TensorDescription& tensor : tensors) {
-    const std::string what = message("safetensors file '", file_name, "': tensor '",
-                                     tensor.name, "'");
+    const std::string what =
+        message("safetensors file '", file_name, "': tensor '", tensor.name, "'");
     if (tensor.name == kMetadataKey)
       throw InvalidArgument(message(what, ": the name is reserved for metadata"));
     if (!names.insert(tensor.name).second)
@@ -347,8 +344,7 @@ std::string format_header(std::span<const TensorDescription> tensors,
     const std::optional<std::size_t> bytes = byte_size(tensor.type, tensor.shape);
     if (!bytes || *bytes > std::numeric_limits<std::size_t>::max() - offset)
       throw InvalidArgument(message(
-          what, ": shape ", shape_text(tensor.shape), " of ",
-          dtype_name(tensor.type),
+          what, ": shape ", shape_text(tensor.shape), " of ", dtype_name(tensor.type),
           " has a negative extent or, with the tensors before it, more than "
           "2^64 bytes"));
     root[tensor.name] = {{"dtype", std::string(dtype_name(tensor.type))},

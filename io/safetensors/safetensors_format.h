@@ -50,7 +50,9 @@ struct TensorEntry {
 };
 
 struct Header {
-  std::vector<TensorEntry> tensors;  // in the order of their bytes in the file
+  // In the order of their bytes in the file (empty tensors that share an
+  // offset in name order).
+  std::vector<TensorEntry> tensors;
   std::map<std::string, std::string> metadata;  // "__metadata__", or empty
   std::size_t data_start = 0;                   // 8 + N
 };
