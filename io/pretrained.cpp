@@ -24,14 +24,15 @@ void require_2d(const Shape& shape, const std::string& path) {
                                   " dimensions; a table is [rows, dim]"));
 }
 
-RowStorage from_shard_file(std::shared_ptr<MappedFile> map, bool writable) {
+RowStorage from_shard_file(std::shared_ptr<MappedFile> map, bool verify, bool writable) {
   const checkpoint::ShardHeader header =
       checkpoint::parse_shard_header(map->bytes(), map->size(), map->path());
   if (header.first_row != 0)
     throw InvalidArgument(message("pretrained table '", map->path(), "' starts at row ",
                                   header.first_row, "; a whole table starts at row 0"));
-  checkpoint::verify_shard_data(header, map->bytes().subspan(checkpoint::kShardHeaderBytes),
-                                map->path());
+  if (verify)
+    checkpoint::verify_shard_data(header, map->bytes().subspan(checkpoint::kShardHeaderBytes),
+                                  map->path());
   return over(std::move(map), checkpoint::kShardHeaderBytes, header.rows, header.columns,
               header.dtype, writable);
 }
@@ -90,7 +91,8 @@ RowStorage map_pretrained(const PretrainedFile& file, bool writable) {
   auto starts_with = [&](std::string_view magic) {
     return bytes.size() >= magic.size() && std::memcmp(bytes.data(), magic.data(), magic.size()) == 0;
   };
-  if (starts_with("RSHDSHRD")) return from_shard_file(std::move(map), writable);
+  if (starts_with("RSHDSHRD"))
+    return from_shard_file(std::move(map), file.verify_checksum, writable);
   if (starts_with("\x93NUMPY")) return from_npy(std::move(map), writable);
   return from_safetensors(std::move(map), file.tensor, writable);
 }

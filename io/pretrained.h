@@ -23,6 +23,10 @@ struct PretrainedFile {
   std::string path;
   // Which tensor of a safetensors file; may be omitted when it holds one.
   std::optional<std::string> tensor;
+  // Also check a rowshard shard file's data checksum. Headers are always
+  // checked; the checksum reads the whole file, which is what mapping it
+  // is meant to avoid, so it is asked for, not assumed.
+  bool verify_checksum = false;
 };
 
 // The file's table as storage over the mapping (which it keeps alive).

@@ -16,13 +16,17 @@
 namespace rowshard::checkpoint {
 namespace {
 
-// Rows [first, end) of one table, gathered for writing: whole rows of
-// weights (in the table's dtype) and of optimizer state (f32).
+// Rows [first, end) of one table, ready for writing: whole rows of weights
+// (in the table's dtype) and of optimizer state (f32). The bytes are the
+// shard's own memory when the rank already holds exactly its block, or the
+// gathered copies otherwise.
 struct Block {
   int64_t first = 0;
   int64_t end = 0;
-  std::vector<std::byte> weights;
-  std::vector<std::byte> state;
+  std::span<const std::byte> weights;
+  std::span<const std::byte> state;
+  std::vector<std::byte> gathered_weights;
+  std::vector<std::byte> gathered_state;
 };
 
 int64_t block_rows(int64_t rows, int ranks) { return (rows + ranks - 1) / ranks; }
@@ -37,6 +41,16 @@ Block gather_block(CheckpointTables& tables, int64_t t) {
   const ShardLayout& layout = tables.layout(t);
   const EmbeddingBag& shard = tables.shard(t);
   RowOptimizer& optimizer = tables.optimizer(t);
+  // Contiguous row-wise blocks are the file blocks: write the shard itself.
+  if (ranks == 1 || (layout.kind() == ShardingKind::row_wise &&
+                     layout.placement() == RowPlacement::contiguous)) {
+    Block block;
+    block.first = layout.global_row(me, 0);
+    block.end = block.first + shard.num_embeddings();
+    block.weights = {shard.weights().bytes(), shard.weights().size_bytes()};
+    block.state = std::as_bytes(optimizer.state());
+    return block;
+  }
   const int64_t dim = layout.dim(), rows = layout.num_rows();
   const int64_t per_block = std::max<int64_t>(1, block_rows(rows, ranks));
   const auto element = static_cast<int64_t>(dtype_size(shard.weights().dtype()));
@@ -81,25 +95,28 @@ Block gather_block(CheckpointTables& tables, int64_t t) {
   Block block;
   block.first = std::min(rows, me * per_block);
   block.end = std::min(rows, (me + 1) * per_block);
-  block.weights.resize((block.end - block.first) * dim * element);
-  block.state.resize((block.end - block.first) * full_state_columns * 4);
+  block.gathered_weights.resize((block.end - block.first) * dim * element);
+  block.gathered_state.resize((block.end - block.first) * full_state_columns * 4);
   for (int s = 0; s < ranks; ++s) {
     const std::span<const int64_t> list = got_pieces.from(s);
     const std::byte* data = got_payload.from(s).data();
     for (std::size_t i = 0; i < list.size(); i += 4) {
       const int64_t row = list[i], column = list[i + 1], columns = list[i + 2];
       const int64_t at = row - block.first;
-      std::memcpy(&block.weights[(at * dim + column) * element], data, columns * element);
+      std::memcpy(&block.gathered_weights[(at * dim + column) * element], data,
+                  columns * element);
       data += columns * element;
       if (list[i + 3]) {
         const int64_t state_width = full_state_columns == 1 ? 1 : columns;
         const int64_t state_column = full_state_columns == 1 ? 0 : column;
-        std::memcpy(&block.state[(at * full_state_columns + state_column) * 4], data,
+        std::memcpy(&block.gathered_state[(at * full_state_columns + state_column) * 4], data,
                     state_width * 4);
         data += state_width * 4;
       }
     }
   }
+  block.weights = block.gathered_weights;
+  block.state = block.gathered_state;
   return block;
 }
 
