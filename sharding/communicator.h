@@ -47,6 +47,10 @@ class Communicator {
 
   virtual void barrier() = 0;
 
+  // Ends every process of the job now, with `code`: for an error one rank
+  // hit alone, which the others would otherwise wait on forever.
+  [[noreturn]] virtual void abort(int code) = 0;
+
   // Bytes this rank has sent to and received from other ranks (itself not
   // counted) since it was created.
   int64_t bytes_sent() const { return bytes_sent_; }

@@ -123,6 +123,8 @@ void ShardedEmbeddingBagCollection::step(const ShardedLookup& lookup,
   for (int64_t t = 0; t < num_tables(); ++t) {
     Shard& shard = shards_[t];
     const ShardLayout& layout = layouts_[t];
+    // Every rank loaded the table alike, so every rank skips it alike.
+    if (shard.table.frozen()) continue;
     if (layout.kind() == ShardingKind::data_parallel) {
       const SparseGradient gradient = data_parallel_gradient(t, lookup, grad_output);
       shard.table.apply_gradients(gradient.rows, gradient.values, *shard.optimizer);

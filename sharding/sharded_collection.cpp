@@ -105,7 +105,8 @@ ShardedEmbeddingBagCollection::ShardedEmbeddingBagCollection(
 
 ShardedEmbeddingBagCollection::~ShardedEmbeddingBagCollection() = default;
 
-void ShardedEmbeddingBagCollection::load_shard(int64_t t, const RowReader& read_row) {
+void ShardedEmbeddingBagCollection::load_shard(int64_t t, const RowReader& read_row,
+                                               bool freeze) {
   const ShardLayout& layout = layouts_[t];
   const int me = comm_.rank();
   EmbeddingBag& shard = shards_[t].table;
@@ -123,7 +124,7 @@ void ShardedEmbeddingBagCollection::load_shard(int64_t t, const RowReader& read_
   EmbeddingBagOptions options;
   static_cast<TableOptions&>(options) = shard.options();
   options.mode = shard.mode();
-  shard = EmbeddingBag::from_pretrained(std::move(storage), options, /*freeze=*/false);
+  shard = EmbeddingBag::from_pretrained(std::move(storage), options, freeze);
 }
 
 const EmbeddingBag* ShardedEmbeddingBagCollection::shard(int64_t t) const {

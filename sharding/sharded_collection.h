@@ -100,8 +100,9 @@ class ShardedEmbeddingBagCollection {
 
   // Replaces this rank's shard of table t with values from `read_row`
   // (pretrained vectors, a checkpoint), asking only for the rows and
-  // columns this rank holds. Not collective; every rank loads its own.
-  void load_shard(int64_t t, const RowReader& read_row);
+  // columns this rank holds. A frozen table takes no optimizer steps. Not
+  // collective, but every rank must load the same tables alike.
+  void load_shard(int64_t t, const RowReader& read_row, bool freeze = false);
 
   int64_t num_tables() const { return static_cast<int64_t>(configs_.size()); }
   int64_t num_features() const { return static_cast<int64_t>(features_.size()); }

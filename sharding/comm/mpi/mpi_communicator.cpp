@@ -2,6 +2,7 @@
 // first use, and finalised when the process exits normally.
 #include <mpi.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <mutex>
@@ -96,6 +97,13 @@ class MpiCommunicator final : public Communicator {
   }
 
   void barrier() override { check(MPI_Barrier(comm_), "MPI_Barrier"); }
+
+  [[noreturn]] void abort(int code) override {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    MPI_Abort(comm_, code);
+    std::exit(code);  // MPI_Abort does not return; this keeps [[noreturn]] true
+  }
 
  private:
   MPI_Comm comm_ = MPI_COMM_NULL;

@@ -1,0 +1,205 @@
+#include "training/config/job_config.h"
+
+#include <fstream>
+#include <iterator>
+#include <set>
+
+#include "engine/error.h"
+#include "training/config/yaml_node.h"
+
+namespace rowshard::config {
+namespace {
+
+TableSharding parse_sharding(const ConfigNode& node) {
+  TableSharding sharding;
+  const std::string kind = node.as_choice(
+      {"row_wise", "row_wise_cyclic", "table_wise", "column_wise", "data_parallel"});
+  if (kind == "row_wise_cyclic") {
+    sharding.placement = RowPlacement::cyclic;
+  } else if (kind == "table_wise") {
+    sharding.kind = ShardingKind::table_wise;
+  } else if (kind == "column_wise") {
+    sharding.kind = ShardingKind::column_wise;
+  } else if (kind == "data_parallel") {
+    sharding.kind = ShardingKind::data_parallel;
+  }
+  return sharding;
+}
+
+OptimizerConfig parse_table_optimizer(const ConfigNode& node) {
+  node.allow_only({"name", "lr", "eps", "weight_decay", "initial_accumulator_value"});
+  OptimizerConfig optimizer;
+  optimizer.kind = *parse_optimizer_kind(
+      node.at("name").as_choice({"sgd", "adagrad", "rowwise_adagrad"}));
+  optimizer.lr = static_cast<float>(node.number("lr", optimizer.lr));
+  if (node.has("eps")) optimizer.eps = static_cast<float>(node.at("eps").as_number());
+  optimizer.weight_decay = static_cast<float>(node.number("weight_decay", 0));
+  optimizer.initial_accumulator_value =
+      static_cast<float>(node.number("initial_accumulator_value", 0));
+  return optimizer;
+}
+
+TableSpec parse_table(const ConfigNode& node, uint64_t seed, std::size_t index) {
+  node.allow_only({"name", "rows", "dim", "pooling", "padding_idx", "max_norm", "dtype",
+                   "stochastic_rounding", "optimizer", "sharding", "pretrained"});
+  TableSpec spec;
+  EmbeddingBagOptions& table = spec.collection.table;
+  table.name = node.at("name").as_string();
+  table.num_embeddings = node.at("rows").as_integer(1);
+  table.embedding_dim = node.at("dim").as_integer(1);
+  table.mode = *parse_pooling_mode(node.has("pooling")
+                                       ? node.at("pooling").as_choice({"sum", "mean", "max"})
+                                       : "sum");
+  if (node.has("padding_idx")) table.padding_idx = node.at("padding_idx").as_integer();
+  if (node.has("max_norm")) table.max_norm = node.at("max_norm").as_number();
+  const std::string dtype =
+      node.has("dtype") ? node.at("dtype").as_choice({"f32", "f16", "bf16"}) : "f32";
+  table.dtype = dtype == "f16" ? DType::f16 : dtype == "bf16" ? DType::bf16 : DType::f32;
+  table.stochastic_rounding = node.boolean("stochastic_rounding", false);
+  table.seed = seed * 1000 + index;
+  spec.collection.optimizer.lr = 0.05f;
+  if (node.has("optimizer")) spec.collection.optimizer = parse_table_optimizer(node.at("optimizer"));
+  if (node.has("sharding")) spec.sharding = parse_sharding(node.at("sharding"));
+  if (node.has("pretrained")) {
+    const ConfigNode pretrained = node.at("pretrained");
+    pretrained.allow_only({"path", "tensor", "freeze"});
+    spec.pretrained_path = pretrained.at("path").as_string();
+    if (pretrained.has("tensor")) spec.pretrained_tensor = pretrained.at("tensor").as_string();
+    spec.freeze = pretrained.boolean("freeze", false);
+  }
+  return spec;
+}
+
+DataConfig parse_data(const ConfigNode& node) {
+  node.allow_only({"source", "synthetic", "tsv"});
+  DataConfig data;
+  data.source = node.at("source").as_choice({"synthetic", "tsv"});
+  if (node.has("synthetic")) {
+    const ConfigNode synthetic = node.at("synthetic");
+    synthetic.allow_only({"num_dense", "zipf_alpha", "signal"});
+    data.synthetic.num_dense = synthetic.integer("num_dense", data.synthetic.num_dense, 0);
+    data.synthetic.zipf_alpha = synthetic.number("zipf_alpha", data.synthetic.zipf_alpha);
+    if (data.synthetic.zipf_alpha <= 0) synthetic.at("zipf_alpha").fail("must be > 0");
+    data.synthetic.signal = synthetic.number("signal", data.synthetic.signal);
+  }
+  if (data.source == "tsv") {
+    const ConfigNode tsv = node.at("tsv");
+    tsv.allow_only({"files", "eval_files", "layout", "on_malformed"});
+    data.tsv.files = tsv.at("files").as_strings();
+    if (data.tsv.files.empty()) tsv.at("files").fail("needs at least one file");
+    if (tsv.has("eval_files")) data.tsv.eval_files = tsv.at("eval_files").as_strings();
+    if (tsv.has("on_malformed"))
+      data.tsv.fail_on_malformed = tsv.at("on_malformed").as_choice({"skip", "fail"}) == "fail";
+    if (tsv.has("layout")) {
+      const ConfigNode layout = tsv.at("layout");
+      if (layout.is_scalar()) {
+        layout.as_choice({"criteo"});
+      } else {
+        layout.allow_only({"label", "dense", "categorical"});
+        data.tsv.criteo_layout = false;
+        data.tsv.label_column = static_cast<int>(layout.at("label").as_integer(0));
+        data.tsv.dense_columns = layout.at("dense").as_integers(0);
+        data.tsv.categorical_columns = layout.at("categorical").as_integers(0);
+      }
+    }
+  }
+  return data;
+}
+
+ModelConfig parse_model(const ConfigNode& node) {
+  node.allow_only({"bottom_mlp", "top_mlp", "optimizer"});
+  ModelConfig model;
+  if (node.has("bottom_mlp")) model.bottom_mlp = node.at("bottom_mlp").as_integers(1);
+  if (node.has("top_mlp")) model.top_mlp = node.at("top_mlp").as_integers(1);
+  if (node.has("optimizer")) {
+    const ConfigNode optimizer = node.at("optimizer");
+    optimizer.allow_only({"name", "lr", "weight_decay"});
+    model.optimizer = optimizer.at("name").as_choice({"sgd", "adam"});
+    model.lr = optimizer.number("lr", model.lr);
+    model.weight_decay = optimizer.number("weight_decay", 0);
+  }
+  return model;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw IoError(message("cannot read config '", path, "'"));
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+}  // namespace
+
+JobConfig load_job_config(const std::string& path, const std::vector<std::string>& overrides) {
+  ConfigNode document = parse_document(read_file(path), path);
+  YAML::Node tree = document.yaml();
+  for (const std::string& assignment : overrides) apply_override(tree, assignment);
+  YAML::Emitter emitter;
+  emitter << tree;
+  const ConfigNode root(tree, "", path);
+
+  root.allow_only({"seed", "threads", "batch_size", "steps", "eval_every", "eval_examples",
+                   "progress_seconds", "checkpoint", "sharding", "memory_budget_mb", "tables",
+                   "features", "data", "model"});
+  JobConfig job;
+  job.file = path;
+  job.effective_yaml = emitter.c_str();
+  job.seed = static_cast<uint64_t>(root.integer("seed", 1, 0));
+  job.threads = static_cast<int>(root.integer("threads", 0, 0));
+  job.batch_size = root.integer("batch_size", job.batch_size, 1);
+  job.steps = root.integer("steps", job.steps, 0);
+  job.eval_every = root.integer("eval_every", 0, 0);
+  job.eval_examples = root.integer("eval_examples", job.eval_examples, 1);
+  job.progress_seconds = root.number("progress_seconds", job.progress_seconds);
+  job.memory_budget_mb = root.integer("memory_budget_mb", job.memory_budget_mb, 1);
+  if (root.has("checkpoint")) {
+    const ConfigNode checkpoint = root.at("checkpoint");
+    checkpoint.allow_only({"dir", "every", "keep_last"});
+    job.checkpoint_dir = checkpoint.at("dir").as_string();
+    job.checkpoint_every = checkpoint.integer("every", 0, 0);
+    job.keep_last = static_cast<int>(checkpoint.integer("keep_last", job.keep_last, 0));
+  }
+  if (root.has("sharding")) {
+    job.sharding = root.at("sharding").as_choice(
+        {"auto", "row_wise", "row_wise_cyclic", "table_wise", "column_wise", "data_parallel"});
+  }
+
+  std::set<std::string> table_names;
+  const std::vector<ConfigNode> tables = root.at("tables").items();
+  if (tables.empty()) root.at("tables").fail("needs at least one table");
+  for (std::size_t t = 0; t < tables.size(); ++t) {
+    job.tables.push_back(parse_table(tables[t], job.seed, t));
+    if (!table_names.insert(job.tables.back().collection.table.name).second)
+      tables[t].at("name").fail("a table of that name exists already");
+    if (job.tables.back().collection.table.embedding_dim !=
+        job.tables.front().collection.table.embedding_dim)
+      tables[t].at("dim").fail(message(
+          "every table needs the same dim for the model's dot interaction (the first has ",
+          job.tables.front().collection.table.embedding_dim, ")"));
+  }
+  std::set<std::string> feature_names;
+  const std::vector<ConfigNode> features = root.at("features").items();
+  if (features.empty()) root.at("features").fail("needs at least one feature");
+  for (const ConfigNode& feature : features) {
+    feature.allow_only({"name", "table", "weighted"});
+    FeatureConfig config{feature.at("name").as_string(), feature.at("table").as_string(),
+                         feature.boolean("weighted", false)};
+    if (!feature_names.insert(config.name).second)
+      feature.at("name").fail("a feature of that name exists already");
+    if (!table_names.count(config.table))
+      feature.at("table").fail("'" + config.table + "' is not one of the tables");
+    job.features.push_back(config);
+  }
+  job.data = parse_data(root.at("data"));
+  if (job.data.source == "tsv" && !job.data.tsv.criteo_layout &&
+      job.data.tsv.categorical_columns.size() != job.features.size())
+    root.at("data").at("tsv").at("layout").at("categorical").fail(message(
+        "has ", job.data.tsv.categorical_columns.size(), " columns for ", job.features.size(),
+        " features (one column per feature, in order)"));
+  if (job.data.source == "tsv" && job.data.tsv.criteo_layout && job.features.size() != 26)
+    root.at("features").fail(message("the criteo layout has 26 categorical columns, one per "
+                                     "feature, but there are ", job.features.size(), " features"));
+  if (root.has("model")) job.model = parse_model(root.at("model"));
+  return job;
+}
+
+}  // namespace rowshard::config

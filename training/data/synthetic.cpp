@@ -1,0 +1,129 @@
+#include "training/data/synthetic.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/counter_hash.h"
+#include "engine/error.h"
+#include "engine/normal_init.h"
+
+namespace rowshard {
+namespace {
+
+constexpr double kBias = -1.0;
+
+// Keys of the independent random streams, mixed with the seed.
+constexpr uint64_t kIdStream = 0x1d;
+constexpr uint64_t kDenseStream = 0xde;
+constexpr uint64_t kClickStream = 0xc1;
+constexpr uint64_t kEffectStream = 0xef;
+
+double unit(uint64_t bits) { return (static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53; }
+
+// A Zipf-like id over [0, rows): the inverse CDF of the continuous power law
+// p(x) ~ x^-alpha on [1, rows + 1), so low ids are the hot ones.
+int64_t skewed_id(double u, int64_t rows, double alpha) {
+  const double n = static_cast<double>(rows) + 1.0;
+  double x;
+  if (std::fabs(alpha - 1.0) < 1e-9) {
+    x = std::pow(n, u);
+  } else {
+    const double e = 1.0 - alpha;
+    x = std::pow((std::pow(n, e) - 1.0) * u + 1.0, 1.0 / e);
+  }
+  return std::clamp<int64_t>(static_cast<int64_t>(x) - 1, 0, rows - 1);
+}
+
+}  // namespace
+
+PlantedClicks::PlantedClicks(SyntheticOptions options) : options_(std::move(options)) {
+  if (options_.rows_per_feature.empty())
+    throw InvalidArgument("synthetic data needs at least one sparse feature");
+  for (int64_t j = 0; j < options_.num_dense; ++j)
+    dense_weights_.push_back(standard_normal_at(options_.seed ^ kDenseStream, j) /
+                             std::sqrt(static_cast<double>(options_.num_dense)));
+}
+
+SyntheticExample PlantedClicks::example(uint64_t stream, int64_t index) const {
+  const uint64_t key = counter_hash(options_.seed, stream);
+  const auto features = static_cast<int64_t>(options_.rows_per_feature.size());
+  SyntheticExample example;
+  double logit = 0.0;
+  for (int64_t j = 0; j < options_.num_dense; ++j) {
+    example.dense.push_back(standard_normal_at(
+        key ^ kDenseStream, static_cast<uint64_t>(index * options_.num_dense + j)));
+    logit += dense_weights_[j] * example.dense.back();
+  }
+  for (int64_t f = 0; f < features; ++f) {
+    const double u = unit(counter_hash(key ^ kIdStream, static_cast<uint64_t>(index * features + f)));
+    example.ids.push_back(skewed_id(u, options_.rows_per_feature[f], options_.zipf_alpha));
+    logit += standard_normal_at(options_.seed ^ (kEffectStream + static_cast<uint64_t>(f)),
+                                static_cast<uint64_t>(example.ids.back())) /
+             std::sqrt(static_cast<double>(features));
+  }
+  example.planted_probability = 1.0 / (1.0 + std::exp(-(kBias + options_.signal * logit)));
+  example.label =
+      unit(counter_hash(key ^ kClickStream, static_cast<uint64_t>(index))) < example.planted_probability
+          ? 1.0f
+          : 0.0f;
+  return example;
+}
+
+namespace {
+
+// Examples [first, end) of `stream` as one batch (one id per feature each).
+ExampleBatch make_batch(const PlantedClicks& clicks, uint64_t stream, int64_t first, int64_t end,
+                        std::vector<double>* probabilities) {
+  const auto features = static_cast<int64_t>(clicks.options().rows_per_feature.size());
+  ExampleBatch batch;
+  batch.size = end - first;
+  batch.sparse_lengths.assign(features * batch.size, 1);
+  std::vector<std::vector<int64_t>> ids(features);
+  for (int64_t e = first; e < end; ++e) {
+    const SyntheticExample example = clicks.example(stream, e);
+    batch.labels.push_back(example.label);
+    batch.dense.insert(batch.dense.end(), example.dense.begin(), example.dense.end());
+    for (int64_t f = 0; f < features; ++f) ids[f].push_back(example.ids[f]);
+    if (probabilities) probabilities->push_back(example.planted_probability);
+  }
+  for (const auto& feature : ids)
+    batch.sparse_values.insert(batch.sparse_values.end(), feature.begin(), feature.end());
+  return batch;
+}
+
+}  // namespace
+
+std::optional<ExampleBatch> SyntheticSource::next() {
+  const SyntheticOptions& o = clicks_.options();
+  const int64_t base = step_ * o.global_batch_size;
+  const int64_t first = base + o.global_batch_size * o.rank / o.world_size;
+  const int64_t end = base + o.global_batch_size * (o.rank + 1) / o.world_size;
+  ++step_;
+  return make_batch(clicks_, 0, first, end, nullptr);
+}
+
+std::string SyntheticSource::position() const { return std::to_string(step_); }
+
+void SyntheticSource::seek(const std::string& position) {
+  try {
+    std::size_t used = 0;
+    const long long step = std::stoll(position, &used);
+    if (used == position.size() && step >= 0) {
+      step_ = step;
+      return;
+    }
+  } catch (const std::exception&) {
+  }
+  throw InvalidArgument(message("synthetic data: '", position, "' is not a position (a step)"));
+}
+
+HeldOut synthetic_held_out(const SyntheticOptions& options, int64_t examples) {
+  const PlantedClicks clicks(options);
+  HeldOut held_out;
+  const int64_t first = examples * options.rank / options.world_size;
+  const int64_t end = examples * (options.rank + 1) / options.world_size;
+  held_out.batch = make_batch(clicks, 1, first, end, &held_out.planted_probability);
+  return held_out;
+}
+
+}  // namespace rowshard

@@ -1,0 +1,80 @@
+// Synthetic click logs with a planted signal, for trying the job without
+// data and for checking that it learns: a hidden "true" model produces each
+// example's click probability, so the best achievable AUC is known.
+//
+// Every example is a pure function of (seed, stream, example index): ids per
+// feature Zipf-skewed over the feature's table rows (low ids hot), dense
+// features N(0, 1), and
+//
+//   logit = bias + signal * (sum_f effect_f(id_f) + sum_j v_j * dense_j)
+//   click = uniform(example) < sigmoid(logit)
+//
+// with effect_f(id) and v_j themselves drawn N(0, 1/F) and N(0, 1/num_dense)
+// from the seed. So each rank generates only its own slice of every global
+// batch, and the data does not depend on the number of ranks.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "training/data/example_batch.h"
+
+namespace rowshard {
+
+struct SyntheticOptions {
+  uint64_t seed = 1;
+  int64_t num_dense = 13;
+  std::vector<int64_t> rows_per_feature;
+  double zipf_alpha = 1.05;
+  double signal = 1.0;
+  int64_t global_batch_size = 1024;
+  int rank = 0;
+  int world_size = 1;
+};
+
+struct SyntheticExample {
+  std::vector<int64_t> ids;  // one per feature
+  std::vector<float> dense;
+  float label = 0;
+  double planted_probability = 0;
+};
+
+// The planted model and the example generator behind the sources below.
+class PlantedClicks {
+ public:
+  explicit PlantedClicks(SyntheticOptions options);
+
+  // Example `index` of `stream` (0 trains, 1 evaluates).
+  SyntheticExample example(uint64_t stream, int64_t index) const;
+
+  const SyntheticOptions& options() const { return options_; }
+
+ private:
+  SyntheticOptions options_;
+  std::vector<double> dense_weights_;
+};
+
+// Training batches: step s is global examples [s * B, (s + 1) * B) of the
+// training stream, of which rank r takes [s * B + r * B / W, s * B + (r + 1) * B / W).
+// Endless; position() is the step.
+class SyntheticSource final : public BatchSource {
+ public:
+  explicit SyntheticSource(SyntheticOptions options) : clicks_(std::move(options)) {}
+  std::optional<ExampleBatch> next() override;
+  std::string position() const override;
+  void seek(const std::string& position) override;
+
+ private:
+  PlantedClicks clicks_;
+  int64_t step_ = 0;
+};
+
+// This rank's share of `examples` held-out examples (evaluation stream), and
+// the planted probabilities of each, for the ceiling AUC.
+struct HeldOut {
+  ExampleBatch batch;
+  std::vector<double> planted_probability;
+};
+HeldOut synthetic_held_out(const SyntheticOptions& options, int64_t examples);
+
+}  // namespace rowshard

@@ -1,0 +1,306 @@
+// Eigen would otherwise split its products across OpenMP threads (the engine
+// links OpenMP), and a split changes the order of the sums and so the bits.
+#define EIGEN_DONT_PARALLELIZE
+#include "training/model/dlrm.h"
+
+// GCC 12 sees the deliberately undefined vectors that its own AVX-512
+// intrinsics (_mm512_unpacklo_ps and kin, which Eigen's packet code uses)
+// start from as "maybe uninitialized"; the warning points into those headers.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <Eigen/Core>
+#pragma GCC diagnostic pop
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "engine/counter_hash.h"
+#include "engine/error.h"
+
+namespace rowshard {
+namespace {
+
+using RowMajorMatrix =
+    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using MatrixView = Eigen::Map<RowMajorMatrix>;
+using ConstMatrixView = Eigen::Map<const RowMajorMatrix>;
+using VectorView = Eigen::Map<Eigen::VectorXf>;
+using ConstVectorView = Eigen::Map<const Eigen::VectorXf>;
+using RowVectorView = Eigen::Map<Eigen::RowVectorXf>;
+using ConstRowVectorView = Eigen::Map<const Eigen::RowVectorXf>;
+
+// Keeps the dense model's stream apart from the tables' when a job gives
+// both the same seed.
+constexpr uint64_t kDenseInitStream = 0x6473'6e65'6d6c'7270ULL;
+
+// Uniform in [-bound, bound) from the top 24 bits: exactly representable
+// steps, so the float conversion does not bias the ends.
+float uniform_at(uint64_t seed, uint64_t element, double bound) {
+  const double unit =
+      static_cast<double>(counter_hash(seed ^ kDenseInitStream, element) >>
+                          40) *
+      0x1.0p-24;
+  return static_cast<float>(bound * (2.0 * unit - 1.0));
+}
+
+void check_size(const char* what, int64_t value) {
+  if (value < 1)
+    throw InvalidArgument(
+        message("Dlrm: ", what, " = ", value, " must be >= 1"));
+}
+
+void check_span(const char* what, std::size_t size, int64_t batch_size,
+                int64_t per_example) {
+  if (static_cast<int64_t>(size) != batch_size * per_example)
+    throw InvalidArgument(message("Dlrm: ", what, " has ", size,
+                                  " values, expected ",
+                                  batch_size * per_example, " (", per_example,
+                                  " for each of batch_size ", batch_size,
+                                  ")"));
+}
+
+// The loss and the gradient of one example's binary cross-entropy with
+// respect to its logit, both stable for logits of any size.
+struct LogitLoss {
+  double loss;
+  double gradient;  // sigmoid(logit) - label
+};
+
+// exp() only ever of a non-positive number, so it cannot overflow.
+double sigmoid(double logit) {
+  return logit >= 0 ? 1.0 / (1.0 + std::exp(-logit))
+                    : std::exp(logit) / (1.0 + std::exp(logit));
+}
+
+LogitLoss binary_cross_entropy(double logit, double label) {
+  return {std::max(logit, 0.0) - logit * label +
+              std::log1p(std::exp(-std::fabs(logit))),
+          sigmoid(logit) - label};
+}
+
+}  // namespace
+
+Dlrm::Dlrm(DlrmConfig config) : config_(std::move(config)) {
+  check_size("num_dense", config_.num_dense);
+  check_size("num_sparse", config_.num_sparse);
+  check_size("embedding_dim", config_.embedding_dim);
+  for (int64_t width : config_.bottom_mlp) check_size("bottom_mlp width", width);
+  for (int64_t width : config_.top_mlp) check_size("top_mlp width", width);
+
+  int64_t offset = 0;
+  auto add_layer = [&](int64_t in, int64_t out, bool relu) {
+    layers_.push_back({in, out, offset, relu});
+    offset += out * in + out;
+  };
+  int64_t width = config_.num_dense;
+  for (int64_t hidden : config_.bottom_mlp) {
+    add_layer(width, hidden, true);
+    width = hidden;
+  }
+  add_layer(width, config_.embedding_dim, true);
+  num_bottom_layers_ = static_cast<int64_t>(layers_.size());
+  width = interaction_width();
+  for (int64_t hidden : config_.top_mlp) {
+    add_layer(width, hidden, true);
+    width = hidden;
+  }
+  add_layer(width, 1, false);
+
+  parameters_.assign(offset, 0.0f);
+  gradients_.assign(offset, 0.0f);
+  for (const Layer& layer : layers_) {
+    const double bound = std::sqrt(1.0 / static_cast<double>(layer.in));
+    for (int64_t i = 0; i < layer.out * layer.in; ++i) {
+      const int64_t element = layer.offset + i;
+      parameters_[element] =
+          uniform_at(config_.seed, static_cast<uint64_t>(element), bound);
+    }
+  }
+  activations_.outputs.resize(layers_.size());
+}
+
+int64_t Dlrm::interaction_width() const {
+  const int64_t vectors = config_.num_sparse + 1;
+  return config_.embedding_dim + vectors * (vectors - 1) / 2;
+}
+
+void Dlrm::zero_gradients() {
+  std::fill(gradients_.begin(), gradients_.end(), 0.0f);
+}
+
+void Dlrm::check_batch(std::span<const float> dense,
+                       std::span<const float> embeddings,
+                       int64_t batch_size) const {
+  if (batch_size < 0)
+    throw InvalidArgument(
+        message("Dlrm: batch_size = ", batch_size, " must be >= 0"));
+  check_span("dense", dense.size(), batch_size, config_.num_dense);
+  check_span("embeddings", embeddings.size(), batch_size,
+             config_.num_sparse * config_.embedding_dim);
+}
+
+void Dlrm::forward(const float* dense, const float* embeddings,
+                   int64_t batch_size, Activations& activations) const {
+  const int64_t dim = config_.embedding_dim;
+  const int64_t vectors = config_.num_sparse + 1;
+  const int64_t z_width = interaction_width();
+
+  auto linear = [&](int64_t index, const float* input) {
+    const Layer& layer = layers_[index];
+    std::vector<float>& output = activations.outputs[index];
+    output.resize(batch_size * layer.out);
+    const ConstMatrixView x(input, batch_size, layer.in);
+    const ConstMatrixView weight(parameters_.data() + layer.offset, layer.out,
+                                 layer.in);
+    const ConstRowVectorView bias(
+        parameters_.data() + layer.offset + layer.out * layer.in, layer.out);
+    MatrixView y(output.data(), batch_size, layer.out);
+    y.noalias() = x * weight.transpose();
+    y.rowwise() += bias;
+    if (layer.relu) y = y.cwiseMax(0.0f);
+  };
+
+  const float* input = dense;
+  for (int64_t k = 0; k < num_bottom_layers_; ++k) {
+    linear(k, input);
+    input = activations.outputs[k].data();
+  }
+
+  activations.interaction.resize(batch_size * z_width);
+  const float* bottom = input;
+  for (int64_t b = 0; b < batch_size; ++b) {
+    const float* x = bottom + b * dim;
+    const float* pooled = embeddings + b * config_.num_sparse * dim;
+    auto vector = [&](int64_t i) {
+      return ConstVectorView(i == 0 ? x : pooled + (i - 1) * dim, dim);
+    };
+    float* z = activations.interaction.data() + b * z_width;
+    std::copy(x, x + dim, z);
+    float* dot = z + dim;
+    for (int64_t i = 0; i < vectors; ++i)
+      for (int64_t j = i + 1; j < vectors; ++j) *dot++ = vector(i).dot(vector(j));
+  }
+
+  input = activations.interaction.data();
+  for (int64_t k = num_bottom_layers_; k < static_cast<int64_t>(layers_.size());
+       ++k) {
+    linear(k, input);
+    input = activations.outputs[k].data();
+  }
+}
+
+double Dlrm::forward_backward(std::span<const float> dense,
+                              std::span<const float> embeddings,
+                              std::span<const float> labels,
+                              int64_t batch_size, float loss_scale,
+                              std::span<float> embedding_grad) {
+  check_batch(dense, embeddings, batch_size);
+  check_span("labels", labels.size(), batch_size, 1);
+  check_span("embedding_grad", embedding_grad.size(), batch_size,
+             config_.num_sparse * config_.embedding_dim);
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    if (!(labels[i] >= 0.0f && labels[i] <= 1.0f))
+      throw InvalidArgument(message("Dlrm: label ", labels[i], " at position ",
+                                    i, " is outside [0, 1]"));
+  if (!std::isfinite(loss_scale))
+    throw InvalidArgument(
+        message("Dlrm: loss_scale = ", loss_scale, " must be finite"));
+
+  forward(dense.data(), embeddings.data(), batch_size, activations_);
+
+  const auto num_layers = static_cast<int64_t>(layers_.size());
+  const std::vector<float>& logits = activations_.outputs[num_layers - 1];
+  double loss_sum = 0.0;
+  output_grad_.resize(batch_size);
+  for (int64_t b = 0; b < batch_size; ++b) {
+    const LogitLoss example = binary_cross_entropy(logits[b], labels[b]);
+    loss_sum += example.loss;
+    output_grad_[b] = static_cast<float>(example.gradient * loss_scale);
+  }
+
+  // Walks the layers backwards with output_grad_ holding the gradient with
+  // respect to the current layer's output; the first bottom layer's input is
+  // the data, whose gradient nobody needs.
+  auto linear_backward = [&](int64_t index, const float* input) {
+    const Layer& layer = layers_[index];
+    MatrixView grad(output_grad_.data(), batch_size, layer.out);
+    if (layer.relu) {
+      const ConstMatrixView output(activations_.outputs[index].data(),
+                                   batch_size, layer.out);
+      grad = (output.array() > 0.0f).select(grad, 0.0f);
+    }
+    const ConstMatrixView x(input, batch_size, layer.in);
+    MatrixView weight_grad(gradients_.data() + layer.offset, layer.out,
+                           layer.in);
+    RowVectorView bias_grad(
+        gradients_.data() + layer.offset + layer.out * layer.in, layer.out);
+    weight_grad.noalias() += grad.transpose() * x;
+    // Row by row: contiguous, vectorised adds (a column-wise sum of a
+    // row-major matrix strides through memory one float at a time).
+    for (int64_t b = 0; b < batch_size; ++b) bias_grad += grad.row(b);
+    if (index == 0) return;
+    input_grad_.resize(batch_size * layer.in);
+    const ConstMatrixView weight(parameters_.data() + layer.offset, layer.out,
+                                 layer.in);
+    MatrixView(input_grad_.data(), batch_size, layer.in).noalias() =
+        grad * weight;
+    std::swap(output_grad_, input_grad_);
+  };
+
+  for (int64_t k = num_layers - 1; k >= num_bottom_layers_; --k)
+    linear_backward(k, k == num_bottom_layers_
+                           ? activations_.interaction.data()
+                           : activations_.outputs[k - 1].data());
+
+  // output_grad_ is now d/dz [batch, z_width]; split it into d/dx (into
+  // input_grad_, then back to output_grad_) and d/d(embeddings).
+  const int64_t dim = config_.embedding_dim;
+  const int64_t vectors = config_.num_sparse + 1;
+  const int64_t z_width = interaction_width();
+  const float* bottom = activations_.outputs[num_bottom_layers_ - 1].data();
+  input_grad_.resize(batch_size * dim);
+  for (int64_t b = 0; b < batch_size; ++b) {
+    const float* z_grad = output_grad_.data() + b * z_width;
+    float* x_grad = input_grad_.data() + b * dim;
+    float* pooled_grad = embedding_grad.data() + b * config_.num_sparse * dim;
+    const float* x = bottom + b * dim;
+    const float* pooled = embeddings.data() + b * config_.num_sparse * dim;
+    std::copy(z_grad, z_grad + dim, x_grad);
+    std::fill(pooled_grad, pooled_grad + config_.num_sparse * dim, 0.0f);
+    auto vector = [&](int64_t i) {
+      return ConstVectorView(i == 0 ? x : pooled + (i - 1) * dim, dim);
+    };
+    auto vector_grad = [&](int64_t i) {
+      return VectorView(i == 0 ? x_grad : pooled_grad + (i - 1) * dim, dim);
+    };
+    const float* dot_grad = z_grad + dim;
+    for (int64_t i = 0; i < vectors; ++i)
+      for (int64_t j = i + 1; j < vectors; ++j) {
+        const float g = *dot_grad++;
+        vector_grad(i).noalias() += g * vector(j);
+        vector_grad(j).noalias() += g * vector(i);
+      }
+  }
+  std::swap(output_grad_, input_grad_);
+
+  for (int64_t k = num_bottom_layers_ - 1; k >= 0; --k)
+    linear_backward(k, k == 0 ? dense.data() : activations_.outputs[k - 1].data());
+  return loss_sum;
+}
+
+std::vector<float> Dlrm::predict(std::span<const float> dense,
+                                 std::span<const float> embeddings,
+                                 int64_t batch_size) const {
+  check_batch(dense, embeddings, batch_size);
+  Activations activations;
+  activations.outputs.resize(layers_.size());
+  forward(dense.data(), embeddings.data(), batch_size, activations);
+  const std::vector<float>& logits = activations.outputs.back();
+  std::vector<float> probabilities(batch_size);
+  for (int64_t b = 0; b < batch_size; ++b)
+    probabilities[b] = static_cast<float>(sigmoid(logits[b]));
+  return probabilities;
+}
+
+}  // namespace rowshard

@@ -1,0 +1,148 @@
+// The dense part of a DLRM click-through-rate model (Naumov et al., 2019):
+// everything but the embedding tables, which live in the engine and arrive
+// here already pooled.
+//
+//   Dlrm model({.num_dense = 13, .num_sparse = 26, .embedding_dim = 16,
+//               .bottom_mlp = {64, 32}, .top_mlp = {128, 64}, .seed = 7});
+//   std::vector<float> embedding_grad(batch * 26 * 16);
+//   model.zero_gradients();
+//   double loss_sum = model.forward_backward(dense, pooled, labels, batch,
+//                                            1.0f / global_batch,
+//                                            embedding_grad);
+//   // all-reduce model.gradients(), step a DenseOptimizer on
+//   // model.parameters(), hand embedding_grad back to the tables.
+//
+// For one example with dense features d [num_dense] and pooled embeddings
+// e_0 .. e_{F-1} [D each] (F = num_sparse, D = embedding_dim):
+//
+//   x      = bottom(d)                       Linear+ReLU layers
+//                                            num_dense -> bottom_mlp... -> D
+//   v      = (x, e_0, ..., e_{F-1})          F + 1 vectors of length D
+//   dots   = (v_i . v_j for i < j)           row-major pair order:
+//                                            (0,1) (0,2) .. (0,F) (1,2) ..
+//   z      = [x, dots]                       width D + (F + 1) F / 2
+//   logit  = top(z)                          Linear+ReLU layers
+//                                            -> top_mlp... -> 1, no ReLU on
+//                                            the last (the logit)
+//   p      = sigmoid(logit)
+//   loss   = -(y log p + (1 - y) log(1 - p)), computed from the logit as
+//            max(logit, 0) - logit * y + log1p(exp(-|logit|))
+//
+// Each Linear is PyTorch's nn.Linear: out = in W^T + b with W [out, in].
+// ReLU's gradient at exactly 0 is 0, as in PyTorch.
+//
+// Arithmetic is float and single-threaded inside the model (Eigen's own
+// threading is off), so the same inputs give the same bits whatever the
+// thread count; parallelism comes from running ranks, not from here.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace rowshard {
+
+struct DlrmConfig {
+  int64_t num_dense = 0;      // dense features per example
+  int64_t num_sparse = 0;     // pooled embeddings per example (F)
+  int64_t embedding_dim = 0;  // D, the width of every pooled embedding
+  // Hidden widths of the bottom MLP; its last layer, to embedding_dim, is
+  // implied (so {} means a single layer num_dense -> embedding_dim).
+  std::vector<int64_t> bottom_mlp;
+  // Hidden widths of the top MLP; its last layer, to 1 logit, is implied.
+  std::vector<int64_t> top_mlp;
+  uint64_t seed = 0;  // of the initial weights
+};
+
+class Dlrm {
+ public:
+  // A model with weights drawn uniform(-1/sqrt(fan_in), +1/sqrt(fan_in))
+  // (nn.Linear's default bound), from a counter-based generator keyed by
+  // config.seed, so the same config gives the same bits on every rank;
+  // biases are 0. Throws InvalidArgument if num_dense, num_sparse,
+  // embedding_dim or any hidden width is < 1.
+  explicit Dlrm(DlrmConfig config);
+
+  // The math of one training step on a local batch of `batch_size` examples:
+  //   dense          [batch_size, num_dense]            row-major
+  //   embeddings     [batch_size, num_sparse * D]       feature f at columns
+  //                                                     f*D .. f*D+D-1
+  //   labels         [batch_size]                       in [0, 1]
+  //   embedding_grad [batch_size, num_sparse * D]       output
+  // Returns the sum of the examples' losses (in double). Adds the gradient
+  // of (sum of losses) * loss_scale with respect to the parameters to
+  // gradients() (call zero_gradients() to start afresh) and overwrites
+  // embedding_grad with the gradient of the same quantity with respect to
+  // `embeddings`. loss_scale is typically 1 / (global batch size over all
+  // ranks), so that after the gradients are all-reduced (summed) they are
+  // those of the global mean loss.
+  //
+  // batch_size 0 is allowed and changes nothing. Throws InvalidArgument,
+  // before writing anything, if a span's size disagrees with batch_size, a
+  // label is outside [0, 1] or loss_scale is not finite. Not thread-safe:
+  // it uses the model's scratch buffers.
+  double forward_backward(std::span<const float> dense,
+                          std::span<const float> embeddings,
+                          std::span<const float> labels, int64_t batch_size,
+                          float loss_scale, std::span<float> embedding_grad);
+
+  // Click probabilities sigmoid(logit) [batch_size] for evaluation; dense
+  // and embeddings are as for forward_backward. Throws InvalidArgument for
+  // mismatched sizes. Safe to call from several threads at once (as long as
+  // nothing writes the parameters meanwhile).
+  std::vector<float> predict(std::span<const float> dense,
+                             std::span<const float> embeddings,
+                             int64_t batch_size) const;
+
+  // All weights and biases as one flat array, layer by layer from the first
+  // bottom layer to the last top layer, each layer as W [out, in] row-major
+  // then b [out] (the order of a PyTorch state_dict of the same model). It
+  // is the model's own storage: all-reduce it, checkpoint it, let an
+  // optimizer step it in place.
+  std::span<float> parameters() { return parameters_; }
+  std::span<const float> parameters() const { return parameters_; }
+  // The accumulated gradient, in the layout of parameters().
+  std::span<float> gradients() { return gradients_; }
+  std::span<const float> gradients() const { return gradients_; }
+  void zero_gradients();
+  int64_t num_parameters() const {
+    return static_cast<int64_t>(parameters_.size());
+  }
+
+  const DlrmConfig& config() const { return config_; }
+  // D + (F + 1) F / 2: the width of z, the top MLP's input.
+  int64_t interaction_width() const;
+
+ private:
+  struct Layer {
+    int64_t in;
+    int64_t out;
+    int64_t offset;  // of W in the flat arrays; b follows at offset + out*in
+    bool relu;
+  };
+  // Every layer's output for one batch (post-ReLU where there is one),
+  // bottom layers then top layers, and z in between.
+  struct Activations {
+    std::vector<std::vector<float>> outputs;
+    std::vector<float> interaction;  // z [batch, interaction_width()]
+  };
+
+  void check_batch(std::span<const float> dense,
+                   std::span<const float> embeddings,
+                   int64_t batch_size) const;
+  void forward(const float* dense, const float* embeddings,
+               int64_t batch_size, Activations& activations) const;
+
+  DlrmConfig config_;
+  std::vector<Layer> layers_;  // bottom layers, then top layers
+  int64_t num_bottom_layers_;
+  std::vector<float> parameters_;
+  std::vector<float> gradients_;
+  // forward_backward's buffers, kept between calls so a training loop does
+  // not allocate per step.
+  Activations activations_;
+  std::vector<float> output_grad_;
+  std::vector<float> input_grad_;
+};
+
+}  // namespace rowshard
