@@ -22,17 +22,19 @@ void expect_close(const std::vector<double>& expected,
 }
 
 const std::vector<std::vector<float>> kGradients = {
-    {0.5f, -0.25f, 1e-3f, 0.0f},
-    {-0.1f, 0.3f, 2e-3f, 0.0f},
-    {0.7f, 0.2f, -1e-3f, 4.0f},
-    {0.05f, -0.6f, 0.0f, -2.0f},
+    {0.5f, -0.25f, 1e-3f, 0.0f}, {-0.1f, 0.3f, 2e-3f, 0.0f},
+    {0.7f, 0.2f, -1e-3f, 4.0f},  {0.05f, -0.6f, 0.0f, -2.0f},
     {-0.3f, 0.1f, 5e-4f, 1.0f},
 };
 
 TEST(DenseOptimizer, AdamMatchesTheTextbookFormulaOverSteps) {
   const double lr = 0.01, beta1 = 0.8, beta2 = 0.99, eps = 1e-6, decay = 0.1;
-  DenseOptimizer adam({.kind = "adam", .lr = 0.01f, .weight_decay = 0.1f,
-                       .beta1 = 0.8f, .beta2 = 0.99f, .eps = 1e-6f},
+  DenseOptimizer adam({.kind = "adam",
+                       .lr = 0.01f,
+                       .weight_decay = 0.1f,
+                       .beta1 = 0.8f,
+                       .beta2 = 0.99f,
+                       .eps = 1e-6f},
                       4);
   std::vector<float> w = {1.0f, -2.0f, 0.5f, 0.0f};
   std::vector<double> expected(w.begin(), w.end());
@@ -90,8 +92,7 @@ TEST(DenseOptimizer, AdamResumesFromStateAndStepsExactly) {
   }
   EXPECT_EQ(w, w_resumed);
   EXPECT_TRUE(std::equal(uninterrupted.state().begin(),
-                         uninterrupted.state().end(),
-                         resumed.state().begin()));
+                         uninterrupted.state().end(), resumed.state().begin()));
 }
 
 TEST(DenseOptimizer, SgdMatchesTheFormula) {

@@ -18,8 +18,12 @@ namespace rowshard {
 namespace {
 
 DlrmConfig small_config() {
-  return {.num_dense = 3, .num_sparse = 2, .embedding_dim = 4,
-          .bottom_mlp = {5}, .top_mlp = {6, 3}, .seed = 11};
+  return {.num_dense = 3,
+          .num_sparse = 2,
+          .embedding_dim = 4,
+          .bottom_mlp = {5},
+          .top_mlp = {6, 3},
+          .seed = 11};
 }
 
 // One batch of inputs, uniform in [-1, 1), with labels 0, 1 and a soft one.
@@ -127,9 +131,9 @@ double reference_loss(const DlrmConfig& config,
                       const std::vector<double>& dense,
                       const std::vector<double>& embeddings,
                       const std::vector<float>& labels) {
-  const std::vector<double> logits = reference_logits(
-      config, parameters, dense, embeddings,
-      static_cast<int64_t>(labels.size()));
+  const std::vector<double> logits =
+      reference_logits(config, parameters, dense, embeddings,
+                       static_cast<int64_t>(labels.size()));
   double sum = 0.0;
   for (std::size_t b = 0; b < labels.size(); ++b) {
     const double p = 1.0 / (1.0 + std::exp(-logits[b]));
@@ -178,10 +182,9 @@ TEST(Dlrm, LossMatchesTheDoubleReference) {
   const double loss =
       model.forward_backward(batch.dense, batch.embeddings, batch.labels,
                              batch.size, 1.0f, embedding_grad);
-  const double expected =
-      reference_loss(config, to_double(model.parameters()),
-                     to_double(batch.dense), to_double(batch.embeddings),
-                     batch.labels);
+  const double expected = reference_loss(
+      config, to_double(model.parameters()), to_double(batch.dense),
+      to_double(batch.embeddings), batch.labels);
   EXPECT_NEAR(loss, expected, 1e-5 * std::fabs(expected));
 }
 
@@ -278,8 +281,8 @@ TEST(Dlrm, InteractionIsXThenDotsInRowMajorPairOrder) {
   const std::vector<float> embeddings = {3, 4, 5, 6};
   std::vector<float> embedding_grad(4);
   const std::vector<float> label = {0.0f};
-  const double loss = model.forward_backward(dense, embeddings, label, 1,
-                                             1.0f, embedding_grad);
+  const double loss =
+      model.forward_backward(dense, embeddings, label, 1, 1.0f, embedding_grad);
   EXPECT_NEAR(loss, std::log(2.0), 1e-7);
   // v = (1,2) (3,4) (5,6): x, then (0,1) (0,2) (1,2).
   const float expected_z[] = {1, 2, 11, 17, 39};
@@ -289,9 +292,12 @@ TEST(Dlrm, InteractionIsXThenDotsInRowMajorPairOrder) {
 }
 
 TEST(Dlrm, SameInputsGiveSameBitsWhateverTheThreadCount) {
-  const DlrmConfig config = {.num_dense = 13, .num_sparse = 5,
-                             .embedding_dim = 16, .bottom_mlp = {64, 32},
-                             .top_mlp = {96, 48}, .seed = 3};
+  const DlrmConfig config = {.num_dense = 13,
+                             .num_sparse = 5,
+                             .embedding_dim = 16,
+                             .bottom_mlp = {64, 32},
+                             .top_mlp = {96, 48},
+                             .seed = 3};
   const Batch batch = random_batch(config, 300, 4);
   struct Run {
     std::vector<float> parameters;
@@ -304,12 +310,14 @@ TEST(Dlrm, SameInputsGiveSameBitsWhateverTheThreadCount) {
     omp_set_num_threads(threads);
     Dlrm model(config);
     Run result{{model.parameters().begin(), model.parameters().end()},
-               0.0, {}, std::vector<float>(batch.embeddings.size()), {}};
+               0.0,
+               {},
+               std::vector<float>(batch.embeddings.size()),
+               {}};
     result.loss =
         model.forward_backward(batch.dense, batch.embeddings, batch.labels,
                                batch.size, 1.0f / 300, result.embedding_grad);
-    result.gradients.assign(model.gradients().begin(),
-                            model.gradients().end());
+    result.gradients.assign(model.gradients().begin(), model.gradients().end());
     result.probabilities =
         model.predict(batch.dense, batch.embeddings, batch.size);
     return result;
@@ -318,7 +326,8 @@ TEST(Dlrm, SameInputsGiveSameBitsWhateverTheThreadCount) {
   const Run first = run(1);
   const Run second = run(std::max(2, threads));
   omp_set_num_threads(threads);
-  auto same_bits = [](const std::vector<float>& a, const std::vector<float>& b) {
+  auto same_bits = [](const std::vector<float>& a,
+                      const std::vector<float>& b) {
     return a.size() == b.size() &&
            std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
   };
@@ -354,10 +363,9 @@ TEST(Dlrm, PredictIsTheSigmoidOfTheForwardLogit) {
         label, 1, 1.0f, embedding_grad);
     EXPECT_NEAR(probabilities[b], std::exp(-loss), 1e-6) << b;
   }
-  const std::vector<double> logits =
-      reference_logits(config, to_double(model.parameters()),
-                       to_double(batch.dense), to_double(batch.embeddings),
-                       batch.size);
+  const std::vector<double> logits = reference_logits(
+      config, to_double(model.parameters()), to_double(batch.dense),
+      to_double(batch.embeddings), batch.size);
   for (int64_t b = 0; b < batch.size; ++b)
     EXPECT_NEAR(probabilities[b], 1.0 / (1.0 + std::exp(-logits[b])), 1e-6);
 }
@@ -371,11 +379,11 @@ TEST(Dlrm, LossIsStableForLargeLogits) {
   const std::vector<float> dense = {1.0f}, embedding = {0.0f};
   const std::vector<float> zero = {0.0f}, one = {1.0f};
   std::vector<float> embedding_grad(1);
-  const double confident_wrong = model.forward_backward(
-      dense, embedding, zero, 1, 1.0f, embedding_grad);
+  const double confident_wrong =
+      model.forward_backward(dense, embedding, zero, 1, 1.0f, embedding_grad);
   EXPECT_NEAR(confident_wrong, 100.0, 1e-9);
-  const double confident_right = model.forward_backward(
-      dense, embedding, one, 1, 1.0f, embedding_grad);
+  const double confident_right =
+      model.forward_backward(dense, embedding, one, 1, 1.0f, embedding_grad);
   EXPECT_GT(confident_right, 0.0);
   EXPECT_NEAR(confident_right, std::exp(-100.0), 1e-50);
   for (float g : model.gradients()) EXPECT_TRUE(std::isfinite(g));

@@ -9,8 +9,9 @@
 //   logit = bias + signal * (sum_f effect_f(id_f) + sum_j v_j * dense_j)
 //   click = uniform(example) < sigmoid(logit)
 //
-// with effect_f(id) and v_j themselves drawn N(0, 1/F) and N(0, 1/num_dense)
-// from the seed. So each rank generates only its own slice of every global
+// with v_j drawn N(0, 1/num_dense) from the seed and effect_f(id) drawn
+// N(0, 1/F), faded for rarer (higher) ids so that the signal sits where the
+// data is, as in real logs. So each rank generates only its own slice of every global
 // batch, and the data does not depend on the number of ranks.
 #pragma once
 
@@ -50,6 +51,8 @@ class PlantedClicks {
   const SyntheticOptions& options() const { return options_; }
 
  private:
+  double id_effect(int64_t feature, int64_t id) const;
+
   SyntheticOptions options_;
   std::vector<double> dense_weights_;
 };

@@ -80,10 +80,10 @@ struct Line {
   int64_t index = 0;      // lines before it in the epoch
 };
 
-// The lines of the files in order, from a cursor. The cursor always names
-// the start of the next line, and moves to the next file as soon as a file's
-// last line is read, so that the position after a batch is the same however
-// the batch ended.
+// The lines of the files in order, from a cursor. The cursor names the
+// start of the next line. It moves to the next file as soon as a file's last
+// line is read, so that a place in the stream has one position (the start of
+// the next file, never the end of the one just read).
 class LineSource {
  public:
   LineSource(const std::vector<std::string>& files, const Cursor& start)

@@ -17,7 +17,9 @@
 // Batches. next() returns batches of exactly batch_size examples; without
 // `loop`, the last one may be smaller. With `loop`, the stream starts again at
 // the first file after the last (the next epoch), and a batch may span the two
-// epochs. The same files and options give the same batches.
+// epochs; files that give this rank no example in a whole epoch are then an
+// error (InvalidArgument from next()) rather than an endless search. The
+// same files and options give the same batches.
 //
 // Read-ahead. A reader thread reads and parses up to kReadAheadBatches
 // batches ahead of next(), so training does not wait on parsing. Errors of
@@ -33,7 +35,8 @@
 //
 // Positions. position() is five integers joined by ':',
 //   epoch:file:offset:file_line:line
-// which say where the next batch starts: in epoch `epoch` (from 0), in
+// which say where reading goes on for the next batch (just after the last
+// line of the previous one): in epoch `epoch` (from 0), in
 // options.files[file], at byte `offset`, the start of a line with
 // `file_line` lines before it in that file and `line` lines before it in the
 // epoch (its global index, which decides its rank). file == files.size()

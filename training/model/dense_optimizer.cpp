@@ -37,8 +37,8 @@ DenseOptimizer::DenseOptimizer(DenseOptimizerConfig config,
     check_epsilon(config_.kind, config_.eps);
   }
   if (num_parameters < 0)
-    throw InvalidArgument(message("dense optimizer: num_parameters = ",
-                                  num_parameters, " must be >= 0"));
+    throw InvalidArgument(message(
+        "dense optimizer: num_parameters = ", num_parameters, " must be >= 0"));
   if (kind_ == Kind::adam) state_.assign(2 * num_parameters, 0.0f);
 }
 
@@ -53,9 +53,10 @@ void DenseOptimizer::step(std::span<float> parameters,
                           std::span<const float> gradients) {
   if (static_cast<int64_t>(parameters.size()) != num_parameters_ ||
       static_cast<int64_t>(gradients.size()) != num_parameters_)
-    throw InvalidArgument(message(
-        "dense optimizer: step with ", parameters.size(), " parameters and ",
-        gradients.size(), " gradients, expected ", num_parameters_, " of each"));
+    throw InvalidArgument(message("dense optimizer: step with ",
+                                  parameters.size(), " parameters and ",
+                                  gradients.size(), " gradients, expected ",
+                                  num_parameters_, " of each"));
   ++steps_;
   const float lr = config_.lr;
   const float weight_decay = config_.weight_decay;
@@ -77,8 +78,8 @@ void DenseOptimizer::step(std::span<float> parameters,
     const float g = gradients[i] + weight_decay * parameters[i];
     m[i] += one_minus_beta1 * (g - m[i]);
     v[i] = config_.beta2 * v[i] + one_minus_beta2 * g * g;
-    parameters[i] -=
-        step_size * m[i] / (std::sqrt(v[i]) / bias_correction2_sqrt + config_.eps);
+    parameters[i] -= step_size * m[i] /
+                     (std::sqrt(v[i]) / bias_correction2_sqrt + config_.eps);
   }
 }
 

@@ -25,8 +25,6 @@ using RowMajorMatrix =
     Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using MatrixView = Eigen::Map<RowMajorMatrix>;
 using ConstMatrixView = Eigen::Map<const RowMajorMatrix>;
-using VectorView = Eigen::Map<Eigen::VectorXf>;
-using ConstVectorView = Eigen::Map<const Eigen::VectorXf>;
 using RowVectorView = Eigen::Map<Eigen::RowVectorXf>;
 using ConstRowVectorView = Eigen::Map<const Eigen::RowVectorXf>;
 
@@ -56,8 +54,7 @@ void check_span(const char* what, std::size_t size, int64_t batch_size,
     throw InvalidArgument(message("Dlrm: ", what, " has ", size,
                                   " values, expected ",
                                   batch_size * per_example, " (", per_example,
-                                  " for each of batch_size ", batch_size,
-                                  ")"));
+                                  " for each of batch_size ", batch_size, ")"));
 }
 
 // The loss and the gradient of one example's binary cross-entropy with
@@ -79,13 +76,73 @@ LogitLoss binary_cross_entropy(double logit, double label) {
           sigmoid(logit) - label};
 }
 
+// The interaction of one example works on its F + 1 vectors stacked as the
+// rows of V [F + 1, D] (x, then the pooled embeddings): the dots are the
+// strict upper triangle of the Gram matrix V V^T, and their gradient is
+// dV = (S + S^T) V with S holding each dot's gradient at (i, j). Small
+// matrix products vectorise where pair-by-pair dots of D floats would not.
+struct InteractionScratch {
+  InteractionScratch(int64_t num_sparse, int64_t dim)
+      : stacked(num_sparse + 1, dim),
+        gram(num_sparse + 1, num_sparse + 1),
+        stacked_grad(num_sparse + 1, dim) {}
+
+  void stack(const float* x, const float* pooled) {
+    const int64_t num_sparse = stacked.rows() - 1;
+    stacked.row(0) = ConstRowVectorView(x, stacked.cols());
+    stacked.bottomRows(num_sparse) =
+        ConstMatrixView(pooled, num_sparse, stacked.cols());
+  }
+
+  RowMajorMatrix stacked;       // V
+  RowMajorMatrix gram;          // V V^T, or S + S^T
+  RowMajorMatrix stacked_grad;  // dV
+};
+
+// z = [x, dots] from x [D] and pooled [F, D].
+void interaction_forward(const float* x, const float* pooled,
+                         InteractionScratch& scratch, float* z) {
+  scratch.stack(x, pooled);
+  scratch.gram.noalias() = scratch.stacked * scratch.stacked.transpose();
+  const int64_t dim = scratch.stacked.cols();
+  const int64_t vectors = scratch.stacked.rows();
+  std::copy(x, x + dim, z);
+  float* dots = z + dim;
+  for (int64_t i = 0; i < vectors; ++i)
+    for (int64_t j = i + 1; j < vectors; ++j) *dots++ = scratch.gram(i, j);
+}
+
+// From z_grad [D + pairs]: x_grad [D] = z_grad[0, D) + dV row 0, and
+// pooled_grad [F, D] = dV rows 1..F (overwritten).
+void interaction_backward(const float* x, const float* pooled,
+                          const float* z_grad, InteractionScratch& scratch,
+                          float* x_grad, float* pooled_grad) {
+  scratch.stack(x, pooled);
+  const int64_t dim = scratch.stacked.cols();
+  const int64_t vectors = scratch.stacked.rows();
+  const float* dot_grad = z_grad + dim;
+  for (int64_t i = 0; i < vectors; ++i) {
+    scratch.gram(i, i) = 0.0f;
+    for (int64_t j = i + 1; j < vectors; ++j) {
+      scratch.gram(i, j) = *dot_grad;
+      scratch.gram(j, i) = *dot_grad++;
+    }
+  }
+  scratch.stacked_grad.noalias() = scratch.gram * scratch.stacked;
+  for (int64_t d = 0; d < dim; ++d)
+    x_grad[d] = z_grad[d] + scratch.stacked_grad(0, d);
+  MatrixView(pooled_grad, vectors - 1, dim) =
+      scratch.stacked_grad.bottomRows(vectors - 1);
+}
+
 }  // namespace
 
 Dlrm::Dlrm(DlrmConfig config) : config_(std::move(config)) {
   check_size("num_dense", config_.num_dense);
   check_size("num_sparse", config_.num_sparse);
   check_size("embedding_dim", config_.embedding_dim);
-  for (int64_t width : config_.bottom_mlp) check_size("bottom_mlp width", width);
+  for (int64_t width : config_.bottom_mlp)
+    check_size("bottom_mlp width", width);
   for (int64_t width : config_.top_mlp) check_size("top_mlp width", width);
 
   int64_t offset = 0;
@@ -143,7 +200,6 @@ void Dlrm::check_batch(std::span<const float> dense,
 void Dlrm::forward(const float* dense, const float* embeddings,
                    int64_t batch_size, Activations& activations) const {
   const int64_t dim = config_.embedding_dim;
-  const int64_t vectors = config_.num_sparse + 1;
   const int64_t z_width = interaction_width();
 
   auto linear = [&](int64_t index, const float* input) {
@@ -168,19 +224,11 @@ void Dlrm::forward(const float* dense, const float* embeddings,
   }
 
   activations.interaction.resize(batch_size * z_width);
-  const float* bottom = input;
-  for (int64_t b = 0; b < batch_size; ++b) {
-    const float* x = bottom + b * dim;
-    const float* pooled = embeddings + b * config_.num_sparse * dim;
-    auto vector = [&](int64_t i) {
-      return ConstVectorView(i == 0 ? x : pooled + (i - 1) * dim, dim);
-    };
-    float* z = activations.interaction.data() + b * z_width;
-    std::copy(x, x + dim, z);
-    float* dot = z + dim;
-    for (int64_t i = 0; i < vectors; ++i)
-      for (int64_t j = i + 1; j < vectors; ++j) *dot++ = vector(i).dot(vector(j));
-  }
+  InteractionScratch scratch(config_.num_sparse, dim);
+  for (int64_t b = 0; b < batch_size; ++b)
+    interaction_forward(input + b * dim,
+                        embeddings + b * config_.num_sparse * dim, scratch,
+                        activations.interaction.data() + b * z_width);
 
   input = activations.interaction.data();
   for (int64_t k = num_bottom_layers_; k < static_cast<int64_t>(layers_.size());
@@ -192,8 +240,8 @@ void Dlrm::forward(const float* dense, const float* embeddings,
 
 double Dlrm::forward_backward(std::span<const float> dense,
                               std::span<const float> embeddings,
-                              std::span<const float> labels,
-                              int64_t batch_size, float loss_scale,
+                              std::span<const float> labels, int64_t batch_size,
+                              float loss_scale,
                               std::span<float> embedding_grad) {
   check_batch(dense, embeddings, batch_size);
   check_span("labels", labels.size(), batch_size, 1);
@@ -254,38 +302,23 @@ double Dlrm::forward_backward(std::span<const float> dense,
                            : activations_.outputs[k - 1].data());
 
   // output_grad_ is now d/dz [batch, z_width]; split it into d/dx (into
-  // input_grad_, then back to output_grad_) and d/d(embeddings).
+  // input_grad_, then swapped back to output_grad_) and d/d(embeddings).
   const int64_t dim = config_.embedding_dim;
-  const int64_t vectors = config_.num_sparse + 1;
+  const int64_t pooled_width = config_.num_sparse * dim;
   const int64_t z_width = interaction_width();
   const float* bottom = activations_.outputs[num_bottom_layers_ - 1].data();
   input_grad_.resize(batch_size * dim);
-  for (int64_t b = 0; b < batch_size; ++b) {
-    const float* z_grad = output_grad_.data() + b * z_width;
-    float* x_grad = input_grad_.data() + b * dim;
-    float* pooled_grad = embedding_grad.data() + b * config_.num_sparse * dim;
-    const float* x = bottom + b * dim;
-    const float* pooled = embeddings.data() + b * config_.num_sparse * dim;
-    std::copy(z_grad, z_grad + dim, x_grad);
-    std::fill(pooled_grad, pooled_grad + config_.num_sparse * dim, 0.0f);
-    auto vector = [&](int64_t i) {
-      return ConstVectorView(i == 0 ? x : pooled + (i - 1) * dim, dim);
-    };
-    auto vector_grad = [&](int64_t i) {
-      return VectorView(i == 0 ? x_grad : pooled_grad + (i - 1) * dim, dim);
-    };
-    const float* dot_grad = z_grad + dim;
-    for (int64_t i = 0; i < vectors; ++i)
-      for (int64_t j = i + 1; j < vectors; ++j) {
-        const float g = *dot_grad++;
-        vector_grad(i).noalias() += g * vector(j);
-        vector_grad(j).noalias() += g * vector(i);
-      }
-  }
+  InteractionScratch scratch(config_.num_sparse, dim);
+  for (int64_t b = 0; b < batch_size; ++b)
+    interaction_backward(bottom + b * dim, embeddings.data() + b * pooled_width,
+                         output_grad_.data() + b * z_width, scratch,
+                         input_grad_.data() + b * dim,
+                         embedding_grad.data() + b * pooled_width);
   std::swap(output_grad_, input_grad_);
 
   for (int64_t k = num_bottom_layers_ - 1; k >= 0; --k)
-    linear_backward(k, k == 0 ? dense.data() : activations_.outputs[k - 1].data());
+    linear_backward(k,
+                    k == 0 ? dense.data() : activations_.outputs[k - 1].data());
   return loss_sum;
 }
 

@@ -128,10 +128,9 @@ class Dlrm {
   };
 
   void check_batch(std::span<const float> dense,
-                   std::span<const float> embeddings,
-                   int64_t batch_size) const;
-  void forward(const float* dense, const float* embeddings,
-               int64_t batch_size, Activations& activations) const;
+                   std::span<const float> embeddings, int64_t batch_size) const;
+  void forward(const float* dense, const float* embeddings, int64_t batch_size,
+               Activations& activations) const;
 
   DlrmConfig config_;
   std::vector<Layer> layers_;  // bottom layers, then top layers
