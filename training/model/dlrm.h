@@ -33,7 +33,8 @@
 //
 // Arithmetic is float and single-threaded inside the model (Eigen's own
 // threading is off), so the same inputs give the same bits whatever the
-// thread count; parallelism comes from running ranks, not from here.
+// thread count; parallelism comes from running ranks, not from here. (Other
+// instruction sets, e.g. another -march, may round differently.)
 #pragma once
 
 #include <cstdint>
@@ -57,10 +58,11 @@ struct DlrmConfig {
 class Dlrm {
  public:
   // A model with weights drawn uniform(-1/sqrt(fan_in), +1/sqrt(fan_in))
-  // (nn.Linear's default bound), from a counter-based generator keyed by
-  // config.seed, so the same config gives the same bits on every rank;
-  // biases are 0. Throws InvalidArgument if num_dense, num_sparse,
-  // embedding_dim or any hidden width is < 1.
+  // (nn.Linear's default bound) by a counter-based generator: the weight at
+  // flat index i of parameters() depends only on (config.seed, i), so the
+  // same config gives the same bits on every rank (the numbers are not
+  // PyTorch's); biases are 0. Throws InvalidArgument if num_dense,
+  // num_sparse, embedding_dim or any hidden width is < 1.
   explicit Dlrm(DlrmConfig config);
 
   // The math of one training step on a local batch of `batch_size` examples:
