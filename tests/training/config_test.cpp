@@ -1,0 +1,109 @@
+// Config errors name the file, the line and the key, before any work.
+#include "training/config/job_config.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "engine/error.h"
+
+namespace rowshard::config {
+namespace {
+
+std::string write_config(const std::string& name, const std::string& text) {
+  const auto path = std::filesystem::temp_directory_path() / name;
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+const std::string kValid = R"(seed: 3
+batch_size: 64
+steps: 10
+tables:
+  - {name: items, rows: 100, dim: 4}
+features:
+  - {name: f, table: items}
+data:
+  source: synthetic
+)";
+
+std::string error_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  const std::string path = write_config("rowshard_config_test.yaml", text);
+  try {
+    load_job_config(path, overrides);
+  } catch (const InvalidArgument& error) {
+    const std::string what = error.what();
+    return what.substr(what.find(".yaml") + 5);  // drop the temporary directory
+  }
+  return "no error";
+}
+
+TEST(JobConfig, ReadsAValidConfigWithDefaults) {
+  const JobConfig job = load_job_config(write_config("valid.yaml", kValid), {});
+  EXPECT_EQ(job.seed, 3u);
+  EXPECT_EQ(job.batch_size, 64);
+  ASSERT_EQ(job.tables.size(), 1u);
+  EXPECT_EQ(job.tables[0].collection.table.num_embeddings, 100);
+  EXPECT_EQ(job.tables[0].collection.table.mode, PoolingMode::sum);
+  EXPECT_EQ(job.tables[0].collection.optimizer.kind, OptimizerKind::rowwise_adagrad);
+  EXPECT_EQ(job.sharding, "auto");
+  EXPECT_EQ(job.data.source, "synthetic");
+  EXPECT_EQ(job.model.optimizer, "adam");
+}
+
+TEST(JobConfig, UnknownKeysNameFileLineAndKey) {
+  EXPECT_EQ(error_of(kValid + "stpes: 3\n"), ":10: stpes: unknown key (valid here: seed, threads, "
+                                             "batch_size, steps, eval_every, eval_examples, "
+                                             "progress_seconds, checkpoint, sharding, "
+                                             "memory_budget_mb, tables, features, data, model)");
+  EXPECT_EQ(error_of(R"(tables:
+  - {name: items, rows: 100, dim: 4, colour: red}
+features: [{name: f, table: items}]
+data: {source: synthetic}
+)"),
+            ":2: tables[0].colour: unknown key (valid here: name, rows, dim, pooling, "
+            "padding_idx, max_norm, dtype, stochastic_rounding, optimizer, sharding, "
+            "pretrained)");
+}
+
+TEST(JobConfig, WrongTypesAndValues) {
+  EXPECT_EQ(error_of("batch_size: many\n" + kValid.substr(kValid.find("steps"))),
+            ":1: batch_size: expected an integer, got 'many'");
+  std::string text = kValid;
+  text.replace(text.find("rows: 100"), 9, "rows: 0");
+  EXPECT_EQ(error_of(text), ":5: tables[0].rows: must be at least 1, got 0");
+  text = kValid;
+  text.replace(text.find("source: synthetic"), 17, "source: parquet");
+  EXPECT_EQ(error_of(text), ":9: data.source: 'parquet' is not one of: synthetic, tsv");
+}
+
+TEST(JobConfig, MissingKeysAndBrokenReferences) {
+  std::string text = kValid;
+  text.replace(text.find(", dim: 4"), 8, "");
+  EXPECT_EQ(error_of(text), ":5: tables[0]: missing required key 'dim'");
+  text = kValid;
+  text.replace(text.find("table: items}"), 13, "table: users}");
+  EXPECT_EQ(error_of(text), ":7: features[0].table: 'users' is not one of the tables");
+  EXPECT_EQ(error_of("steps: 3\n"), ":1: config: missing required key 'tables'");
+}
+
+TEST(JobConfig, OverridesApplyBeforeChecking) {
+  const std::string path = write_config("override.yaml", kValid);
+  const JobConfig job =
+      load_job_config(path, {"steps=25", "tables.0.rows=500", "model.top_mlp=[8, 4]"});
+  EXPECT_EQ(job.steps, 25);
+  EXPECT_EQ(job.tables[0].collection.table.num_embeddings, 500);
+  EXPECT_EQ(job.model.top_mlp, (std::vector<int64_t>{8, 4}));
+  EXPECT_NE(job.effective_yaml.find("steps: 25"), std::string::npos);
+  EXPECT_THROW(load_job_config(path, {"steps"}), InvalidArgument);
+  EXPECT_THROW(load_job_config(path, {"steps=[1"}), InvalidArgument);
+  EXPECT_THROW(load_job_config(path, {"steps=soon"}), InvalidArgument);
+}
+
+TEST(JobConfig, SyntaxErrorsNameTheLine) {
+  EXPECT_EQ(error_of("steps: 3\ntables: [\n").substr(0, 3), ":3:");
+}
+
+}  // namespace
+}  // namespace rowshard::config

@@ -1,0 +1,77 @@
+#include "training/data/synthetic.h"
+
+#include <gtest/gtest.h>
+
+#include "engine/error.h"
+
+namespace rowshard {
+namespace {
+
+SyntheticOptions options(int rank, int ranks) {
+  SyntheticOptions o;
+  o.seed = 4;
+  o.num_dense = 3;
+  o.rows_per_feature = {1000, 50};
+  o.global_batch_size = 10;
+  o.rank = rank;
+  o.world_size = ranks;
+  return o;
+}
+
+TEST(Synthetic, RanksSplitTheSameGlobalBatches) {
+  SyntheticSource whole(options(0, 1));
+  SyntheticSource first(options(0, 3)), second(options(1, 3)), third(options(2, 3));
+  for (int step = 0; step < 3; ++step) {
+    const ExampleBatch all = *whole.next();
+    std::vector<float> labels, dense;
+    for (SyntheticSource* part : {&first, &second, &third}) {
+      const ExampleBatch batch = *part->next();
+      labels.insert(labels.end(), batch.labels.begin(), batch.labels.end());
+      dense.insert(dense.end(), batch.dense.begin(), batch.dense.end());
+    }
+    EXPECT_EQ(labels, all.labels);
+    EXPECT_EQ(dense, all.dense);
+  }
+}
+
+TEST(Synthetic, SeekResumesTheStream) {
+  SyntheticSource source(options(0, 1));
+  source.next();
+  const std::string position = source.position();
+  const ExampleBatch expected = *source.next();
+  SyntheticSource again(options(0, 1));
+  again.seek(position);
+  const ExampleBatch got = *again.next();
+  EXPECT_EQ(got.sparse_values, expected.sparse_values);
+  EXPECT_EQ(got.labels, expected.labels);
+  EXPECT_THROW(again.seek("soon"), InvalidArgument);
+}
+
+TEST(Synthetic, IdsAreSkewedAndInRange) {
+  SyntheticOptions o = options(0, 1);
+  o.global_batch_size = 20000;
+  const ExampleBatch batch = *SyntheticSource(o).next();
+  int64_t low = 0;
+  for (int64_t i = 0; i < 20000; ++i) {
+    const int64_t id = batch.sparse_values[i];  // feature 0
+    ASSERT_GE(id, 0);
+    ASSERT_LT(id, 1000);
+    low += id < 10;
+  }
+  EXPECT_GT(low, 20000 / 10) << "the first 1% of ids should be far more than 1% of lookups";
+  EXPECT_EQ(batch.sparse_lengths, std::vector<int64_t>(40000, 1));
+}
+
+TEST(Synthetic, HeldOutCarriesThePlantedProbabilities) {
+  const HeldOut held_out = synthetic_held_out(options(0, 1), 500);
+  ASSERT_EQ(held_out.planted_probability.size(), 500u);
+  double mean_label = 0, mean_probability = 0;
+  for (int i = 0; i < 500; ++i) {
+    mean_label += held_out.batch.labels[i] / 500;
+    mean_probability += held_out.planted_probability[i] / 500;
+  }
+  EXPECT_NEAR(mean_label, mean_probability, 0.06);  // labels are drawn from them
+}
+
+}  // namespace
+}  // namespace rowshard
