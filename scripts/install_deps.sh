@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   cmake ninja-build g++ pkg-config
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev
   libopenmpi-dev openmpi-bin
   libyaml-cpp-dev libxxhash-dev libeigen3-dev
   libboost-program-options-dev nlohmann-json3-dev
