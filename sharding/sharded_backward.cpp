@@ -20,8 +20,6 @@ using detail::Route;
 using detail::SavedExchange;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::string_view kOwner = "ShardedEmbeddingBagCollection";
-
 // Each shard's share of every touched row's sum of squares, added up over
 // the shards, then the update with the whole row's total.
 void step_column_shard(Communicator& comm, EmbeddingBag& shard,
@@ -61,7 +59,7 @@ std::vector<int64_t> ShardedEmbeddingBagCollection::routed_features() const {
 ReceivedArrays<float> ShardedEmbeddingBagCollection::exchange_gradients(
     const ShardedLookup& lookup, std::span<const float> grad_output) {
   agree_on_input(comm_, [&] {
-    check_length(kOwner, "grad_output", grad_output.size(),
+    check_length(ShardedEmbeddingBagCollection::kName, "grad_output", grad_output.size(),
                  static_cast<int64_t>(lookup.output.values.size()));
   });
   const SavedExchange& saved = *lookup.saved;

@@ -11,8 +11,6 @@
 
 namespace rowshard {
 
-constexpr std::string_view kOwner = "ShardedEmbeddingBagCollection";
-
 namespace {
 
 void check_sharding_supports(const CollectionTableConfig& config,
@@ -24,26 +22,26 @@ void check_sharding_supports(const CollectionTableConfig& config,
       sharding.kind == ShardingKind::data_parallel;
   if (replicated_or_split && table.max_norm)
     throw InvalidArgument(message(
-        kOwner, ": table '", table.name, "' is ", kind,
+        ShardedEmbeddingBagCollection::kName, ": table '", table.name, "' is ", kind,
         ", which cannot renormalise rows in place (max_norm); use row_wise or "
         "table_wise"));
   if (sharding.kind == ShardingKind::data_parallel && table.scale_grad_by_freq)
-    throw InvalidArgument(message(kOwner, ": table '", table.name,
+    throw InvalidArgument(message(ShardedEmbeddingBagCollection::kName, ": table '", table.name,
                                   "' is data_parallel, which does not support "
                                   "scale_grad_by_freq"));
   if (sharding.kind == ShardingKind::column_wise && table.embedding_dim < world_size)
-    throw InvalidArgument(message(kOwner, ": table '", table.name,
+    throw InvalidArgument(message(ShardedEmbeddingBagCollection::kName, ": table '", table.name,
                                   "' has ", table.embedding_dim,
                                   " columns, too few to split column-wise over ",
                                   world_size, " ranks"));
   if (table.padding_idx && (*table.padding_idx < -table.num_embeddings ||
                             *table.padding_idx >= table.num_embeddings))
-    throw OutOfRange(message(kOwner, ": table '", table.name, "': padding_idx ",
+    throw OutOfRange(message(ShardedEmbeddingBagCollection::kName, ": table '", table.name, "': padding_idx ",
                              *table.padding_idx, " is out of range [",
                              -table.num_embeddings, ", ", table.num_embeddings,
                              ")"));
   if (sharding.home_rank >= world_size)
-    throw InvalidArgument(message(kOwner, ": table '", table.name,
+    throw InvalidArgument(message(ShardedEmbeddingBagCollection::kName, ": table '", table.name,
                                   "' is placed on rank ", sharding.home_rank,
                                   " of only ", world_size));
 }
@@ -59,7 +57,7 @@ ShardedEmbeddingBagCollection::ShardedEmbeddingBagCollection(
       configs_(std::move(tables)),
       features_(std::move(features)) {
   if (sharding.size() != configs_.size())
-    throw InvalidArgument(message(kOwner, ": ", configs_.size(),
+    throw InvalidArgument(message(ShardedEmbeddingBagCollection::kName, ": ", configs_.size(),
                                   " tables but ", sharding.size(),
                                   " sharding entries"));
   // The unsharded collection checks names, references and weighted features;

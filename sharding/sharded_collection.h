@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "engine/embedding_bag_collection.h"
@@ -69,6 +70,9 @@ struct ShardedLookup {
 
 class ShardedEmbeddingBagCollection {
  public:
+  // How errors name this collection.
+  static constexpr std::string_view kName = "ShardedEmbeddingBagCollection";
+
   // `sharding` has one entry per table. Every rank builds the same
   // collection; each keeps only its shards, initialised to exactly the
   // values the unsharded table would have there. Throws InvalidArgument for

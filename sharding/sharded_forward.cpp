@@ -21,8 +21,6 @@ using detail::Route;
 using detail::SavedExchange;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::string_view kOwner = "ShardedEmbeddingBagCollection";
-
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -59,17 +57,17 @@ ShardedLookup ShardedEmbeddingBagCollection::forward(
 
   auto saved = std::make_shared<SavedExchange>();
   agree_on_input(comm_, [&] {
-    saved->bounds = jagged_bounds(kOwner, local_batch, feature_names_);
+    saved->bounds = jagged_bounds(ShardedEmbeddingBagCollection::kName, local_batch, feature_names_);
     for (int64_t f = 0; f < num_features(); ++f) {
       const int64_t first = saved->bounds[f * batch_size];
       const int64_t end = saved->bounds[(f + 1) * batch_size];
       check_indices_in_range(
-          message(kOwner, " feature '", features_[f].name, "' (table '",
+          message(ShardedEmbeddingBagCollection::kName, " feature '", features_[f].name, "' (table '",
                   features_[f].table, "')"),
           local_batch.values.subspan(first, end - first),
           configs_[table_of(f)].table.num_embeddings);
       if (features_[f].weighted && !local_batch.weights)
-        throw InvalidArgument(message(kOwner, " feature '", features_[f].name,
+        throw InvalidArgument(message(ShardedEmbeddingBagCollection::kName, " feature '", features_[f].name,
                                       "': the feature is weighted but the batch "
                                       "has no weights"));
     }

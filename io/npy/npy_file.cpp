@@ -21,27 +21,30 @@ Stored load(const std::byte* bytes) {
 
 template <typename T>
 std::vector<T> Array::values(std::string_view file_name) const {
+  constexpr bool wants_float = std::is_same_v<T, float>;
+  const bool stored_float =
+      header.type == ElementType::float32 || header.type == ElementType::float16;
+  if (wants_float != stored_float)
+    throw InvalidArgument(message("npy file '", file_name, "': holds ", descr_of(header.type),
+                                  ", expected ",
+                                  wants_float ? "float32 or float16" : "int64 or int32"));
   const std::size_t count = header.data_bytes / element_size(header.type);
   std::vector<T> out(count);
   const std::byte* data = bytes.data() + header.data_offset;
-  const bool wants_float = std::is_same_v<T, float>;
-  if (count == 0) {
-    // Nothing to copy (and empty vectors may hold null pointers).
-  } else if (wants_float && header.type == ElementType::float32) {
-    std::memcpy(out.data(), data, header.data_bytes);
-  } else if (wants_float && header.type == ElementType::float16) {
-    for (std::size_t i = 0; i < count; ++i)
-      out[i] = static_cast<T>(to_float(load<Float16>(data + 2 * i)));
-  } else if (!wants_float && header.type == ElementType::int64) {
-    std::memcpy(out.data(), data, header.data_bytes);
-  } else if (!wants_float && header.type == ElementType::int32) {
-    for (std::size_t i = 0; i < count; ++i)
-      out[i] = static_cast<T>(load<int32_t>(data + 4 * i));
-  } else {
-    throw InvalidArgument(message("npy file '", file_name, "': holds ",
-                                  descr_of(header.type), ", expected ",
-                                  wants_float ? "float32 or float16"
-                                              : "int64 or int32"));
+  switch (header.type) {
+    case ElementType::float16:
+      for (std::size_t i = 0; i < count; ++i)
+        out[i] = static_cast<T>(to_float(load<Float16>(data + 2 * i)));
+      break;
+    case ElementType::int32:
+      for (std::size_t i = 0; i < count; ++i)
+        out[i] = static_cast<T>(load<int32_t>(data + 4 * i));
+      break;
+    case ElementType::float32:
+    case ElementType::int64:
+      // Same type and width as T: the bytes are the values.
+      if (count > 0) std::memcpy(out.data(), data, header.data_bytes);
+      break;
   }
   return out;
 }
