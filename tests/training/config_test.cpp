@@ -11,8 +11,10 @@
 namespace rowshard::config {
 namespace {
 
+// A file per test: CTest runs tests as parallel processes.
 std::string write_config(const std::string& name, const std::string& text) {
-  const auto path = std::filesystem::temp_directory_path() / name;
+  const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  const auto path = std::filesystem::temp_directory_path() / (test + "_" + name);
   std::ofstream(path) << text;
   return path.string();
 }
