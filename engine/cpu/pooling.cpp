@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "engine/cpu/fixed_dim_pooling.h"
 #include "engine/cpu/prefetch.h"
 #include "engine/cpu/widen.h"
 #include "engine/element_types.h"
@@ -93,18 +94,19 @@ void pool_bags(const PoolingTask& task, int64_t first_bag, int64_t end_bag) {
 void pool_chunk(const Chunk& chunk) {
   const PoolingTask& task = *chunk.task;
   visit_element_type(task.weights->dtype(), [&]<typename Element>(Element) {
+    const int64_t first = chunk.first_bag, end = chunk.end_bag;
     switch (task.batch.mode) {
       case PoolingMode::sum:
-        if (task.batch.per_sample_weights.empty())
-          pool_bags<Element, PoolingMode::sum, false>(task, chunk.first_bag,
-                                                      chunk.end_bag);
-        else
-          pool_bags<Element, PoolingMode::sum, true>(task, chunk.first_bag,
-                                                     chunk.end_bag);
+        if (task.batch.per_sample_weights.empty()) {
+          if (!pool_bags_at_fixed_dim<Element, false, false>(task, first, end))
+            pool_bags<Element, PoolingMode::sum, false>(task, first, end);
+        } else if (!pool_bags_at_fixed_dim<Element, true, false>(task, first, end)) {
+          pool_bags<Element, PoolingMode::sum, true>(task, first, end);
+        }
         break;
       case PoolingMode::mean:
-        pool_bags<Element, PoolingMode::mean, false>(task, chunk.first_bag,
-                                                     chunk.end_bag);
+        if (!pool_bags_at_fixed_dim<Element, false, true>(task, first, end))
+          pool_bags<Element, PoolingMode::mean, false>(task, first, end);
         break;
       case PoolingMode::max:
         pool_bags<Element, PoolingMode::max, false>(task, chunk.first_bag,

@@ -99,7 +99,7 @@ TEST_P(PooledKernel, ForwardAndGradientsMatchReference) {
 
 std::vector<KernelCase> kernel_cases() {
   std::vector<KernelCase> cases;
-  for (int64_t dim : {1, 3, 17, 33, 64})
+  for (int64_t dim : {1, 3, 16, 17, 32, 33, 64, 128})
     for (PoolingMode mode :
          {PoolingMode::sum, PoolingMode::mean, PoolingMode::max})
       for (bool padded : {false, true}) {

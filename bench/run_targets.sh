@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# run_targets.sh: the issue targets' workloads, rowshard against PyTorch in
+# the same run (bench/compare_torch.py), one JSON line per side and a
+# compare line each. Run on an otherwise idle machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+common=(--rows 4000000 --batch 65536 --pooling-factor 40 --tables 1 --mode sum --threads 2
+        --seed 1 --repeat 5)
+for dist in uniform zipf:1.05; do
+  for dim in 64 128; do
+    python3 bench/compare_torch.py "${common[@]}" --dim "$dim" --dist "$dist" --op forward --dtype f32
+    python3 bench/compare_torch.py "${common[@]}" --dim "$dim" --dist "$dist" --op forward --dtype f16
+    python3 bench/compare_torch.py "${common[@]}" --dim "$dim" --dist "$dist" --op train --dtype f32
+  done
+done
