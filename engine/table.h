@@ -66,6 +66,12 @@ class Table {
   bool frozen() const { return frozen_; }
   const TableOptions& options() const { return options_; }
   const RowStorage& weights() const { return weights_; }
+  // Optimizer steps this table has taken: the counter behind its stochastic
+  // rounding's random stream, saved and restored so a resumed run rounds as
+  // an uninterrupted one would.
+  uint64_t steps_taken() const { return steps_taken_; }
+  void set_steps_taken(uint64_t steps) { steps_taken_ = steps; }
+
   // For loaders (checkpoint restore): the weights to overwrite in place.
   RowStorage& mutable_weights() { return weights_; }
   // "Embedding 'name'" or "EmbeddingBag 'name'": how errors name this table.
