@@ -77,8 +77,10 @@ class ShardedEmbeddingBagCollection {
   // collection; each keeps only its shards, initialised to exactly the
   // values the unsharded table would have there. Throws InvalidArgument for
   // what the collection refuses, and for options a sharding cannot honour
-  // (max_norm or scale_grad_by_freq on column-wise or data-parallel tables;
-  // column-wise tables with fewer columns than ranks).
+  // (max_norm on column-wise or data-parallel tables, scale_grad_by_freq on
+  // data-parallel ones, column-wise tables with fewer columns than ranks, a
+  // table-wise home rank past the last rank); a padding_idx out of range is
+  // OutOfRange.
   ShardedEmbeddingBagCollection(Communicator& comm,
                                 std::vector<CollectionTableConfig> tables,
                                 std::vector<TableSharding> sharding,
