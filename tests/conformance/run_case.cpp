@@ -86,31 +86,19 @@ void exercise(Table& table, const Case& c) {
 
 Verdict run_error_case(const Case& c) {
   std::unique_ptr<Table> table;
-  std::string refused_as;
-  std::string refusal;
+  Refusal refusal;
   try {
     table = make_table(c);
     exercise(*table, c);
   } catch (const OutOfRange& error) {
-    refused_as = "out_of_range";
-    refusal = error.what();
+    refusal = {"out_of_range", error.what()};
   } catch (const InvalidArgument& error) {
-    refused_as = "invalid_argument";
-    refusal = error.what();
+    refusal = {"invalid_argument", error.what()};
   } catch (const Mismatch&) {
     // An error case compares nothing it could fail on; reaching a compare
     // means the call went through.
   }
-  const std::string& expected = *c.expect_error;
-  // OutOfRange is an InvalidArgument, so it satisfies either expectation
-  // of "invalid_argument".
-  const bool kind_matches =
-      refused_as == expected ||
-      (expected == "invalid_argument" && refused_as == "out_of_range");
-  if (!kind_matches)
-    return {Verdict::Outcome::failed,
-            message("expect_error, -, ", expected, ", ",
-                    refused_as.empty() ? "no error" : refused_as + ": " + refusal)};
+  if (auto failed = check_refusal(*c.expect_error, refusal)) return *failed;
   if (table) {
     try {
       compare("weight (unchanged after the refusal)",
@@ -124,6 +112,15 @@ Verdict run_error_case(const Case& c) {
 }
 
 }  // namespace
+
+std::optional<Verdict> check_refusal(const std::string& expected, const Refusal& refusal) {
+  if (refusal.kind == expected ||
+      (expected == "invalid_argument" && refusal.kind == "out_of_range"))
+    return std::nullopt;
+  return Verdict{Verdict::Outcome::failed,
+                 message("expect_error, -, ", expected, ", ",
+                         refusal.kind.empty() ? "no error" : refusal.kind + ": " + refusal.what)};
+}
 
 Verdict run_case(const Case& c) {
   if (c.expect_error) return run_error_case(c);

@@ -2,6 +2,7 @@
 // with the case's expected arrays.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "tests/conformance/conformance_case.h"
@@ -14,6 +15,17 @@ struct Verdict {
   // For a failure, the first mismatch: "array, flat index, expected, got".
   std::string detail;
 };
+
+// How an error case's call was refused: kind "out_of_range",
+// "invalid_argument", or empty when it was not refused; and the message.
+struct Refusal {
+  std::string kind;
+  std::string what;
+};
+
+// A failed verdict unless `refusal` is of the `expected` kind. An
+// OutOfRange is an InvalidArgument too, so it satisfies "invalid_argument".
+std::optional<Verdict> check_refusal(const std::string& expected, const Refusal& refusal);
 
 // Runs `c` on one unsharded table: forward (and the table after it),
 // the dense gradient, then `steps` optimizer steps; or, for an error case,

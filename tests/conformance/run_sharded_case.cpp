@@ -77,10 +77,8 @@ ShardValues shard_values(ShardedEmbeddingBagCollection& sharded, int rank) {
 
 // What this rank saw: a refusal (its kind and message) or a first mismatch.
 struct LocalRun {
-  std::string refused_as;
-  std::string refusal;
+  Refusal refusal;
   FirstMismatch mismatch;
-  bool table_changed_by_refusal = false;
 };
 
 LocalRun run_here(const Case& c, Communicator& comm, ShardingKind kind) {
@@ -166,13 +164,11 @@ LocalRun run_here(const Case& c, Communicator& comm, ShardingKind kind) {
       });
     }
   } catch (const OutOfRange& error) {
-    run.refused_as = "out_of_range";
-    run.refusal = error.what();
+    run.refusal = {"out_of_range", error.what()};
   } catch (const InvalidArgument& error) {
-    run.refused_as = "invalid_argument";
-    run.refusal = error.what();
+    run.refusal = {"invalid_argument", error.what()};
   }
-  if (!run.refused_as.empty() && sharded) {
+  if (!run.refusal.kind.empty() && sharded) {
     const ShardValues now = shard_values(*sharded, comm.rank());
     run.mismatch.check([&] {
       compare_at("weight (unchanged after the refusal)",
@@ -185,15 +181,9 @@ LocalRun run_here(const Case& c, Communicator& comm, ShardingKind kind) {
 
 Verdict local_verdict(const Case& c, const LocalRun& run) {
   if (c.expect_error) {
-    const bool kind_matches =
-        run.refused_as == *c.expect_error ||
-        (*c.expect_error == "invalid_argument" && run.refused_as == "out_of_range");
-    if (!kind_matches)
-      return {Verdict::Outcome::failed,
-              message("expect_error, -, ", *c.expect_error, ", ",
-                      run.refused_as.empty() ? "no error" : run.refused_as + ": " + run.refusal)};
-  } else if (!run.refused_as.empty()) {
-    return {Verdict::Outcome::failed, message("-, -, success, error: ", run.refusal)};
+    if (auto failed = check_refusal(*c.expect_error, run.refusal)) return *failed;
+  } else if (!run.refusal.kind.empty()) {
+    return {Verdict::Outcome::failed, message("-, -, success, error: ", run.refusal.what)};
   }
   if (run.mismatch.detail()) return {Verdict::Outcome::failed, *run.mismatch.detail()};
   return {};
