@@ -227,10 +227,10 @@ Tensor Table::dense_gradient(const Lookup& lookup,
                   std::vector<float>(weights_.num_rows() * weights_.dim())};
   const cpu::GradientSource source =
       gradient_source(lookup, grad_output, padding_, embedding_dim());
-  const cpu::BackwardPlan plan({&source, 1}, num_embeddings(),
+  const cpu::BackwardPlan plan({&source, 1}, num_embeddings(), embedding_dim(),
                                 options_.scale_grad_by_freq);
   DenseWriter writer(gradient.values, embedding_dim());
-  cpu::for_each_row_gradient(plan, embedding_dim(), writer);
+  cpu::for_each_row_gradient(plan, writer);
   return gradient;
 }
 
@@ -244,14 +244,14 @@ SparseGradient Table::sparse_gradient(const Lookup& lookup,
 
 SparseGradient Table::sparse_gradient(
     std::span<const cpu::GradientSource> sources) const {
-  const cpu::BackwardPlan plan(sources, num_embeddings(),
+  const cpu::BackwardPlan plan(sources, num_embeddings(), embedding_dim(),
                                 options_.scale_grad_by_freq);
   SparseGradient gradient;
   gradient.dim = embedding_dim();
   gradient.rows = plan.rows();
   gradient.values.resize(gradient.rows.size() * embedding_dim());
   SparseWriter writer(gradient);
-  cpu::for_each_row_gradient(plan, embedding_dim(), writer);
+  cpu::for_each_row_gradient(plan, writer);
   return gradient;
 }
 
@@ -273,12 +273,12 @@ std::optional<uint64_t> Table::next_rounding_key() {
 void Table::step(std::span<const cpu::GradientSource> sources,
                  RowOptimizer& optimizer) {
   check_steppable(optimizer);
-  const cpu::BackwardPlan plan(sources, num_embeddings(),
+  const cpu::BackwardPlan plan(sources, num_embeddings(), embedding_dim(),
                                 options_.scale_grad_by_freq);
   const std::optional<uint64_t> rounding_key = next_rounding_key();
   visit_element_type(weights_.dtype(), [&]<typename Element>(Element) {
     OptimizerApplier<Element> applier(weights_, optimizer, rounding_key);
-    cpu::for_each_row_gradient(plan, embedding_dim(), applier);
+    cpu::for_each_row_gradient(plan, applier);
   });
 }
 

@@ -1,8 +1,9 @@
 // The fused backward: each looked-up row's gradient, summed once, handed to
 // a sink (an optimizer update, a gradient writer) and forgotten. No dense
 // [rows, dim] gradient is built and no atomics are used: entries are
-// grouped by row first, and each row is summed by one thread in a fixed
-// order, so results are bit-identical whatever the thread count.
+// bucketed by blocks of rows ("chunks"), and each chunk is summed by one
+// thread, row by row in a fixed order, so results are bit-identical whatever
+// the thread count.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +11,6 @@
 #include <vector>
 
 #include "engine/pooling.h"
-#include "engine/row_groups.h"
 
 namespace rowshard::cpu {
 
@@ -30,39 +30,57 @@ struct GradientSource {
 
 class RowGradientSink;
 
-// Every entry of all sources (padding left out), grouped by row, with what
-// it adds to its row's gradient resolved: where its upstream gradient is
-// and the factor it is scaled by.
+// Every entry of all sources (padding left out), grouped by row.
+//
+// Rows are split into chunks of consecutive rows, small enough that a
+// chunk's summed gradients stay in a core's L2 cache. One stable counting
+// pass buckets the entries by chunk; within a chunk each entry learns its
+// row's group number, so the gradient pass adds it straight into the row's
+// slot of a per-thread buffer, with no second sort and no dense gradient.
 class BackwardPlan {
  public:
   // With scale_grad_by_freq, a row's frequency counts its entries in all
-  // sources.
+  // sources. Every non-padding index must be in [0, num_rows).
   BackwardPlan(std::span<const GradientSource> sources, int64_t num_rows,
-               bool scale_grad_by_freq);
+               int64_t dim, bool scale_grad_by_freq);
 
-  // The distinct rows that get a gradient, ascending.
+  // The distinct rows that get a gradient, ascending; group g is rows()[g].
   const std::vector<int64_t>& rows() const { return rows_; }
   int64_t num_rows_touched() const { return static_cast<int64_t>(rows_.size()); }
+  int64_t dim() const { return dim_; }
 
  private:
-  friend void for_each_row_gradient(const BackwardPlan&, int64_t,
-                                    RowGradientSink&);
-  // One non-padding entry of a source. Row r's gradient is the fma-sum,
-  // over its entries in order, of scale * upstream[d] (in max mode only over
-  // the columns d its bag's winners give to this entry's position).
+  friend void for_each_row_gradient(const BackwardPlan&, RowGradientSink&);
+
+  // One non-padding entry, in its chunk's bucket. `slot` is first the row's
+  // offset in the chunk, then its group's offset among the chunk's groups,
+  // with kFirstOfGroup set on the group's earliest entry.
   struct Entry {
+    uint32_t slot;
     uint32_t source;
     uint32_t bag;
-    int64_t position;
+    uint32_t position;
   };
+  static constexpr uint32_t kFirstOfGroup = uint32_t{1} << 31;
+
+  void bucket_by_chunk(int64_t num_rows);
+  void number_groups();
 
   std::span<const GradientSource> sources_;
-  // Per source, per bag: the entry count mean divides by.
-  std::vector<std::vector<int64_t>> bag_entries_;
-  std::vector<Entry> entries_;  // grouped by row, see group_begin_
+  int64_t dim_;
   bool scale_grad_by_freq_;
+  int chunk_shift_ = 0;  // row r is in chunk r >> chunk_shift_
+  // Per source, per bag: the entry count mean divides by (mean mode only).
+  std::vector<std::vector<int64_t>> bag_entries_;
+  // Chunk c's entries are entries_[chunk_entry_begin_[c] ..
+  // chunk_entry_begin_[c + 1]), in source, then position order: the order
+  // each row's gradient is summed in.
+  std::vector<Entry> entries_;
+  std::vector<int64_t> chunk_entry_begin_;
+  // Chunk c's groups are rows_[chunk_group_begin_[c] .. [c + 1]).
+  std::vector<int64_t> chunk_group_begin_;
   std::vector<int64_t> rows_;
-  std::vector<int64_t> group_begin_;  // rows_.size() + 1 entries
+  std::vector<uint32_t> frequency_;  // per group; scale_grad_by_freq only
 };
 
 // Receives the summed gradient of group `group` (row `row`). Called once per
@@ -80,7 +98,6 @@ class RowGradientSink {
 // For each row of `plan`, computes its gradient exactly as
 // reference::dense_gradient defines it, summing the row's entries source by
 // source in position order, and passes it to `sink`.
-void for_each_row_gradient(const BackwardPlan& plan, int64_t dim,
-                           RowGradientSink& sink);
+void for_each_row_gradient(const BackwardPlan& plan, RowGradientSink& sink);
 
 }  // namespace rowshard::cpu

@@ -39,9 +39,10 @@ class PooledKernel : public ::testing::TestWithParam<KernelCase> {};
 TEST_P(PooledKernel, ForwardAndGradientsMatchReference) {
   const KernelCase c = GetParam();
   std::mt19937_64 rng(c.dim * 131 + static_cast<int>(c.mode) * 7 + c.weighted);
-  for (int trial = 0; trial < 4; ++trial) {
-    // Few rows make repeats within and across bags common.
-    const int64_t num_rows = trial % 2 == 0 ? 37 : 1000;
+  for (int trial = 0; trial < 6; ++trial) {
+    // Few rows make repeats within and across bags common; many rows spread
+    // the backward over many chunks of rows (engine/cpu/backward.h).
+    const int64_t num_rows = trial % 3 == 0 ? 37 : trial % 3 == 1 ? 1000 : 20000;
     const int64_t num_bags = 1 + static_cast<int64_t>(rng() % 64);
     const testing::RandomBags bags = random_bags(rng, num_bags, 200, num_rows);
     const int64_t padding = c.padded ? static_cast<int64_t>(rng() % num_rows)
