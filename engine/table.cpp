@@ -248,7 +248,7 @@ SparseGradient Table::sparse_gradient(
                                 options_.scale_grad_by_freq);
   SparseGradient gradient;
   gradient.dim = embedding_dim();
-  gradient.rows = plan.rows();
+  gradient.rows.assign(plan.rows().begin(), plan.rows().end());
   gradient.values.resize(gradient.rows.size() * embedding_dim());
   SparseWriter writer(gradient);
   cpu::for_each_row_gradient(plan, writer);
@@ -273,12 +273,12 @@ std::optional<uint64_t> Table::next_rounding_key() {
 void Table::step(std::span<const cpu::GradientSource> sources,
                  RowOptimizer& optimizer) {
   check_steppable(optimizer);
-  const cpu::BackwardPlan plan(sources, num_embeddings(), embedding_dim(),
-                                options_.scale_grad_by_freq);
+  step_plan_.build(sources, num_embeddings(), embedding_dim(),
+                   options_.scale_grad_by_freq);
   const std::optional<uint64_t> rounding_key = next_rounding_key();
   visit_element_type(weights_.dtype(), [&]<typename Element>(Element) {
     OptimizerApplier<Element> applier(weights_, optimizer, rounding_key);
-    cpu::for_each_row_gradient(plan, applier);
+    cpu::for_each_row_gradient(step_plan_, applier);
   });
 }
 

@@ -142,6 +142,8 @@ class Table {
   // every step draws fresh bits.
   uint64_t steps_taken_ = 0;
   bool frozen_ = false;
+  // step()'s grouping of the entries, kept so its memory is reused.
+  cpu::BackwardPlan step_plan_;
 };
 
 }  // namespace rowshard

@@ -10,6 +10,7 @@
 #include <span>
 #include <vector>
 
+#include "engine/cpu/scratch_buffer.h"
 #include "engine/pooling.h"
 
 namespace rowshard::cpu {
@@ -34,53 +35,65 @@ class RowGradientSink;
 //
 // Rows are split into chunks of consecutive rows, small enough that a
 // chunk's summed gradients stay in a core's L2 cache. One stable counting
-// pass buckets the entries by chunk; within a chunk each entry learns its
-// row's group number, so the gradient pass adds it straight into the row's
-// slot of a per-thread buffer, with no second sort and no dense gradient.
+// pass buckets the entries by chunk; the gradient pass then adds each entry
+// straight into its row's slot of a per-thread, per-chunk buffer, with no
+// second sort and no dense [rows, dim] gradient.
+//
+// A plan keeps its memory between build() calls, so a table that steps
+// every batch does not allocate (and page-fault) tens of megabytes a step.
 class BackwardPlan {
  public:
-  // With scale_grad_by_freq, a row's frequency counts its entries in all
-  // sources. Every non-padding index must be in [0, num_rows).
+  BackwardPlan() = default;
   BackwardPlan(std::span<const GradientSource> sources, int64_t num_rows,
-               int64_t dim, bool scale_grad_by_freq);
+               int64_t dim, bool scale_grad_by_freq) {
+    build(sources, num_rows, dim, scale_grad_by_freq);
+  }
+
+  // Groups `sources`' entries for a table of [num_rows, dim]; the sources'
+  // arrays must outlive the plan's use. With scale_grad_by_freq, a row's
+  // frequency counts its entries in all sources. Every non-padding index
+  // must be in [0, num_rows).
+  void build(std::span<const GradientSource> sources, int64_t num_rows,
+             int64_t dim, bool scale_grad_by_freq);
 
   // The distinct rows that get a gradient, ascending; group g is rows()[g].
-  const std::vector<int64_t>& rows() const { return rows_; }
-  int64_t num_rows_touched() const { return static_cast<int64_t>(rows_.size()); }
+  std::span<const int64_t> rows() const { return {rows_.data(), num_groups_}; }
+  int64_t num_rows_touched() const { return static_cast<int64_t>(num_groups_); }
   int64_t dim() const { return dim_; }
 
  private:
   friend void for_each_row_gradient(const BackwardPlan&, RowGradientSink&);
 
-  // One non-padding entry, in its chunk's bucket. `slot` is first the row's
-  // offset in the chunk, then its group's offset among the chunk's groups,
-  // with kFirstOfGroup set on the group's earliest entry.
-  struct Entry {
-    uint32_t slot;
-    uint32_t source;
-    uint32_t bag;
-    uint32_t position;
-  };
-  static constexpr uint32_t kFirstOfGroup = uint32_t{1} << 31;
-
-  void bucket_by_chunk(int64_t num_rows);
-  void number_groups();
+  void bucket_by_chunk();
+  void find_rows();
+  int64_t num_chunks() const { return static_cast<int64_t>(chunk_entry_begin_.size()) - 1; }
+  int64_t rows_per_chunk() const { return int64_t{1} << chunk_shift_; }
 
   std::span<const GradientSource> sources_;
-  int64_t dim_;
-  bool scale_grad_by_freq_;
+  int64_t num_rows_ = 0;
+  int64_t dim_ = 0;
+  bool scale_grad_by_freq_ = false;
   int chunk_shift_ = 0;  // row r is in chunk r >> chunk_shift_
-  // Per source, per bag: the entry count mean divides by (mean mode only).
-  std::vector<std::vector<int64_t>> bag_entries_;
-  // Chunk c's entries are entries_[chunk_entry_begin_[c] ..
-  // chunk_entry_begin_[c + 1]), in source, then position order: the order
-  // each row's gradient is summed in.
-  std::vector<Entry> entries_;
+  // Bags are numbered across sources: source s's bag b is bag_offset_[s] + b.
+  std::vector<int64_t> bag_offset_;
+  // Mean mode: per bag, the entry count its gradient is divided by.
+  ScratchBuffer<int64_t> bag_entries_;
+  // Chunk c's entries are [chunk_entry_begin_[c], chunk_entry_begin_[c + 1])
+  // of these arrays, in source, then position order: the order each row's
+  // gradient is summed in. Per entry: its row's offset in the chunk, its
+  // bag, and (only when a source needs it: max mode or per-sample weights)
+  // its position in its source's indices.
   std::vector<int64_t> chunk_entry_begin_;
+  ScratchBuffer<uint32_t> entry_offsets_;
+  ScratchBuffer<uint32_t> entry_bags_;
+  ScratchBuffer<uint32_t> entry_positions_;
+  bool needs_positions_ = false;
+  // One bit per row: is it looked up? Valid for chunks with entries.
+  ScratchBuffer<uint64_t> touched_;
   // Chunk c's groups are rows_[chunk_group_begin_[c] .. [c + 1]).
   std::vector<int64_t> chunk_group_begin_;
-  std::vector<int64_t> rows_;
-  std::vector<uint32_t> frequency_;  // per group; scale_grad_by_freq only
+  ScratchBuffer<int64_t> rows_;
+  std::size_t num_groups_ = 0;
 };
 
 // Receives the summed gradient of group `group` (row `row`). Called once per
