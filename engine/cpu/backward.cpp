@@ -76,7 +76,8 @@ void BackwardPlan::bucket_by_chunk() {
   chunk_entry_begin_.assign(chunks + 1, 0);
   int64_t* bag_entries = bag_entries_.reserve(total_bags);
   std::vector<int64_t> cursors;  // [thread][chunk]: a count, then a cursor
-  uint32_t *offsets = nullptr, *bags = nullptr, *positions = nullptr;
+  ChunkEntry* entries = nullptr;
+  uint32_t* positions = nullptr;
 
   // Calls visit(source, bag, position, row) for each non-padding entry of
   // this thread's bags, in order.
@@ -133,14 +134,13 @@ void BackwardPlan::bucket_by_chunk() {
         }
       }
       chunk_entry_begin_[chunks] = start;
-      offsets = entry_offsets_.reserve(start);
-      bags = entry_bags_.reserve(start);
+      entries = entries_.reserve(start);
       positions = needs_positions_ ? entry_positions_.reserve(start) : nullptr;
     }
     for_each_entry(first_bag, end_bag, [&](std::size_t s, int64_t b, int64_t p, int64_t row) {
       const int64_t at = mine[row >> chunk_shift_]++;
-      offsets[at] = static_cast<uint32_t>(row) & offset_mask;
-      bags[at] = static_cast<uint32_t>(bag_offset_[s] + b);
+      entries[at] = {static_cast<uint32_t>(bag_offset_[s] + b),
+                     static_cast<uint32_t>(row) & offset_mask};
       if (positions != nullptr) positions[at] = static_cast<uint32_t>(p);
     });
   }
@@ -153,7 +153,7 @@ void BackwardPlan::find_rows() {
   const int64_t chunks = num_chunks();
   const int64_t words_per_chunk = std::max<int64_t>(1, rows_per_chunk() / 64);
   uint64_t* touched = touched_.reserve(chunks * words_per_chunk);
-  const uint32_t* offsets = entry_offsets_.data();
+  const ChunkEntry* entries = entries_.data();
   chunk_group_begin_.assign(chunks + 1, 0);
 #pragma omp parallel
   {
@@ -163,7 +163,7 @@ void BackwardPlan::find_rows() {
       uint64_t* words = touched + c * words_per_chunk;
       std::fill_n(words, words_per_chunk, 0);
       for (int64_t i = chunk_entry_begin_[c]; i < chunk_entry_begin_[c + 1]; ++i)
-        words[offsets[i] >> 6] |= uint64_t{1} << (offsets[i] & 63);
+        words[entries[i].offset >> 6] |= uint64_t{1} << (entries[i].offset & 63);
       int64_t groups = 0;
       for (int64_t w = 0; w < words_per_chunk; ++w) groups += std::popcount(words[w]);
       chunk_group_begin_[c + 1] = groups;
@@ -193,13 +193,12 @@ namespace {
 struct EntryRun {
   const GradientSource* source;
   int64_t first_bag;  // the source's bag 0 in the plan's numbering
-  const uint32_t* offsets;
-  const uint32_t* bags;
+  const BackwardPlan::ChunkEntry* entries;
   const uint32_t* positions;  // nullptr unless the plan keeps positions
   int64_t count;
 
   const float* upstream(int64_t i) const {
-    return source->grad_output + (bags[i] - first_bag) * source->stride;
+    return source->grad_output + (entries[i].bag - first_bag) * source->stride;
   }
 };
 
@@ -214,7 +213,7 @@ void add_upstream(const EntryRun& run, float* sums, int64_t runtime_dim) {
     if (i + kPrefetchDistance < run.count)
       prefetch_row(run.upstream(i + kPrefetchDistance), row_bytes);
     const float* upstream = run.upstream(i);
-    float* sum = sums + run.offsets[i] * dim;
+    float* sum = sums + run.entries[i].offset * dim;
 #pragma omp simd
     for (int64_t d = 0; d < dim; ++d) sum[d] += upstream[d];
   }
@@ -231,14 +230,15 @@ void add_scaled_upstream(const EntryRun& run, float* sums, int64_t dim,
     if (i + kPrefetchDistance < run.count)
       prefetch_row(run.upstream(i + kPrefetchDistance), row_bytes);
     const float* upstream = run.upstream(i);
-    float* sum = sums + run.offsets[i] * dim;
+    const BackwardPlan::ChunkEntry entry = run.entries[i];
+    float* sum = sums + entry.offset * dim;
     const int64_t position = run.positions != nullptr ? run.positions[i] : -1;
     const float scale = occurrence_scale(
-        batch, position, batch.mode == PoolingMode::mean ? bag_entries[run.bags[i]] : 1,
-        frequency != nullptr ? frequency[run.offsets[i]] : 1);
+        batch, position, batch.mode == PoolingMode::mean ? bag_entries[entry.bag] : 1,
+        frequency != nullptr ? frequency[entry.offset] : 1);
     if (batch.mode == PoolingMode::max) {
       const int64_t* winners =
-          run.source->max_positions + (run.bags[i] - run.first_bag) * run.source->stride;
+          run.source->max_positions + (entry.bag - run.first_bag) * run.source->stride;
       for (int64_t d = 0; d < dim; ++d)
         if (winners[d] == position) sum[d] = std::fma(scale, upstream[d], sum[d]);
     } else {
@@ -271,8 +271,7 @@ void for_each_row_gradient(const BackwardPlan& plan, RowGradientSink& sink) {
   const int64_t chunks = plan.num_chunks();
   const auto num_groups = static_cast<int64_t>(plan.num_groups_);
   const int64_t* rows = plan.rows_.data();
-  const uint32_t* offsets = plan.entry_offsets_.data();
-  const uint32_t* bags = plan.entry_bags_.data();
+  const BackwardPlan::ChunkEntry* entries = plan.entries_.data();
   const uint32_t* positions = plan.entry_positions_.data();
   const std::span<const int64_t> bag_offset = plan.bag_offset_;
 #pragma omp parallel
@@ -290,15 +289,18 @@ void for_each_row_gradient(const BackwardPlan& plan, RowGradientSink& sink) {
       const int64_t chunk_row = c << plan.chunk_shift_;
       if (plan.scale_grad_by_freq_) {
         for (int64_t g = first_group; g < end_group; ++g) frequency[rows[g] - chunk_row] = 0;
-        for (int64_t i = first; i < end; ++i) ++frequency[offsets[i]];
+        for (int64_t i = first; i < end; ++i) ++frequency[entries[i].offset];
       }
       // The chunk's entries are in source order and number their bags
       // ascending across sources, so each source's run ends where the next
       // source's bags begin.
       for (int64_t i = first, s = 0; i < end; ++s) {
-        const int64_t run_end = std::lower_bound(bags + i, bags + end, bag_offset[s + 1]) - bags;
+        const int64_t run_end =
+            std::partition_point(entries + i, entries + end,
+                                 [&](const auto& entry) { return entry.bag < bag_offset[s + 1]; }) -
+            entries;
         if (run_end == i) continue;
-        const EntryRun run{&plan.sources_[s], bag_offset[s], offsets + i, bags + i,
+        const EntryRun run{&plan.sources_[s], bag_offset[s], entries + i,
                            positions != nullptr ? positions + i : nullptr, run_end - i};
         add_run(run, sums.data(), dim, plan.bag_entries_.data(),
                 plan.scale_grad_by_freq_ ? frequency.data() : nullptr);

@@ -61,6 +61,13 @@ class BackwardPlan {
   int64_t num_rows_touched() const { return static_cast<int64_t>(num_groups_); }
   int64_t dim() const { return dim_; }
 
+  // One non-padding entry in its chunk's bucket, packed so that bucketing,
+  // whose cost is its scattered stores, writes one 8-byte word per entry.
+  struct ChunkEntry {
+    uint32_t bag;
+    uint32_t offset;  // of the entry's row in the chunk
+  };
+
  private:
   friend void for_each_row_gradient(const BackwardPlan&, RowGradientSink&);
 
@@ -79,13 +86,12 @@ class BackwardPlan {
   // Mean mode: per bag, the entry count its gradient is divided by.
   ScratchBuffer<int64_t> bag_entries_;
   // Chunk c's entries are [chunk_entry_begin_[c], chunk_entry_begin_[c + 1])
-  // of these arrays, in source, then position order: the order each row's
-  // gradient is summed in. Per entry: its row's offset in the chunk, its
-  // bag, and (only when a source needs it: max mode or per-sample weights)
-  // its position in its source's indices.
+  // of entries_ (and entry_positions_), in source, then position order: the
+  // order each row's gradient is summed in. Positions in the sources'
+  // indices are kept only when a source needs them (max mode, per-sample
+  // weights).
   std::vector<int64_t> chunk_entry_begin_;
-  ScratchBuffer<uint32_t> entry_offsets_;
-  ScratchBuffer<uint32_t> entry_bags_;
+  ScratchBuffer<ChunkEntry> entries_;
   ScratchBuffer<uint32_t> entry_positions_;
   bool needs_positions_ = false;
   // One bit per row: is it looked up? Valid for chunks with entries.
