@@ -1,5 +1,6 @@
 #include "engine/bag_layout.h"
 
+#include <algorithm>
 #include <functional>
 #include <numeric>
 #include <sstream>
@@ -60,9 +61,11 @@ int64_t element_count(const Shape& shape) {
                          std::multiplies<>());
 }
 
-void check_indices_in_range(std::string_view owner,
-                            std::span<const int64_t> indices,
-                            int64_t num_rows) {
+namespace {
+
+[[noreturn]] void throw_first_out_of_range(std::string_view owner,
+                                           std::span<const int64_t> indices,
+                                           int64_t num_rows) {
   for (std::size_t position = 0; position < indices.size(); ++position) {
     // One unsigned compare catches negatives too.
     if (static_cast<uint64_t>(indices[position]) >=
@@ -71,6 +74,43 @@ void check_indices_in_range(std::string_view owner,
                                " at position ", position,
                                " is out of range [0, ", num_rows, ")"));
   }
+  ROWSHARD_ASSERT(false);  // called only when some index is out of range
+}
+
+// Below this many ids, threads cost more than they save.
+constexpr int64_t kParallelIds = int64_t{1} << 16;
+
+}  // namespace
+
+// A step checks millions of ids: a vectorised, parallel maximum (as
+// unsigned, so negatives count as huge) decides, and only an out-of-range
+// maximum pays for the scan that finds the first offender.
+void check_indices_in_range(std::string_view owner,
+                            std::span<const int64_t> indices,
+                            int64_t num_rows) {
+  const auto count = static_cast<int64_t>(indices.size());
+  uint64_t largest = 0;
+#pragma omp parallel for simd reduction(max : largest) schedule(static) \
+    if (count > kParallelIds)
+  for (int64_t position = 0; position < count; ++position)
+    largest = std::max(largest, static_cast<uint64_t>(indices[position]));
+  if (count > 0 && largest >= static_cast<uint64_t>(num_rows))
+    throw_first_out_of_range(owner, indices, num_rows);
+}
+
+void copy_indices_in_range(std::string_view owner,
+                           std::span<const int64_t> indices, int64_t num_rows,
+                           int64_t* copy) {
+  const auto count = static_cast<int64_t>(indices.size());
+  uint64_t largest = 0;
+#pragma omp parallel for simd reduction(max : largest) schedule(static) \
+    if (count > kParallelIds)
+  for (int64_t position = 0; position < count; ++position) {
+    copy[position] = indices[position];
+    largest = std::max(largest, static_cast<uint64_t>(indices[position]));
+  }
+  if (count > 0 && largest >= static_cast<uint64_t>(num_rows))
+    throw_first_out_of_range(owner, indices, num_rows);
 }
 
 void check_shape(std::string_view owner, std::string_view what,

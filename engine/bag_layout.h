@@ -20,6 +20,13 @@ void check_indices_in_range(std::string_view owner,
                             std::span<const int64_t> indices,
                             int64_t num_rows);
 
+// check_indices_in_range and a copy of `indices` to `copy` (as long) in
+// one parallel pass: a step's ids are read once, not twice. On error `copy`
+// holds an unspecified part of them.
+void copy_indices_in_range(std::string_view owner,
+                           std::span<const int64_t> indices, int64_t num_rows,
+                           int64_t* copy);
+
 // The bag boundaries of `input`: B + 1 non-decreasing positions into the
 // flattened indices, bag b covering [bounds[b], bounds[b + 1]). Checks the
 // input's form (rank, offsets present or not, offsets[0] == 0, offsets

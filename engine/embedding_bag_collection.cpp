@@ -62,12 +62,17 @@ CollectionLookup EmbeddingBagCollection::forward(const KeyedJaggedBatch& batch) 
   // Everything is checked before any table is touched (max_norm writes).
   std::vector<int64_t> bounds = jagged_bounds(kOwner, batch, feature_names_);
   const int64_t batch_size = batch.batch_size;
+  CollectionLookup lookup;
+  // Every value belongs to one feature (jagged_bounds checked), so the
+  // checked copies fill lookup.values.
+  lookup.values.resize(batch.values.size());
   for (int64_t f = 0; f < num_features(); ++f) {
     const int64_t first = bounds[f * batch_size];
     const int64_t end = bounds[(f + 1) * batch_size];
-    check_indices_in_range(feature_owner(f),
-                           batch.values.subspan(first, end - first),
-                           tables_[table_of(f)].num_embeddings());
+    copy_indices_in_range(feature_owner(f),
+                          batch.values.subspan(first, end - first),
+                          tables_[table_of(f)].num_embeddings(),
+                          lookup.values.data() + first);
     if (features_[f].weighted && !batch.weights)
       throw InvalidArgument(message(feature_owner(f),
                                     ": the feature is weighted but the batch "
@@ -79,9 +84,7 @@ CollectionLookup EmbeddingBagCollection::forward(const KeyedJaggedBatch& batch) 
     tables_[table_of(f)].renormalize(batch.values.subspan(first, end - first));
   }
 
-  CollectionLookup lookup;
   lookup.batch_size = batch_size;
-  lookup.values.assign(batch.values.begin(), batch.values.end());
   lookup.bounds = std::move(bounds);
   if (batch.weights) lookup.weights.assign(batch.weights->begin(), batch.weights->end());
   lookup.output.shape = {batch_size, total_dim()};

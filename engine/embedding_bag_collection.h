@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/default_init_allocator.h"
 #include "engine/embedding_bag.h"
 #include "engine/keyed_jagged_batch.h"
 #include "engine/optimizers/optimizer_config.h"
@@ -61,7 +62,7 @@ struct FeatureView {
 // What forward returns: the output, and what step() needs.
 struct CollectionLookup {
   Tensor output;  // [batch_size, total_dim]
-  std::vector<int64_t> values;
+  std::vector<int64_t, DefaultInitAllocator<int64_t>> values;
   std::vector<int64_t> bounds;  // [features * batch_size + 1]
   std::vector<float> weights;
   std::vector<int64_t> max_positions;  // like output, for max-pooled features
