@@ -37,9 +37,9 @@ void pool_bags_fixed_dim(const PoolingTask& task, int64_t first_bag, int64_t end
     for (int k = 0; k < kVectors; ++k) sum[k] = _mm512_setzero_ps();
     int64_t entries = 0;
     for (int64_t p = batch.bounds[b]; p < batch.bounds[b + 1]; ++p) {
-      if (p + kPrefetchDistance < prefetch_end)
-        prefetch_row(weights.row<Element>(batch.indices[p + kPrefetchDistance]),
-                     kDim * sizeof(Element));
+      prefetch_entries_ahead(p, prefetch_end, kDim * sizeof(Element), [&](int64_t q) {
+        return weights.row<Element>(batch.indices[q]);
+      });
       const int64_t r = batch.indices[p];
       if (r == batch.padding_idx) continue;
       const Element* row = weights.row<Element>(r);

@@ -37,9 +37,9 @@ void pool_bags(const PoolingTask& task, int64_t first_bag, int64_t end_bag) {
     std::fill(out, out + dim, 0.0f);
     int64_t entries = 0;
     for (int64_t p = batch.bounds[b]; p < batch.bounds[b + 1]; ++p) {
-      if (p + kPrefetchDistance < prefetch_end)
-        prefetch_row(weights.row<Element>(batch.indices[p + kPrefetchDistance]),
-                     row_bytes);
+      prefetch_entries_ahead(p, prefetch_end, row_bytes, [&](int64_t q) {
+        return weights.row<Element>(batch.indices[q]);
+      });
       const int64_t r = batch.indices[p];
       if (r == batch.padding_idx) continue;
       const float* __restrict row;
@@ -160,9 +160,8 @@ void gather_rows(const RowStorage& weights, std::span<const int64_t> indices,
     const std::size_t row_bytes = static_cast<std::size_t>(dim) * sizeof(Element);
 #pragma omp parallel for schedule(static)
     for (int64_t p = 0; p < count; ++p) {
-      if (p + kPrefetchDistance < count)
-        prefetch_row(weights.row<Element>(indices[p + kPrefetchDistance]),
-                     row_bytes);
+      prefetch_entries_ahead(p, count, row_bytes,
+                             [&](int64_t q) { return weights.row<Element>(indices[q]); });
       widen(weights.row<Element>(indices[p]), &output[p * dim], dim);
     }
   });
