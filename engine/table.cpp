@@ -48,8 +48,11 @@ class DenseWriter final : public cpu::RowGradientSink {
  public:
   DenseWriter(std::span<float> gradient, int64_t dim)
       : gradient_(gradient), dim_(dim) {}
-  void consume(int64_t, int64_t row, std::span<const float> g) override {
-    std::copy(g.begin(), g.end(), &gradient_[row * dim_]);
+  void consume(const cpu::RowGradientBlock& block) override {
+    for (std::size_t i = 0; i < block.rows.size(); ++i) {
+      const std::span<const float> g = block.gradient(i);
+      std::copy(g.begin(), g.end(), &gradient_[block.rows[i] * dim_]);
+    }
   }
 
  private:
@@ -61,8 +64,12 @@ class DenseWriter final : public cpu::RowGradientSink {
 class SparseWriter final : public cpu::RowGradientSink {
  public:
   explicit SparseWriter(SparseGradient& gradient) : gradient_(gradient) {}
-  void consume(int64_t group, int64_t, std::span<const float> g) override {
-    std::copy(g.begin(), g.end(), &gradient_.values[group * gradient_.dim]);
+  void consume(const cpu::RowGradientBlock& block) override {
+    for (std::size_t i = 0; i < block.rows.size(); ++i) {
+      const std::span<const float> g = block.gradient(i);
+      std::copy(g.begin(), g.end(),
+                &gradient_.values[(block.first_group + i) * gradient_.dim]);
+    }
   }
 
  private:
@@ -80,13 +87,27 @@ class OptimizerApplier final : public cpu::RowGradientSink {
                    std::optional<uint64_t> rounding_key)
       : weights_(weights), optimizer_(optimizer), rounding_key_(rounding_key) {}
 
-  void prefetch(int64_t row) override {
-    cpu::prefetch_row(weights_.row<Element>(row),
-                      weights_.dim() * sizeof(Element));
-    optimizer_.prefetch_state(row);
+  void consume(const cpu::RowGradientBlock& block) override {
+    if constexpr (std::is_same_v<Element, float>) {
+      optimizer_.update_rows(block.rows,
+                             reinterpret_cast<float*>(weights_.mutable_bytes()),
+                             block.sums, block.first_row);
+    } else {
+      const auto count = static_cast<int64_t>(block.rows.size());
+      const std::size_t row_bytes = weights_.dim() * sizeof(Element);
+      for (int64_t i = 0; i < count; ++i) {
+        if (i + cpu::kUpdatePrefetchDistance < count) {
+          const int64_t ahead = block.rows[i + cpu::kUpdatePrefetchDistance];
+          cpu::prefetch_row(weights_.row<Element>(ahead), row_bytes);
+          optimizer_.prefetch_state(ahead);
+        }
+        update(block.rows[i], block.gradient(i));
+      }
+    }
   }
 
-  void consume(int64_t, int64_t row, std::span<const float> g) override {
+  // Updates one row given its gradient.
+  void update(int64_t row, std::span<const float> g) {
     Element* stored = weights_.mutable_row<Element>(row);
     const int64_t dim = weights_.dim();
     if constexpr (std::is_same_v<Element, float>) {
@@ -295,7 +316,7 @@ void Table::apply_gradients(std::span<const int64_t> rows,
     OptimizerApplier<Element> applier(weights_, optimizer, rounding_key);
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < count; ++i)
-      applier.consume(i, rows[i], gradients.subspan(i * dim, dim));
+      applier.update(rows[i], gradients.subspan(i * dim, dim));
   });
 }
 

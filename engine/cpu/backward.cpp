@@ -13,9 +13,6 @@
 namespace rowshard::cpu {
 namespace {
 
-// Rows this many groups ahead are announced to the sink's prefetch().
-constexpr int64_t kRowPrefetchDistance = 8;
-
 // A chunk's summed gradients should fit in L2 next to the rows being
 // updated; a quarter of a MiB leaves room on every core we target.
 constexpr int64_t kChunkGradientBytes = int64_t{256} << 10;
@@ -269,7 +266,6 @@ void add_run(const EntryRun& run, float* sums, int64_t dim,
 void for_each_row_gradient(const BackwardPlan& plan, RowGradientSink& sink) {
   const int64_t dim = plan.dim_;
   const int64_t chunks = plan.num_chunks();
-  const auto num_groups = static_cast<int64_t>(plan.num_groups_);
   const int64_t* rows = plan.rows_.data();
   const BackwardPlan::ChunkEntry* entries = plan.entries_.data();
   const uint32_t* positions = plan.entry_positions_.data();
@@ -306,13 +302,12 @@ void for_each_row_gradient(const BackwardPlan& plan, RowGradientSink& sink) {
                 plan.scale_grad_by_freq_ ? frequency.data() : nullptr);
         i = run_end;
       }
-      for (int64_t g = first_group; g < end_group; ++g) {
-        if (g + kRowPrefetchDistance < num_groups)
-          sink.prefetch(rows[g + kRowPrefetchDistance]);
-        float* sum = &sums[(rows[g] - chunk_row) * dim];
-        sink.consume(g, rows[g], {sum, static_cast<std::size_t>(dim)});
-        std::fill_n(sum, dim, 0.0f);
-      }
+      if (first_group == end_group) continue;
+      sink.consume({first_group,
+                    {rows + first_group, static_cast<std::size_t>(end_group - first_group)},
+                    sums.data(), chunk_row, dim});
+      for (int64_t g = first_group; g < end_group; ++g)
+        std::fill_n(&sums[(rows[g] - chunk_row) * dim], dim, 0.0f);
     }
   }
 }

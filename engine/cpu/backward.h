@@ -102,21 +102,34 @@ class BackwardPlan {
   std::size_t num_groups_ = 0;
 };
 
-// Receives the summed gradient of group `group` (row `row`). Called once per
-// group, from several threads at once for different groups.
+// One chunk's rows and their summed gradients: rows[i] is group
+// first_group + i, and its gradient is dim floats at
+// sums + (rows[i] - first_row) * dim.
+struct RowGradientBlock {
+  int64_t first_group;
+  std::span<const int64_t> rows;  // ascending
+  const float* sums;
+  int64_t first_row;
+  int64_t dim;
+
+  std::span<const float> gradient(std::size_t i) const {
+    return {sums + (rows[i] - first_row) * dim, static_cast<std::size_t>(dim)};
+  }
+};
+
+// Receives the summed gradients, a block of rows at a time, so that the
+// per-row work (an optimizer update, prefetching the rows ahead) is not
+// behind a virtual call. Called once per block, from several threads at
+// once for different blocks.
 class RowGradientSink {
  public:
   virtual ~RowGradientSink() = default;
-  virtual void consume(int64_t group, int64_t row,
-                       std::span<const float> gradient) = 0;
-  // Called a few rows ahead of consume() for `row`, so a sink that reads
-  // the row's memory can start fetching it.
-  virtual void prefetch(int64_t /*row*/) {}
+  virtual void consume(const RowGradientBlock& block) = 0;
 };
 
 // For each row of `plan`, computes its gradient exactly as
 // reference::dense_gradient defines it, summing the row's entries source by
-// source in position order, and passes it to `sink`.
+// source in position order, and passes it to `sink` in its chunk's block.
 void for_each_row_gradient(const BackwardPlan& plan, RowGradientSink& sink);
 
 }  // namespace rowshard::cpu

@@ -24,6 +24,11 @@ inline constexpr std::size_t kTwoHopRowBytes = 512;
 inline constexpr int64_t kFarPrefetchDistance = 64;
 inline constexpr int64_t kNearPrefetchDistance = 16;
 
+// How many rows ahead an optimizer update prefetches the row and its state.
+// Updates walk rows in ascending order and do more work per row than a
+// lookup, so fewer rows cover the latency.
+inline constexpr int64_t kUpdatePrefetchDistance = 8;
+
 enum class CacheLevel { l1, l2 };
 
 inline void prefetch_line(const char* line, CacheLevel level) {
