@@ -1,5 +1,6 @@
 #include "engine/optimizers/rowwise_adagrad.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/cpu/prefetch.h"
@@ -95,8 +96,9 @@ RowWiseAdagrad::RowWiseAdagrad(int64_t num_rows, int64_t dim,
   check_weight_decay("rowwise_adagrad", options.weight_decay);
   check_initial_accumulator("rowwise_adagrad",
                             options.initial_accumulator_value);
-  mean_squares_.assign(static_cast<std::size_t>(num_rows),
-                       options.initial_accumulator_value);
+  mean_squares_ = RowStorage::allocate(num_rows, 1, DType::f32);
+  std::span<float> accumulators = state();
+  std::fill(accumulators.begin(), accumulators.end(), options.initial_accumulator_value);
 }
 
 float RowWiseAdagrad::slice_square_sum(std::span<const float> weights,
@@ -108,7 +110,7 @@ float RowWiseAdagrad::slice_square_sum(std::span<const float> weights,
 void RowWiseAdagrad::update_row_slice(int64_t row, std::span<float> weights,
                                       std::span<const float> gradient,
                                       float square_sum, int64_t full_dim) {
-  step_row<0>(mean_squares_[row], weights.data(), gradient.data(),
+  step_row<0>(*mean_squares_.mutable_row<float>(row), weights.data(), gradient.data(),
               static_cast<int64_t>(weights.size()), square_sum, full_dim, options_);
 }
 
@@ -122,13 +124,13 @@ void RowWiseAdagrad::update_rows(std::span<const int64_t> rows, float* table,
                                  const float* gradients, int64_t first_row) {
   switch (dim_) {
     case 64:
-      update_block<64>(rows, table, gradients, first_row, dim_, mean_squares_.data(), options_);
+      update_block<64>(rows, table, gradients, first_row, dim_, state().data(), options_);
       return;
     case 128:
-      update_block<128>(rows, table, gradients, first_row, dim_, mean_squares_.data(), options_);
+      update_block<128>(rows, table, gradients, first_row, dim_, state().data(), options_);
       return;
     default:
-      update_block<0>(rows, table, gradients, first_row, dim_, mean_squares_.data(), options_);
+      update_block<0>(rows, table, gradients, first_row, dim_, state().data(), options_);
       return;
   }
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/optimizers/optimizer.h"
+#include "engine/row_storage.h"
 
 namespace rowshard {
 
@@ -24,6 +25,9 @@ struct RowWiseAdagradOptions {
 class RowWiseAdagrad final : public RowOptimizer {
  public:
   RowWiseAdagrad(int64_t num_rows, int64_t dim, RowWiseAdagradOptions options);
+  // A copy would share the state's memory (RowStorage), so there is none.
+  RowWiseAdagrad(const RowWiseAdagrad&) = delete;
+  RowWiseAdagrad& operator=(const RowWiseAdagrad&) = delete;
 
   std::string_view name() const override { return "rowwise_adagrad"; }
   void update_row(int64_t row, std::span<float> weights,
@@ -42,9 +46,11 @@ class RowWiseAdagrad final : public RowOptimizer {
   void update_rows(std::span<const int64_t> rows, float* table,
                    const float* gradients, int64_t first_row) override;
   void prefetch_state(int64_t row) const override {
-    __builtin_prefetch(&mean_squares_[row]);
+    __builtin_prefetch(mean_squares_.row<float>(row));
   }
-  std::span<float> state() override { return mean_squares_; }
+  std::span<float> state() override {
+    return {mean_squares_.mutable_row<float>(0), static_cast<std::size_t>(num_rows_)};
+  }
   Shape state_shape() const override { return {num_rows_}; }
   int64_t num_rows() const override { return num_rows_; }
   int64_t dim() const override { return dim_; }
@@ -53,7 +59,9 @@ class RowWiseAdagrad final : public RowOptimizer {
   int64_t num_rows_;
   int64_t dim_;
   RowWiseAdagradOptions options_;
-  std::vector<float> mean_squares_;
+  // [rows, 1]: a RowStorage, so a big table's state gets huge pages too
+  // (its reads are as random as the rows').
+  RowStorage mean_squares_;
 };
 
 }  // namespace rowshard
