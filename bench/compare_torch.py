@@ -422,7 +422,12 @@ def main():
         elif args.generate_ids:
             run_child(child_argv(args, "generate", ids_dir), "id generator")
 
-        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+        # The same malloc settings rowshard-bench makes for itself
+        # (engine/malloc_tuning.h: freed blocks kept for reuse), so neither
+        # side pays for remapping its buffers each step.
+        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
+                   GLIBC_TUNABLES="glibc.malloc.mmap_threshold=1073741824:"
+                                  "glibc.malloc.trim_threshold=1073741824")
         torch_res = last_json_line(run_child(child_argv(args, "torch", ids_dir), "torch side", env),
                                    "torch side")
     finally:

@@ -25,6 +25,7 @@
 
 #include "engine/embedding_bag_collection.h"
 #include "engine/error.h"
+#include "engine/malloc_tuning.h"
 #include "io/npy/npy_file.h"
 #include "sharding/sharded_collection.h"
 
@@ -194,6 +195,7 @@ int run(const Settings& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_freed_memory_for_reuse();
   Settings s;
   po::options_description options("rowshard-bench options");
   options.add_options()

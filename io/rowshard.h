@@ -18,6 +18,7 @@
 #include "engine/embedding_bag.h"
 #include "engine/embedding_bag_collection.h"
 #include "engine/error.h"
+#include "engine/malloc_tuning.h"
 #include "engine/optimizers/adagrad.h"
 #include "engine/optimizers/optimizer_config.h"
 #include "engine/optimizers/rowwise_adagrad.h"

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "engine/error.h"
+#include "engine/malloc_tuning.h"
 #include "sharding/communicator.h"
 #include "training/config/job_config.h"
 #include "training/trainer.h"
@@ -17,6 +18,7 @@
 namespace po = boost::program_options;
 
 int main(int argc, char** argv) {
+  rowshard::keep_freed_memory_for_reuse();
   std::string config_path;
   std::optional<std::string> resume;
   std::vector<std::string> overrides;

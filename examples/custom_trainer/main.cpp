@@ -81,6 +81,7 @@ double loss_and_gradient(const ShardedLookup& lookup, const Batch& batch,
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_freed_memory_for_reuse();  // each step's buffers are reused, not remapped
   auto comm = world_communicator();
   const std::filesystem::path root =
       argc > 1 ? argv[1] : std::filesystem::temp_directory_path() / "custom_trainer_checkpoints";

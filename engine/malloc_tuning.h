@@ -1,0 +1,18 @@
+// Process-wide allocator settings for a training process.
+#pragma once
+
+namespace rowshard {
+
+// Makes glibc's malloc keep freed memory for reuse instead of returning it
+// to the kernel. Every step allocates and frees the same tens of megabytes
+// (a lookup's ids and output, the gradients); by default glibc maps blocks
+// that large afresh each time and unmaps them on free, so each step pays a
+// page fault and a zero-fill per 4 KiB. Measured (rowshard-bench forward,
+// 4M x 128 f32, Zipf ids): 0.058 s per step by default, 0.042 s with this.
+// PyTorch's step is unaffected (0.075 vs 0.072 s): it reuses its buffers.
+//
+// Call once, early in main(); it affects the whole process. Does nothing
+// on other C libraries. Tables are mapped directly and are not affected.
+void keep_freed_memory_for_reuse();
+
+}  // namespace rowshard
