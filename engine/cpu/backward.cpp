@@ -207,8 +207,8 @@ void add_upstream(const EntryRun& run, float* sums, int64_t runtime_dim) {
   const int64_t dim = kDim > 0 ? kDim : runtime_dim;
   const std::size_t row_bytes = static_cast<std::size_t>(dim) * sizeof(float);
   for (int64_t i = 0; i < run.count; ++i) {
-    if (i + kPrefetchDistance < run.count)
-      prefetch_row(run.upstream(i + kPrefetchDistance), row_bytes);
+    prefetch_entries_ahead(i, run.count, row_bytes,
+                           [&](int64_t ahead) { return run.upstream(ahead); });
     const float* upstream = run.upstream(i);
     float* sum = sums + run.entries[i].offset * dim;
 #pragma omp simd
@@ -224,8 +224,8 @@ void add_scaled_upstream(const EntryRun& run, float* sums, int64_t dim,
   const std::size_t row_bytes = static_cast<std::size_t>(dim) * sizeof(float);
   const PooledBatch& batch = run.source->batch;
   for (int64_t i = 0; i < run.count; ++i) {
-    if (i + kPrefetchDistance < run.count)
-      prefetch_row(run.upstream(i + kPrefetchDistance), row_bytes);
+    prefetch_entries_ahead(i, run.count, row_bytes,
+                           [&](int64_t ahead) { return run.upstream(ahead); });
     const float* upstream = run.upstream(i);
     const BackwardPlan::ChunkEntry entry = run.entries[i];
     float* sum = sums + entry.offset * dim;
