@@ -28,6 +28,10 @@ inline constexpr int64_t kNearPrefetchDistance = 16;
 // Updates walk rows in ascending order and do more work per row than a
 // lookup, so fewer rows cover the latency.
 inline constexpr int64_t kUpdatePrefetchDistance = 8;
+// Rows of kTwoHopRowBytes and more also go to L2 this far ahead. Measured
+// (row-wise Adagrad over 1.9M of 4M x 128 f32 rows, gradient pass included,
+// fastest of 11): 0.186-0.193 s in one hop, 0.161-0.175 s in two.
+inline constexpr int64_t kFarUpdatePrefetchDistance = 32;
 
 enum class CacheLevel { l1, l2 };
 

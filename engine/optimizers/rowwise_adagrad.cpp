@@ -72,6 +72,10 @@ void update_block(std::span<const int64_t> rows, float* table, const float* grad
   const auto count = static_cast<int64_t>(rows.size());
   const std::size_t row_bytes = static_cast<std::size_t>(dim) * sizeof(float);
   for (int64_t i = 0; i < count; ++i) {
+    // Wide rows in two hops, as the lookups fetch them (cpu/prefetch.h).
+    if (row_bytes >= cpu::kTwoHopRowBytes && i + cpu::kFarUpdatePrefetchDistance < count)
+      cpu::prefetch_row(table + rows[i + cpu::kFarUpdatePrefetchDistance] * dim, row_bytes,
+                        cpu::CacheLevel::l2);
     if (i + cpu::kUpdatePrefetchDistance < count) {
       const int64_t ahead = rows[i + cpu::kUpdatePrefetchDistance];
       cpu::prefetch_row(table + ahead * dim, row_bytes);
