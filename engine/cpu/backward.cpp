@@ -268,7 +268,9 @@ void for_each_row_gradient(const BackwardPlan& plan, RowGradientSink& sink) {
   const int64_t chunks = plan.num_chunks();
   const int64_t* rows = plan.rows_.data();
   const BackwardPlan::ChunkEntry* entries = plan.entries_.data();
-  const uint32_t* positions = plan.entry_positions_.data();
+  // A previous build's positions may still be in the buffer: only read
+  // them when this build wrote them.
+  const uint32_t* positions = plan.needs_positions_ ? plan.entry_positions_.data() : nullptr;
   const std::span<const int64_t> bag_offset = plan.bag_offset_;
 #pragma omp parallel
   {
