@@ -80,37 +80,37 @@ namespace {
 // Below this many ids, threads cost more than they save.
 constexpr int64_t kParallelIds = int64_t{1} << 16;
 
-}  // namespace
-
 // A step checks millions of ids: a vectorised, parallel maximum (as
 // unsigned, so negatives count as huge) decides, and only an out-of-range
-// maximum pays for the scan that finds the first offender.
-void check_indices_in_range(std::string_view owner,
-                            std::span<const int64_t> indices,
-                            int64_t num_rows) {
-  const auto count = static_cast<int64_t>(indices.size());
-  uint64_t largest = 0;
-#pragma omp parallel for simd reduction(max : largest) schedule(static) \
-    if (count > kParallelIds)
-  for (int64_t position = 0; position < count; ++position)
-    largest = std::max(largest, static_cast<uint64_t>(indices[position]));
-  if (count > 0 && largest >= static_cast<uint64_t>(num_rows))
-    throw_first_out_of_range(owner, indices, num_rows);
-}
-
-void copy_indices_in_range(std::string_view owner,
-                           std::span<const int64_t> indices, int64_t num_rows,
-                           int64_t* copy) {
+// maximum pays for the scan that finds the first offender. With kCopy the
+// same pass copies the ids to `copy`.
+template <bool kCopy>
+void check_range(std::string_view owner, std::span<const int64_t> indices,
+                 int64_t num_rows, int64_t* copy) {
   const auto count = static_cast<int64_t>(indices.size());
   uint64_t largest = 0;
 #pragma omp parallel for simd reduction(max : largest) schedule(static) \
     if (count > kParallelIds)
   for (int64_t position = 0; position < count; ++position) {
-    copy[position] = indices[position];
+    if constexpr (kCopy) copy[position] = indices[position];
     largest = std::max(largest, static_cast<uint64_t>(indices[position]));
   }
   if (count > 0 && largest >= static_cast<uint64_t>(num_rows))
     throw_first_out_of_range(owner, indices, num_rows);
+}
+
+}  // namespace
+
+void check_indices_in_range(std::string_view owner,
+                            std::span<const int64_t> indices,
+                            int64_t num_rows) {
+  check_range<false>(owner, indices, num_rows, nullptr);
+}
+
+void copy_indices_in_range(std::string_view owner,
+                           std::span<const int64_t> indices, int64_t num_rows,
+                           int64_t* copy) {
+  check_range<true>(owner, indices, num_rows, copy);
 }
 
 void check_shape(std::string_view owner, std::string_view what,
