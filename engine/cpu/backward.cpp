@@ -6,6 +6,7 @@
 #include <bit>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "engine/cpu/prefetch.h"
 #include "engine/error.h"
@@ -76,13 +77,17 @@ void BackwardPlan::bucket_by_chunk() {
   ChunkEntry* entries = nullptr;
   uint32_t* positions = nullptr;
 
+  // Source s's own bag numbers [first, end) among bags [first_bag, end_bag).
+  auto bags_of_source = [&](std::size_t s, int64_t first_bag, int64_t end_bag) {
+    return std::pair{std::max(first_bag, bag_offset_[s]) - bag_offset_[s],
+                     std::min(end_bag, bag_offset_[s + 1]) - bag_offset_[s]};
+  };
   // Calls visit(source, bag, position, row) for each non-padding entry of
   // this thread's bags, in order.
   auto for_each_entry = [&](int64_t first_bag, int64_t end_bag, auto&& visit) {
     for (std::size_t s = 0; s < sources_.size(); ++s) {
       const PooledBatch& batch = sources_[s].batch;
-      const int64_t first = std::max(first_bag, bag_offset_[s]) - bag_offset_[s];
-      const int64_t end = std::min(end_bag, bag_offset_[s + 1]) - bag_offset_[s];
+      const auto [first, end] = bags_of_source(s, first_bag, end_bag);
       for (int64_t b = first; b < end; ++b)
         for (int64_t p = batch.bounds[b]; p < batch.bounds[b + 1]; ++p)
           if (batch.indices[p] != batch.padding_idx)
@@ -104,8 +109,7 @@ void BackwardPlan::bucket_by_chunk() {
     for (std::size_t s = 0; s < sources_.size(); ++s) {
       const GradientSource& source = sources_[s];
       if (source.batch.mode != PoolingMode::mean) continue;
-      const int64_t first = std::max(first_bag, bag_offset_[s]) - bag_offset_[s];
-      const int64_t end = std::min(end_bag, bag_offset_[s + 1]) - bag_offset_[s];
+      const auto [first, end] = bags_of_source(s, first_bag, end_bag);
       for (int64_t b = first; b < end; ++b) {
         int64_t& count = bag_entries[bag_offset_[s] + b];
         if (source.entries_per_bag != nullptr) {
