@@ -10,5 +10,9 @@ cmake -S "$source_dir" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DROWSHARD_NATIVE=OFF -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
   >/dev/null
 cmake --build "$build_dir" --target io_tests --parallel "$(nproc)" >/dev/null
-ASAN_OPTIONS=detect_leaks=1 "$build_dir/tests/io/io_tests" \
+# The suite runs the plain io_tests at the same time, and both name their
+# scratch directories after the test: this run gets its own temp root.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+TMPDIR=$scratch ASAN_OPTIONS=detect_leaks=1 "$build_dir/tests/io/io_tests" \
   --gtest_filter='Corruption*:Checkpoints*:Npy*:Safetensors*:Pretrained*' --gtest_brief=1
