@@ -65,10 +65,13 @@ class SparseWriter final : public cpu::RowGradientSink {
  public:
   explicit SparseWriter(SparseGradient& gradient) : gradient_(gradient) {}
   void consume(const cpu::RowGradientBlock& block) override {
+    // The block's rows are consecutive in the gradient's ascending rows.
+    const auto first_slot = static_cast<std::size_t>(
+        std::lower_bound(gradient_.rows.begin(), gradient_.rows.end(), block.rows.front()) -
+        gradient_.rows.begin());
     for (std::size_t i = 0; i < block.rows.size(); ++i) {
       const std::span<const float> g = block.gradient(i);
-      std::copy(g.begin(), g.end(),
-                &gradient_.values[(block.first_group + i) * gradient_.dim]);
+      std::copy(g.begin(), g.end(), &gradient_.values[(first_slot + i) * gradient_.dim]);
     }
   }
 
@@ -269,7 +272,7 @@ SparseGradient Table::sparse_gradient(
                                 options_.scale_grad_by_freq);
   SparseGradient gradient;
   gradient.dim = embedding_dim();
-  gradient.rows.assign(plan.rows().begin(), plan.rows().end());
+  gradient.rows = plan.touched_rows();
   gradient.values.resize(gradient.rows.size() * embedding_dim());
   SparseWriter writer(gradient);
   cpu::for_each_row_gradient(plan, writer);

@@ -59,7 +59,6 @@ void BackwardPlan::build(std::span<const GradientSource> sources,
   ROWSHARD_ASSERT(total_lookups < std::numeric_limits<uint32_t>::max());
   ROWSHARD_ASSERT(bag_offset_.back() < std::numeric_limits<uint32_t>::max());
   bucket_by_chunk();
-  find_rows();
 }
 
 // A stable counting sort by chunk, in parallel: each thread counts, then
@@ -147,45 +146,48 @@ void BackwardPlan::bucket_by_chunk() {
   }
 }
 
-// Marks each chunk's looked-up rows in the touched bitmap, counts them, and
-// lists them in ascending order (one group each) once a prefix sum over the
-// chunks has said where each chunk's groups start.
-void BackwardPlan::find_rows() {
+namespace {
+
+// A chunk's rows, one bit each: which of them the chunk's entries touch.
+class ChunkRowSet {
+ public:
+  explicit ChunkRowSet(int64_t rows_per_chunk)
+      : words_(static_cast<std::size_t>(std::max<int64_t>(1, rows_per_chunk / 64))) {}
+
+  void clear() { std::fill(words_.begin(), words_.end(), 0); }
+  void insert(uint32_t offset) { words_[offset >> 6] |= uint64_t{1} << (offset & 63); }
+  bool contains(uint32_t offset) const { return (words_[offset >> 6] >> (offset & 63)) & 1; }
+
+  // Appends first_row + offset for each offset in the set, ascending.
+  void append_rows(int64_t first_row, std::vector<int64_t>& rows) const {
+    for (std::size_t w = 0; w < words_.size(); ++w)
+      for (uint64_t bits = words_[w]; bits != 0; bits &= bits - 1)
+        rows.push_back(first_row + static_cast<int64_t>(w) * 64 + std::countr_zero(bits));
+  }
+
+ private:
+  std::vector<uint64_t> words_;
+};
+
+}  // namespace
+
+std::vector<int64_t> BackwardPlan::touched_rows() const {
   const int64_t chunks = num_chunks();
-  const int64_t words_per_chunk = std::max<int64_t>(1, rows_per_chunk() / 64);
-  uint64_t* touched = touched_.reserve(chunks * words_per_chunk);
-  const ChunkEntry* entries = entries_.data();
-  chunk_group_begin_.assign(chunks + 1, 0);
+  std::vector<std::vector<int64_t>> rows_of_chunk(static_cast<std::size_t>(chunks));
 #pragma omp parallel
   {
+    ChunkRowSet touched(rows_per_chunk());
 #pragma omp for schedule(dynamic, 16)
     for (int64_t c = 0; c < chunks; ++c) {
-      if (chunk_entry_begin_[c] == chunk_entry_begin_[c + 1]) continue;
-      uint64_t* words = touched + c * words_per_chunk;
-      std::fill_n(words, words_per_chunk, 0);
-      for (int64_t i = chunk_entry_begin_[c]; i < chunk_entry_begin_[c + 1]; ++i)
-        words[entries[i].offset >> 6] |= uint64_t{1} << (entries[i].offset & 63);
-      int64_t groups = 0;
-      for (int64_t w = 0; w < words_per_chunk; ++w) groups += std::popcount(words[w]);
-      chunk_group_begin_[c + 1] = groups;
-    }
-#pragma omp single
-    {
-      for (int64_t c = 0; c < chunks; ++c)
-        chunk_group_begin_[c + 1] += chunk_group_begin_[c];
-      num_groups_ = static_cast<std::size_t>(chunk_group_begin_[chunks]);
-      rows_.reserve(num_groups_);
-    }
-    int64_t* rows = rows_.data();
-#pragma omp for schedule(dynamic, 16)
-    for (int64_t c = 0; c < chunks; ++c) {
-      const uint64_t* words = touched + c * words_per_chunk;
-      int64_t g = chunk_group_begin_[c];
-      for (int64_t w = 0; g < chunk_group_begin_[c + 1]; ++w)
-        for (uint64_t bits = words[w]; bits != 0; bits &= bits - 1)
-          rows[g++] = (c << chunk_shift_) + w * 64 + std::countr_zero(bits);
+      touched.clear();
+      for (const ChunkEntry& entry : chunk_entries(c)) touched.insert(entry.offset);
+      touched.append_rows(c << chunk_shift_, rows_of_chunk[c]);
     }
   }
+  std::vector<int64_t> rows;
+  for (const std::vector<int64_t>& chunk_rows : rows_of_chunk)
+    rows.insert(rows.end(), chunk_rows.begin(), chunk_rows.end());
+  return rows;
 }
 
 namespace {
@@ -203,27 +205,57 @@ struct EntryRun {
   }
 };
 
+// A chunk's gradient sums are not zeroed between chunks (that was a memset
+// of the whole buffer per chunk, ~8% of a training step): a row's first
+// entry adds to a row of zeros instead of its stale slot.
+class ChunkSums {
+ public:
+  ChunkSums(int64_t rows_per_chunk, int64_t dim)
+      : sums_(static_cast<std::size_t>(rows_per_chunk * dim)),
+        zeros_(static_cast<std::size_t>(dim), 0.0f),
+        touched_(rows_per_chunk),
+        dim_(dim) {}
+
+  void start_chunk() { touched_.clear(); }
+  // Where row `offset`'s running sum is to be read from, marking it touched.
+  const float* running_sum(uint32_t offset) {
+    const float* running = touched_.contains(offset) ? sum(offset) : zeros_.data();
+    touched_.insert(offset);
+    return running;
+  }
+  float* sum(uint32_t offset) { return sums_.data() + offset * dim_; }
+  const float* data() const { return sums_.data(); }
+  const ChunkRowSet& touched() const { return touched_; }
+
+ private:
+  std::vector<float> sums_;
+  std::vector<float> zeros_;
+  ChunkRowSet touched_;
+  int64_t dim_;
+};
+
 // Sum pooling without weights or frequency scaling: every factor is exactly
 // 1, and fma(1, g, a) rounds as a + g does, so the entries are plainly added.
 // kDim > 0 fixes the dim at compile time for the common sizes.
 template <int64_t kDim>
-void add_upstream(const EntryRun& run, float* sums, int64_t runtime_dim) {
+void add_upstream(const EntryRun& run, ChunkSums& sums, int64_t runtime_dim) {
   const int64_t dim = kDim > 0 ? kDim : runtime_dim;
   const std::size_t row_bytes = static_cast<std::size_t>(dim) * sizeof(float);
   for (int64_t i = 0; i < run.count; ++i) {
     prefetch_entries_ahead(i, run.count, row_bytes,
                            [&](int64_t ahead) { return run.upstream(ahead); });
     const float* upstream = run.upstream(i);
-    float* sum = sums + run.entries[i].offset * dim;
+    const float* running = sums.running_sum(run.entries[i].offset);
+    float* sum = sums.sum(run.entries[i].offset);
 #pragma omp simd
-    for (int64_t d = 0; d < dim; ++d) sum[d] += upstream[d];
+    for (int64_t d = 0; d < dim; ++d) sum[d] = running[d] + upstream[d];
   }
 }
 
 // Every other case: each entry's factor (mean's count, per-sample weight,
 // 1 / frequency) is worked out as PyTorch does and fma-accumulated; in max
 // mode only into the columns the entry's position won.
-void add_scaled_upstream(const EntryRun& run, float* sums, int64_t dim,
+void add_scaled_upstream(const EntryRun& run, ChunkSums& sums, int64_t dim,
                          const int64_t* bag_entries, const uint32_t* frequency) {
   const std::size_t row_bytes = static_cast<std::size_t>(dim) * sizeof(float);
   const PooledBatch& batch = run.source->batch;
@@ -232,7 +264,8 @@ void add_scaled_upstream(const EntryRun& run, float* sums, int64_t dim,
                            [&](int64_t ahead) { return run.upstream(ahead); });
     const float* upstream = run.upstream(i);
     const BackwardPlan::ChunkEntry entry = run.entries[i];
-    float* sum = sums + entry.offset * dim;
+    const float* running = sums.running_sum(entry.offset);
+    float* sum = sums.sum(entry.offset);
     const int64_t position = run.positions != nullptr ? run.positions[i] : -1;
     const float scale = occurrence_scale(
         batch, position, batch.mode == PoolingMode::mean ? bag_entries[entry.bag] : 1,
@@ -241,15 +274,15 @@ void add_scaled_upstream(const EntryRun& run, float* sums, int64_t dim,
       const int64_t* winners =
           run.source->max_positions + (entry.bag - run.first_bag) * run.source->stride;
       for (int64_t d = 0; d < dim; ++d)
-        if (winners[d] == position) sum[d] = std::fma(scale, upstream[d], sum[d]);
+        sum[d] = winners[d] == position ? std::fma(scale, upstream[d], running[d]) : running[d];
     } else {
 #pragma omp simd
-      for (int64_t d = 0; d < dim; ++d) sum[d] = std::fma(scale, upstream[d], sum[d]);
+      for (int64_t d = 0; d < dim; ++d) sum[d] = std::fma(scale, upstream[d], running[d]);
     }
   }
 }
 
-void add_run(const EntryRun& run, float* sums, int64_t dim,
+void add_run(const EntryRun& run, ChunkSums& sums, int64_t dim,
              const int64_t* bag_entries, const uint32_t* frequency) {
   const PooledBatch& batch = run.source->batch;
   if (frequency != nullptr || batch.mode != PoolingMode::sum ||
@@ -270,56 +303,46 @@ void add_run(const EntryRun& run, float* sums, int64_t dim,
 void for_each_row_gradient(const BackwardPlan& plan, RowGradientSink& sink) {
   const int64_t dim = plan.dim_;
   const int64_t chunks = plan.num_chunks();
-  const int64_t* rows = plan.rows_.data();
-  const BackwardPlan::ChunkEntry* entries = plan.entries_.data();
   // A previous build's positions may still be in the buffer: only read
   // them when this build wrote them.
   const uint32_t* positions = plan.needs_positions_ ? plan.entry_positions_.data() : nullptr;
   const std::span<const int64_t> bag_offset = plan.bag_offset_;
 #pragma omp parallel
   {
-    // The chunk's gradient sums, at each row's offset in the chunk; all zero
-    // between chunks (each row is zeroed again once consumed).
-    std::vector<float> sums(plan.rows_per_chunk() * dim, 0.0f);
+    ChunkSums sums(plan.rows_per_chunk(), dim);
     std::vector<uint32_t> frequency(plan.scale_grad_by_freq_ ? plan.rows_per_chunk() : 0);
+    std::vector<int64_t> rows;
+    rows.reserve(plan.rows_per_chunk());
 #pragma omp for schedule(dynamic, 4)
     for (int64_t c = 0; c < chunks; ++c) {
-      const int64_t first = plan.chunk_entry_begin_[c];
-      const int64_t end = plan.chunk_entry_begin_[c + 1];
-      const int64_t first_group = plan.chunk_group_begin_[c];
-      const int64_t end_group = plan.chunk_group_begin_[c + 1];
-      const int64_t chunk_row = c << plan.chunk_shift_;
+      const std::span<const BackwardPlan::ChunkEntry> entries = plan.chunk_entries(c);
+      if (entries.empty()) continue;
       if (plan.scale_grad_by_freq_) {
-        for (int64_t g = first_group; g < end_group; ++g) frequency[rows[g] - chunk_row] = 0;
-        for (int64_t i = first; i < end; ++i) ++frequency[entries[i].offset];
+        for (const auto& entry : entries) frequency[entry.offset] = 0;
+        for (const auto& entry : entries) ++frequency[entry.offset];
       }
+      sums.start_chunk();
       // The chunk's entries are in source order and number their bags
       // ascending across sources, so each source's run ends where the next
       // source's bags begin.
-      for (int64_t i = first, s = 0; i < end; ++s) {
-        const int64_t run_end =
-            std::partition_point(entries + i, entries + end,
+      const int64_t first = plan.chunk_entry_begin_[c];
+      for (std::size_t i = 0, s = 0; i < entries.size(); ++s) {
+        const std::size_t run_end =
+            std::partition_point(entries.begin() + i, entries.end(),
                                  [&](const auto& entry) { return entry.bag < bag_offset[s + 1]; }) -
-            entries;
+            entries.begin();
         if (run_end == i) continue;
-        const EntryRun run{&plan.sources_[s], bag_offset[s], entries + i,
-                           positions != nullptr ? positions + i : nullptr, run_end - i};
-        add_run(run, sums.data(), dim, plan.bag_entries_.data(),
+        const EntryRun run{&plan.sources_[s], bag_offset[s], entries.data() + i,
+                           positions != nullptr ? positions + first + i : nullptr,
+                           static_cast<int64_t>(run_end - i)};
+        add_run(run, sums, dim, plan.bag_entries_.data(),
                 plan.scale_grad_by_freq_ ? frequency.data() : nullptr);
         i = run_end;
       }
-      if (first_group == end_group) continue;
-      sink.consume({first_group,
-                    {rows + first_group, static_cast<std::size_t>(end_group - first_group)},
-                    sums.data(), chunk_row, dim});
-      // Row by row, each fill is a memset call; when a quarter or more of
-      // the chunk's rows were touched, one call over the buffer is cheaper.
-      if ((end_group - first_group) * 4 >= plan.rows_per_chunk()) {
-        std::fill(sums.begin(), sums.end(), 0.0f);
-      } else {
-        for (int64_t g = first_group; g < end_group; ++g)
-          std::fill_n(&sums[(rows[g] - chunk_row) * dim], dim, 0.0f);
-      }
+      const int64_t chunk_row = c << plan.chunk_shift_;
+      rows.clear();
+      sums.touched().append_rows(chunk_row, rows);
+      sink.consume({rows, sums.data(), chunk_row, dim});
     }
   }
 }

@@ -56,9 +56,10 @@ class BackwardPlan {
   void build(std::span<const GradientSource> sources, int64_t num_rows,
              int64_t dim, bool scale_grad_by_freq);
 
-  // The distinct rows that get a gradient, ascending; group g is rows()[g].
-  std::span<const int64_t> rows() const { return {rows_.data(), num_groups_}; }
-  int64_t num_rows_touched() const { return static_cast<int64_t>(num_groups_); }
+  // The distinct rows that get a gradient, ascending. Worked out on each
+  // call: the optimizer path does not need the whole list, only each
+  // chunk's rows, which the gradient pass finds as it goes.
+  std::vector<int64_t> touched_rows() const;
   int64_t dim() const { return dim_; }
 
   // One non-padding entry in its chunk's bucket, packed so that bucketing,
@@ -72,9 +73,12 @@ class BackwardPlan {
   friend void for_each_row_gradient(const BackwardPlan&, RowGradientSink&);
 
   void bucket_by_chunk();
-  void find_rows();
   int64_t num_chunks() const { return static_cast<int64_t>(chunk_entry_begin_.size()) - 1; }
   int64_t rows_per_chunk() const { return int64_t{1} << chunk_shift_; }
+  std::span<const ChunkEntry> chunk_entries(int64_t chunk) const {
+    return {entries_.data() + chunk_entry_begin_[chunk],
+            static_cast<std::size_t>(chunk_entry_begin_[chunk + 1] - chunk_entry_begin_[chunk])};
+  }
 
   std::span<const GradientSource> sources_;
   int64_t num_rows_ = 0;
@@ -94,19 +98,11 @@ class BackwardPlan {
   ScratchBuffer<ChunkEntry> entries_;
   ScratchBuffer<uint32_t> entry_positions_;
   bool needs_positions_ = false;
-  // One bit per row: is it looked up? Valid for chunks with entries.
-  ScratchBuffer<uint64_t> touched_;
-  // Chunk c's groups are rows_[chunk_group_begin_[c] .. [c + 1]).
-  std::vector<int64_t> chunk_group_begin_;
-  ScratchBuffer<int64_t> rows_;
-  std::size_t num_groups_ = 0;
 };
 
-// One chunk's rows and their summed gradients: rows[i] is group
-// first_group + i, and its gradient is dim floats at
-// sums + (rows[i] - first_row) * dim.
+// One chunk's rows and their summed gradients: row rows[i]'s gradient is
+// dim floats at sums + (rows[i] - first_row) * dim.
 struct RowGradientBlock {
-  int64_t first_group;
   std::span<const int64_t> rows;  // ascending
   const float* sums;
   int64_t first_row;
@@ -120,7 +116,7 @@ struct RowGradientBlock {
 // Receives the summed gradients, a block of rows at a time, so that the
 // per-row work (an optimizer update, prefetching the rows ahead) is not
 // behind a virtual call. Called once per block, from several threads at
-// once for different blocks.
+// once for different blocks, in no particular order.
 class RowGradientSink {
  public:
   virtual ~RowGradientSink() = default;
