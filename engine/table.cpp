@@ -99,11 +99,9 @@ class OptimizerApplier final : public cpu::RowGradientSink {
       const auto count = static_cast<int64_t>(block.rows.size());
       const std::size_t row_bytes = weights_.dim() * sizeof(Element);
       for (int64_t i = 0; i < count; ++i) {
-        if (i + cpu::kUpdatePrefetchDistance < count) {
-          const int64_t ahead = block.rows[i + cpu::kUpdatePrefetchDistance];
-          cpu::prefetch_row(weights_.row<Element>(ahead), row_bytes);
-          optimizer_.prefetch_state(ahead);
-        }
+        cpu::prefetch_update_ahead(
+            block.rows, i, row_bytes, [&](int64_t row) { return weights_.row<Element>(row); },
+            [&](int64_t row) { optimizer_.prefetch_state(row); });
         update(block.rows[i], block.gradient(i));
       }
     }

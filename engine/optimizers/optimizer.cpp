@@ -10,11 +10,9 @@ void RowOptimizer::update_rows(std::span<const int64_t> rows, float* table,
   const auto count = static_cast<int64_t>(rows.size());
   const std::size_t row_bytes = static_cast<std::size_t>(dim) * sizeof(float);
   for (int64_t i = 0; i < count; ++i) {
-    if (i + cpu::kUpdatePrefetchDistance < count) {
-      const int64_t ahead = rows[i + cpu::kUpdatePrefetchDistance];
-      cpu::prefetch_row(table + ahead * dim, row_bytes);
-      prefetch_state(ahead);
-    }
+    cpu::prefetch_update_ahead(
+        rows, i, row_bytes, [&](int64_t row) { return table + row * dim; },
+        [&](int64_t row) { prefetch_state(row); });
     const int64_t row = rows[i];
     update_row(row, {table + row * dim, static_cast<std::size_t>(dim)},
                {gradients + (row - first_row) * dim, static_cast<std::size_t>(dim)});

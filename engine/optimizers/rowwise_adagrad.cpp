@@ -72,15 +72,9 @@ void update_block(std::span<const int64_t> rows, float* table, const float* grad
   const auto count = static_cast<int64_t>(rows.size());
   const std::size_t row_bytes = static_cast<std::size_t>(dim) * sizeof(float);
   for (int64_t i = 0; i < count; ++i) {
-    // Wide rows in two hops, as the lookups fetch them (cpu/prefetch.h).
-    if (row_bytes >= cpu::kTwoHopRowBytes && i + cpu::kFarUpdatePrefetchDistance < count)
-      cpu::prefetch_row(table + rows[i + cpu::kFarUpdatePrefetchDistance] * dim, row_bytes,
-                        cpu::CacheLevel::l2);
-    if (i + cpu::kUpdatePrefetchDistance < count) {
-      const int64_t ahead = rows[i + cpu::kUpdatePrefetchDistance];
-      cpu::prefetch_row(table + ahead * dim, row_bytes);
-      cpu::prefetch_row(accumulators + ahead, sizeof(float));
-    }
+    cpu::prefetch_update_ahead(
+        rows, i, row_bytes, [&](int64_t row) { return table + row * dim; },
+        [&](int64_t row) { cpu::prefetch_row(accumulators + row, sizeof(float)); });
     const int64_t row = rows[i];
     float* weights = table + row * dim;
     const float* gradient = gradients + (row - first_row) * dim;
