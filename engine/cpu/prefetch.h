@@ -7,21 +7,18 @@
 
 namespace rowshard::cpu {
 
-// How many entries ahead of the one being reduced a kernel prefetches: far
-// enough to cover DRAM latency at a few ns of work per row, near enough that
-// the lines are still in L1 when used. Measured on this 2-core machine
-// (rowshard-bench, 4M x 64 f32, 2.6M lookups): 4: 53 ms, 16: 53 ms, 24: 41-48 ms,
-// 32: 38-39 ms, 48: 41-42 ms per forward.
-inline constexpr int64_t kPrefetchDistance = 32;
-
-// Rows of 512 bytes and more (fp32 dim >= 128) fill the core's line-fill
-// buffers at that distance, and the prefetch instructions stall. They are
-// fetched in two hops instead: into L2 this far ahead, which needs no fill
-// buffer for long, then into L1 kNearPrefetchDistance ahead. Measured
-// (4M x 128 f32 forward, medians of 9): one hop at 32: 0.128-0.137 s; L2 at
-// 64 plus L1 at 16: 0.102-0.106 s; at 64 and 8: 0.110-0.116 s. Narrower
-// rows were no faster in two hops.
-inline constexpr std::size_t kTwoHopRowBytes = 512;
+// How far ahead of the entry being reduced a lookup kernel prefetches
+// rows, in two hops: into L2 kFarPrefetchDistance entries ahead, then into
+// L1 kNearPrefetchDistance ahead. A prefetch into L1 holds one of the
+// core's few line-fill buffers until its line arrives from DRAM, so one hop
+// far enough to cover the latency stalls on them; L2 needs them only
+// briefly. Measured (random gathers of 2.6M rows out of 4M, 2 threads,
+// interleaved, medians of 10): one hop at 32 entries against two at 64/16:
+// 64-byte rows 0.022 against 0.020-0.022 s, 128-byte 0.028-0.030 against
+// 0.023-0.025 s, 256-byte 0.073-0.077 against 0.055-0.061 s (a busy hour),
+// 512-byte 0.185 against 0.153 s. Earlier (rowshard-bench, 4M x 64 f32, one
+// hop): 4 ahead 53 ms, 16: 53 ms, 24: 41-48 ms, 32: 38-39 ms, 48: 41-42 ms;
+// 4M x 128 two hops at 64/8: 0.110-0.116 s against 0.102-0.106 s at 64/16.
 inline constexpr int64_t kFarPrefetchDistance = 64;
 inline constexpr int64_t kNearPrefetchDistance = 16;
 
@@ -96,10 +93,6 @@ inline void prefetch_for_write(const void* line) {
 template <typename RowOf>
 inline void prefetch_entries_ahead(int64_t p, int64_t end, std::size_t row_bytes,
                                    RowOf&& row_of) {
-  if (row_bytes < kTwoHopRowBytes) {
-    if (p + kPrefetchDistance < end) prefetch_row(row_of(p + kPrefetchDistance), row_bytes);
-    return;
-  }
   if (p + kFarPrefetchDistance < end)
     prefetch_row(row_of(p + kFarPrefetchDistance), row_bytes, CacheLevel::l2);
   if (p + kNearPrefetchDistance < end)
