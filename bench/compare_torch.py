@@ -27,10 +27,16 @@ Flags are those of build/bench/rowshard-bench (--rows --dim --batch
                     runs alone (a warning goes to stderr, no compare line)
   --python PATH     interpreter for the torch child (default: this one if
                     it can import torch, else /usr/bin/python3)
+  --rounds N        run rowshard, then torch, N times over (default 1), and
+                    pool each side's timed steps: this host's speed drifts
+                    by up to 2x within minutes, and alternating the sides
+                    spreads the drift over both instead of one
 
 Output (stdout, one JSON object per line): the rowshard line (verbatim from
-the binary), the torch line (same fields, "engine":"torch"), then
-{"compare":"rowshard_vs_torch","speedup":torch_median/rowshard_median,...}.
+the binary, or with --rounds the rounds pooled: median, min, max and
+seconds_all over every timed step, the largest peak RSS, each round's median
+in seconds_median_per_round), the torch line (same fields, "engine":"torch"),
+then {"compare":"rowshard_vs_torch","speedup":torch_median/rowshard_median,...}.
 Progress and warnings go to stderr. Exit status: 0 ok, 2 usage / missing
 binary, 3 a side failed.
 
@@ -150,6 +156,9 @@ def build_parser():
     p.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeat", type=positive_int, default=5)
+    p.add_argument("--rounds", type=positive_int, default=1,
+                   help="run the two sides this many times, alternating, and "
+                        "pool their timed steps (see the module docstring)")
     p.add_argument("--bench", default=None,
                    help="rowshard-bench binary (default: %s)" % DEFAULT_BENCH)
     p.add_argument("--torch-only", action="store_true")
@@ -373,6 +382,33 @@ def run_child(argv, who, env=None):
     return r.stdout
 
 
+def pool_rounds(results):
+    """One side's result over all its rounds: the first round's fields, with
+    the timings recomputed over every round's timed steps, the largest peak
+    RSS, and each round's own median kept for the record."""
+    if len(results) == 1:
+        return results[0]
+    pooled = dict(results[0])
+    times = [t for r in results for t in r["seconds_all"]]
+    med = statistics.median(times)
+    lookups = pooled["batch"] * pooled["pooling_factor"] * pooled["tables"]
+    pooled.update({
+        "rounds": len(results),
+        "seconds_median": med, "seconds_min": min(times), "seconds_max": max(times),
+        "seconds_all": times,
+        "seconds_median_per_round": [r["seconds_median"] for r in results],
+        "mlookups_per_s": lookups / med / 1e6,
+        "gb_per_s": pooled["gb_per_s"] * pooled["seconds_median"] / med,
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+    })
+    if "other_cores_busy" in pooled:
+        busy = [r["other_cores_busy"] for r in results if r.get("other_cores_busy") is not None]
+        pooled["other_cores_busy"] = max(busy) if busy else None
+    if "phase_seconds_median" in pooled:
+        pooled["phase_seconds_median_per_round"] = [r["phase_seconds_median"] for r in results]
+    return pooled
+
+
 def main():
     p = build_parser()
     args = p.parse_args()
@@ -410,26 +446,31 @@ def main():
             tmp = tempfile.mkdtemp(prefix="rowshard-ids-")
             ids_dir = Path(tmp)
 
-        rowshard = None
-        if run_rowshard:
-            ids_dir.mkdir(parents=True, exist_ok=True)
-            out = run_child([str(bench)] + workload_flags(args) + ["--write-ids", str(ids_dir)],
-                            "rowshard-bench")
-            rowshard = last_json_line(out, "rowshard-bench")
-            for k in WORKLOAD_KEYS:
-                if k in rowshard and str(rowshard[k]) != str(getattr(args, k)):
-                    log("WARNING: rowshard reports %s=%r, asked for %r" % (k, rowshard[k], getattr(args, k)))
-        elif args.generate_ids:
-            run_child(child_argv(args, "generate", ids_dir), "id generator")
-
         # The same malloc settings rowshard-bench makes for itself
         # (engine/malloc_tuning.h: freed blocks kept for reuse), so neither
         # side pays for remapping its buffers each step.
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
                    GLIBC_TUNABLES="glibc.malloc.mmap_threshold=1073741824:"
                                   "glibc.malloc.trim_threshold=1073741824")
-        torch_res = last_json_line(run_child(child_argv(args, "torch", ids_dir), "torch side", env),
-                                   "torch side")
+        rowshard_rounds, torch_rounds = [], []
+        for r in range(args.rounds):
+            if run_rowshard:
+                ids_dir.mkdir(parents=True, exist_ok=True)
+                out = run_child([str(bench)] + workload_flags(args) + ["--write-ids", str(ids_dir)],
+                                "rowshard-bench (round %d of %d)" % (r + 1, args.rounds))
+                rowshard_rounds.append(last_json_line(out, "rowshard-bench"))
+                for k in WORKLOAD_KEYS:
+                    got = rowshard_rounds[-1].get(k)
+                    if got is not None and str(got) != str(getattr(args, k)):
+                        log("WARNING: rowshard reports %s=%r, asked for %r" % (k, got, getattr(args, k)))
+            elif args.generate_ids and r == 0:
+                run_child(child_argv(args, "generate", ids_dir), "id generator")
+            torch_rounds.append(last_json_line(
+                run_child(child_argv(args, "torch", ids_dir),
+                          "torch side (round %d of %d)" % (r + 1, args.rounds), env),
+                "torch side"))
+        rowshard = pool_rounds(rowshard_rounds) if rowshard_rounds else None
+        torch_res = pool_rounds(torch_rounds)
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -168,6 +168,7 @@ int run(const Settings& s) {
       {"mode", s.mode}, {"dtype", s.dtype}, {"dist", distribution.name()},
       {"threads", s.threads}, {"repeat", s.repeat}, {"seconds_median", median},
       {"seconds_min", sorted.front()}, {"seconds_max", sorted.back()},
+      {"seconds_all", seconds},
       {"mlookups_per_s", lookups / median / 1e6},
       {"gb_per_s", lookups * static_cast<double>(s.dim * dtype_size(dtype)) / median / 1e9},
       {"unique_rows_per_step", unique_rows}, {"peak_rss_mb", peak_rss_mb()}};

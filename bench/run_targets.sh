@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # run_targets.sh: the issue targets' workloads, rowshard against PyTorch in
 # the same run (bench/compare_torch.py), one JSON line per side and a
-# compare line each. Run on an otherwise idle machine.
+# compare line each. Each comparison alternates the two sides three times
+# and pools their steps (--rounds), so that the host's drift lands on both.
+# About 20 minutes; run on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 common=(--rows 4000000 --batch 65536 --pooling-factor 40 --tables 1 --mode sum --threads 2
-        --seed 1 --repeat 5)
+        --seed 1 --rounds 3)
 for dist in uniform zipf:1.05; do
   for dim in 64 128; do
-    python3 bench/compare_torch.py "${common[@]}" --dim "$dim" --dist "$dist" --op forward --dtype f32
-    python3 bench/compare_torch.py "${common[@]}" --dim "$dim" --dist "$dist" --op forward --dtype f16
-    python3 bench/compare_torch.py "${common[@]}" --dim "$dim" --dist "$dist" --op train --dtype f32
+    for dtype in f32 f16; do
+      python3 bench/compare_torch.py "${common[@]}" --dim "$dim" --dist "$dist" --op forward \
+          --dtype "$dtype" --repeat 15
+    done
+    python3 bench/compare_torch.py "${common[@]}" --dim "$dim" --dist "$dist" --op train \
+        --dtype f32 --repeat 5
   done
 done
