@@ -59,39 +59,33 @@ std::string EmbeddingBagCollection::feature_owner(int64_t f) const {
 }
 
 CollectionLookup EmbeddingBagCollection::forward(const KeyedJaggedBatch& batch) {
-  CollectionLookup lookup;
-  lookup.bounds = jagged_bounds(kOwner, batch, feature_names_);
-  const std::vector<int64_t>& bounds = lookup.bounds;
+  // Everything is checked before any table is touched (max_norm writes).
+  std::vector<int64_t> bounds = jagged_bounds(kOwner, batch, feature_names_);
   const int64_t batch_size = batch.batch_size;
-  auto feature_ids = [&](int64_t f) {
-    const int64_t first = bounds[f * batch_size];
-    return batch.values.subspan(first, bounds[(f + 1) * batch_size] - first);
-  };
+  CollectionLookup lookup;
+  // Every value belongs to one feature (jagged_bounds checked), so the
+  // checked copies fill lookup.values.
+  lookup.values.resize(batch.values.size());
   for (int64_t f = 0; f < num_features(); ++f) {
+    const int64_t first = bounds[f * batch_size];
+    const int64_t end = bounds[(f + 1) * batch_size];
+    copy_indices_in_range(feature_owner(f),
+                          batch.values.subspan(first, end - first),
+                          tables_[table_of(f)].num_embeddings(),
+                          lookup.values.data() + first);
     if (features_[f].weighted && !batch.weights)
       throw InvalidArgument(message(feature_owner(f),
                                     ": the feature is weighted but the batch "
                                     "has no weights"));
   }
-  // Every value belongs to one feature (jagged_bounds checked), so the
-  // features' checked copies fill lookup.values.
-  lookup.values.resize(batch.values.size());
-  // max_norm writes rows, so its ids are all checked before any table is
-  // touched. Without it nothing is written but the output, and the pooling
-  // runs check and copy their own ids (one pass over them, not two).
-  const bool any_max_norm = std::any_of(tables_.begin(), tables_.end(), [](const auto& t) {
-    return t.options().max_norm.has_value();
-  });
-  if (any_max_norm) {
-    for (int64_t f = 0; f < num_features(); ++f)
-      copy_indices_in_range(feature_owner(f), feature_ids(f),
-                            tables_[table_of(f)].num_embeddings(),
-                            lookup.values.data() + bounds[f * batch_size]);
-    for (int64_t f = 0; f < num_features(); ++f)
-      tables_[table_of(f)].renormalize(feature_ids(f));
+  for (int64_t f = 0; f < num_features(); ++f) {
+    const int64_t first = bounds[f * batch_size];
+    const int64_t end = bounds[(f + 1) * batch_size];
+    tables_[table_of(f)].renormalize(batch.values.subspan(first, end - first));
   }
 
   lookup.batch_size = batch_size;
+  lookup.bounds = std::move(bounds);
   if (batch.weights) lookup.weights.assign(batch.weights->begin(), batch.weights->end());
   lookup.output.shape = {batch_size, total_dim()};
   lookup.output.values.resize(batch_size * total_dim());
@@ -114,18 +108,9 @@ CollectionLookup EmbeddingBagCollection::forward(const KeyedJaggedBatch& batch) 
     if (table.mode() == PoolingMode::max)
       task.max_positions = lookup.max_positions.data() + column_offsets_[f];
     task.output_stride = total_dim();
-    if (!any_max_norm) {
-      task.unchecked_ids = batch.values.data();
-      task.checked_ids = lookup.values.data();
-    }
     tasks.push_back(task);
   }
-  if (!cpu::checked_pooled_forward(tasks)) {
-    for (int64_t f = 0; f < num_features(); ++f)
-      check_indices_in_range(feature_owner(f), feature_ids(f),
-                             tables_[table_of(f)].num_embeddings());
-    ROWSHARD_ASSERT(false);  // some feature's ids were out of range
-  }
+  cpu::pooled_forward(tasks);
   return lookup;
 }
 

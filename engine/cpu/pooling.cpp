@@ -4,7 +4,6 @@
 #include <vector>
 
 #include "engine/cpu/fixed_dim_pooling.h"
-#include "engine/error.h"
 #include "engine/cpu/prefetch.h"
 #include "engine/cpu/widen.h"
 #include "engine/element_types.h"
@@ -92,20 +91,6 @@ void pool_bags(const PoolingTask& task, int64_t first_bag, int64_t end_bag) {
   }
 }
 
-// Copies the run's ids from task.unchecked_ids; false if one is outside
-// [0, rows) (compared as unsigned, so negatives count as huge).
-bool copy_checked_ids(const Chunk& chunk) {
-  const PoolingTask& task = *chunk.task;
-  const uint64_t rows = static_cast<uint64_t>(task.weights->num_rows());
-  uint64_t largest = 0;
-#pragma omp simd reduction(max : largest)
-  for (int64_t p = task.batch.bounds[chunk.first_bag]; p < task.batch.bounds[chunk.end_bag]; ++p) {
-    task.checked_ids[p] = task.unchecked_ids[p];
-    largest = std::max(largest, static_cast<uint64_t>(task.unchecked_ids[p]));
-  }
-  return task.batch.bounds[chunk.first_bag] == task.batch.bounds[chunk.end_bag] || largest < rows;
-}
-
 void pool_chunk(const Chunk& chunk) {
   const PoolingTask& task = *chunk.task;
   visit_element_type(task.weights->dtype(), [&]<typename Element>(Element) {
@@ -152,23 +137,10 @@ std::vector<Chunk> make_chunks(std::span<const PoolingTask> tasks) {
 }  // namespace
 
 void pooled_forward(std::span<const PoolingTask> tasks) {
-  const bool all_in_range = checked_pooled_forward(tasks);
-  ROWSHARD_ASSERT(all_in_range);  // no task had unchecked ids
-}
-
-bool checked_pooled_forward(std::span<const PoolingTask> tasks) {
   const std::vector<Chunk> chunks = make_chunks(tasks);
   const auto count = static_cast<int64_t>(chunks.size());
-  bool all_in_range = true;
-#pragma omp parallel for schedule(dynamic, 1) reduction(&& : all_in_range)
-  for (int64_t c = 0; c < count; ++c) {
-    if (chunks[c].task->unchecked_ids != nullptr && !copy_checked_ids(chunks[c])) {
-      all_in_range = false;
-      continue;
-    }
-    pool_chunk(chunks[c]);
-  }
-  return all_in_range;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t c = 0; c < count; ++c) pool_chunk(chunks[c]);
 }
 
 void pooled_forward(const RowStorage& weights, const PooledBatch& batch,

@@ -24,23 +24,11 @@ struct PoolingTask {
   float* output = nullptr;
   int64_t* max_positions = nullptr;  // max mode only
   int64_t output_stride = 0;
-  // Optional: the caller's ids, not yet checked, at the positions of
-  // batch.indices, which then views `checked_ids`. Each run of bags first
-  // copies its ids there, checking them against [0, weights->num_rows()):
-  // the caller's ids are read once, and pooled while still in L1.
-  const int64_t* unchecked_ids = nullptr;
-  int64_t* checked_ids = nullptr;
 };
 
 // Runs all tasks in one parallel loop over (task, run of bags), so that a
-// small feature or a run of long bags does not leave a core idle. The
-// tasks' ids must be checked already (no unchecked_ids).
+// small feature or a run of long bags does not leave a core idle.
 void pooled_forward(std::span<const PoolingTask> tasks);
-
-// The same for tasks that may carry unchecked ids. Returns false if one of
-// them is out of range; the outputs are then unspecified, and the caller
-// finds and reports the offender.
-[[nodiscard]] bool checked_pooled_forward(std::span<const PoolingTask> tasks);
 
 // One table, output [num_bags, dim] (see reference::pooled_forward).
 void pooled_forward(const RowStorage& weights, const PooledBatch& batch,
