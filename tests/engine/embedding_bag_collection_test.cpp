@@ -205,6 +205,39 @@ TEST_F(CollectionVersusTables, BadIdNamesFeatureAndTableAndWritesNothing) {
   EXPECT_EQ(testing::table_values(collection.table(2).weights()), before);
 }
 
+// A large batch is checked in parallel; the error must still name the first
+// offender of the first bad feature.
+TEST(CollectionBadIds, LargeBatchNamesFeatureAndFirstPosition) {
+  const std::vector<CollectionTableConfig> tables = {
+      table_config("small", 50, 8, PoolingMode::sum, OptimizerKind::rowwise_adagrad),
+      table_config("large", 1000, 8, PoolingMode::mean, OptimizerKind::sgd)};
+  EmbeddingBagCollection collection(
+      tables, {{"first", "small", false}, {"second", "large", false}});
+  const int64_t batch_size = 4000;  // 20 ids a bag: ~40 runs of pooling per feature
+  std::vector<int64_t> values;
+  for (int64_t f = 0; f < 2; ++f)
+    for (int64_t i = 0; i < batch_size * 20; ++i) values.push_back(i % (f == 0 ? 50 : 1000));
+  const std::vector<int64_t> lengths(2 * batch_size, 20);
+  const auto message_for = [&](std::vector<int64_t> bad_values) {
+    try {
+      collection.forward({batch_size, bad_values, lengths, {}, std::nullopt});
+    } catch (const OutOfRange& error) {
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
+  std::vector<int64_t> bad = values;
+  bad[batch_size * 20 + 70001] = 1000;  // "second", late in the batch
+  bad[batch_size * 20 + 79998] = -3;
+  EXPECT_EQ(message_for(bad),
+            "EmbeddingBagCollection feature 'second' (table 'large'): index 1000 at "
+            "position 70001 is out of range [0, 1000)");
+  bad[12345] = 50;  // now "first" has one too, and it is reported
+  EXPECT_EQ(message_for(bad),
+            "EmbeddingBagCollection feature 'first' (table 'small'): index 50 at "
+            "position 12345 is out of range [0, 50)");
+  EXPECT_EQ(message_for(values), "no error");
+}
 TEST_F(CollectionVersusTables, MalformedBatchesAreRefused) {
   EmbeddingBagCollection collection(tables, features);
   const std::vector<int64_t> values = {0, 1, 5, 1};
