@@ -213,7 +213,7 @@ TEST(CollectionBadIds, LargeBatchNamesFeatureAndFirstPosition) {
       table_config("large", 1000, 8, PoolingMode::mean, OptimizerKind::sgd)};
   EmbeddingBagCollection collection(
       tables, {{"first", "small", false}, {"second", "large", false}});
-  const int64_t batch_size = 4000;  // 20 ids a bag: ~40 runs of pooling per feature
+  const int64_t batch_size = 4000;  // 80,000 ids a feature: enough to be split over threads
   std::vector<int64_t> values;
   for (int64_t f = 0; f < 2; ++f)
     for (int64_t i = 0; i < batch_size * 20; ++i) values.push_back(i % (f == 0 ? 50 : 1000));
@@ -238,6 +238,7 @@ TEST(CollectionBadIds, LargeBatchNamesFeatureAndFirstPosition) {
             "position 12345 is out of range [0, 50)");
   EXPECT_EQ(message_for(values), "no error");
 }
+
 TEST_F(CollectionVersusTables, MalformedBatchesAreRefused) {
   EmbeddingBagCollection collection(tables, features);
   const std::vector<int64_t> values = {0, 1, 5, 1};
