@@ -1,0 +1,163 @@
+// step-phases: where one table's fused training step spends its time, on
+// rowshard-bench's workload (same ids for the same --seed).
+//
+//   step-phases --rows 4000000 --dim 64 --batch 65536 --pooling-factor 40
+//               --dist uniform --threads 2 --repeat 11
+//
+// Times, each `repeat` times after a warm-up: the forward (pooling), the
+// backward plan (grouping the entries by chunk of rows), the gradient pass
+// alone (every row's gradient summed, then dropped), and the gradient pass
+// with row-wise Adagrad applied to the table. Prints one JSON object with
+// each phase's median and fastest seconds; "update" is the Adagrad pass
+// minus the bare gradient pass.
+#include <omp.h>
+
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <random>
+#include <span>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/workload.h"
+#include "engine/cpu/backward.h"
+#include "engine/cpu/pooling.h"
+#include "engine/error.h"
+#include "engine/malloc_tuning.h"
+#include "engine/optimizers/rowwise_adagrad.h"
+#include "engine/row_storage.h"
+
+namespace {
+
+namespace po = boost::program_options;
+using namespace rowshard;
+
+struct Settings {
+  int64_t rows, dim, batch, pooling_factor;
+  std::string dist;
+  int threads, repeat;
+  uint64_t seed;
+};
+
+// Sums every row's gradient and forgets it: the gradient pass's own cost.
+class DiscardingSink final : public cpu::RowGradientSink {
+ public:
+  void consume(const cpu::RowGradientBlock& block) override {
+    asm volatile("" : : "r"(block.sums) : "memory");
+  }
+};
+
+class AdagradSink final : public cpu::RowGradientSink {
+ public:
+  AdagradSink(RowStorage& table, RowWiseAdagrad& optimizer)
+      : table_(table), optimizer_(optimizer) {}
+  void consume(const cpu::RowGradientBlock& block) override {
+    optimizer_.update_rows(block.rows, table_.mutable_row<float>(0), block.sums,
+                           block.first_row);
+  }
+
+ private:
+  RowStorage& table_;
+  RowWiseAdagrad& optimizer_;
+};
+
+double seconds_of(const std::function<void()>& phase) {
+  const auto start = std::chrono::steady_clock::now();
+  phase();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+int run(const Settings& s) {
+  omp_set_num_threads(s.threads);
+  const int64_t lookups = s.batch * s.pooling_factor;
+  // rowshard-bench's ids for table 0 of a one-rank run with this seed.
+  const std::vector<int64_t> ids = bench::generate_ids(
+      s.rows, lookups, bench::IdDistribution::parse(s.dist), s.seed * 1000 * 1000);
+  std::vector<int64_t> bounds(s.batch + 1);
+  for (int64_t b = 0; b <= s.batch; ++b) bounds[b] = b * s.pooling_factor;
+  const PooledBatch batch{ids, bounds, {}, PoolingMode::sum, kNoPadding};
+
+  RowStorage table = RowStorage::allocate(s.rows, s.dim, DType::f32);
+  std::mt19937_64 rng(s.seed);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  std::span<float> weights(table.mutable_row<float>(0), s.rows * s.dim);
+  for (float& w : weights) w = unit(rng);
+  std::vector<float> grad_output(s.batch * s.dim);
+  for (float& g : grad_output) g = unit(rng) * 1e-3f;
+  RowWiseAdagrad optimizer(s.rows, s.dim, {});
+
+  std::vector<float> output(s.batch * s.dim);
+  cpu::GradientSource source;
+  source.batch = batch;
+  source.grad_output = grad_output.data();
+  source.stride = s.dim;
+  cpu::BackwardPlan plan;
+  DiscardingSink discard;
+  AdagradSink adagrad(table, optimizer);
+
+  std::map<std::string, std::vector<double>> seconds;
+  for (int i = 0; i <= s.repeat; ++i) {
+    const double forward = seconds_of([&] { cpu::pooled_forward(table, batch, output, {}); });
+    const double build = seconds_of([&] { plan.build({&source, 1}, s.rows, s.dim, false); });
+    const double gradient = seconds_of([&] { cpu::for_each_row_gradient(plan, discard); });
+    const double with_update = seconds_of([&] { cpu::for_each_row_gradient(plan, adagrad); });
+    if (i == 0) continue;  // warm-up
+    seconds["forward"].push_back(forward);
+    seconds["plan"].push_back(build);
+    seconds["gradient"].push_back(gradient);
+    seconds["gradient_and_update"].push_back(with_update);
+  }
+  nlohmann::ordered_json result = {
+      {"rows", s.rows}, {"dim", s.dim}, {"batch", s.batch},
+      {"pooling_factor", s.pooling_factor}, {"dist", s.dist}, {"threads", s.threads},
+      {"repeat", s.repeat}};
+  std::map<std::string, double> medians;
+  for (const char* phase : {"forward", "plan", "gradient", "gradient_and_update"}) {
+    std::vector<double>& times = seconds[phase];
+    std::sort(times.begin(), times.end());
+    medians[phase] = times[times.size() / 2];
+    result[phase] = {{"median", medians[phase]}, {"min", times.front()}};
+  }
+  result["update"] = {{"median", medians["gradient_and_update"] - medians["gradient"]}};
+  std::cout << result.dump() << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  keep_freed_memory_for_reuse();
+  Settings s;
+  po::options_description options("step-phases options");
+  options.add_options()
+      ("help", "show this help")
+      ("rows", po::value(&s.rows)->default_value(4'000'000), "rows of the table")
+      ("dim", po::value(&s.dim)->default_value(64), "embedding dim")
+      ("batch", po::value(&s.batch)->default_value(65536), "bags")
+      ("pooling-factor", po::value(&s.pooling_factor)->default_value(40), "ids per bag")
+      ("dist", po::value(&s.dist)->default_value("uniform"), "uniform | zipf:ALPHA")
+      ("threads", po::value(&s.threads)->default_value(omp_get_num_procs()), "OpenMP threads")
+      ("seed", po::value(&s.seed)->default_value(1), "seed of ids and weights")
+      ("repeat", po::value(&s.repeat)->default_value(11), "timed repetitions");
+  try {
+    po::variables_map given;
+    po::store(po::parse_command_line(argc, argv, options), given);
+    if (given.count("help")) {
+      std::cout << options << "\n";
+      return 0;
+    }
+    po::notify(given);
+    if (s.rows < 1 || s.dim < 1 || s.batch < 1 || s.pooling_factor < 0 || s.threads < 1 ||
+        s.repeat < 1)
+      throw InvalidArgument("sizes, threads and repeat must be positive");
+    return run(s);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "step-phases: %s\n", error.what());
+    return 2;
+  }
+}
