@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "bench/command_line.h"
 #include "engine/error.h"
 #include "io/checkpoint/save.h"
 #include "io/pretrained.h"
@@ -78,13 +79,7 @@ int main(int argc, char** argv) {
       ("dim", po::value(&dim)->default_value(64), "table dim (f32)")
       ("lookups", po::value(&lookups)->default_value(4096), "ids in the first lookup batch");
   try {
-    po::variables_map given;
-    po::store(po::parse_command_line(argc, argv, options), given);
-    if (given.count("help")) {
-      std::cout << options << "\n";
-      return 0;
-    }
-    po::notify(given);
+    if (!bench::parse_command_line(argc, argv, options)) return 0;
     const std::filesystem::path root = directory;
     std::filesystem::remove_all(root);
     std::filesystem::create_directories(root);

@@ -20,6 +20,7 @@
 #include <iostream>
 #include <random>
 
+#include "bench/command_line.h"
 #include "bench/workload.h"
 #include <nlohmann/json.hpp>
 
@@ -218,13 +219,7 @@ int main(int argc, char** argv) {
        "none | row | cyclic | table | column | data_parallel (run under mpirun)")
       ("no-dedup", po::bool_switch(&s.no_dedup), "send every id, not every distinct id");
   try {
-    po::variables_map given;
-    po::store(po::parse_command_line(argc, argv, options), given);
-    if (given.count("help")) {
-      std::cout << options << "\n";
-      return 0;
-    }
-    po::notify(given);
+    if (!bench::parse_command_line(argc, argv, options)) return 0;
     if (s.rows < 1 || s.dim < 1 || s.batch < 1 || s.pooling_factor < 0 ||
         s.tables < 1 || s.threads < 1 || s.repeat < 1)
       throw InvalidArgument("sizes, threads and repeat must be positive");

@@ -24,6 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/command_line.h"
 #include "bench/workload.h"
 #include "engine/cpu/backward.h"
 #include "engine/cpu/pooling.h"
@@ -145,13 +146,7 @@ int main(int argc, char** argv) {
       ("seed", po::value(&s.seed)->default_value(1), "seed of ids and weights")
       ("repeat", po::value(&s.repeat)->default_value(11), "timed repetitions");
   try {
-    po::variables_map given;
-    po::store(po::parse_command_line(argc, argv, options), given);
-    if (given.count("help")) {
-      std::cout << options << "\n";
-      return 0;
-    }
-    po::notify(given);
+    if (!bench::parse_command_line(argc, argv, options)) return 0;
     if (s.rows < 1 || s.dim < 1 || s.batch < 1 || s.pooling_factor < 0 || s.threads < 1 ||
         s.repeat < 1)
       throw InvalidArgument("sizes, threads and repeat must be positive");
