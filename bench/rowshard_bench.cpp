@@ -1,5 +1,6 @@
-// rowshard-bench: times the collection's forward or fused training step on
-// a synthetic workload and prints one JSON object per run.
+// rowshard-bench: times the collection's forward (forward_no_grad, as
+// PyTorch's forward under no_grad) or fused training step (forward, then
+// step) on a synthetic workload and prints one JSON object per run.
 //
 //   rowshard-bench --rows 4000000 --dim 64 --batch 65536 --pooling-factor 40
 //                  --tables 1 --mode sum --dtype f32 --dist zipf:1.05
@@ -149,9 +150,11 @@ int run(const Settings& s) {
     if (sharded) {
       const ShardedLookup lookup = sharded->forward(batch);
       if (s.op == "train") sharded->step(lookup, grad_output);
+    } else if (s.op == "train") {
+      collection->step(collection->forward(batch), grad_output);
     } else {
-      const CollectionLookup lookup = collection->forward(batch);
-      if (s.op == "train") collection->step(lookup, grad_output);
+      // The lookup alone, as PyTorch's forward under no_grad.
+      const Tensor output = collection->forward_no_grad(batch);
     }
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
     if (i == 0) continue;  // warm-up

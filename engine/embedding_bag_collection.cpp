@@ -58,60 +58,113 @@ std::string EmbeddingBagCollection::feature_owner(int64_t f) const {
                  features_[f].table, "')");
 }
 
-CollectionLookup EmbeddingBagCollection::forward(const KeyedJaggedBatch& batch) {
-  // Everything is checked before any table is touched (max_norm writes).
+std::span<const int64_t> EmbeddingBagCollection::feature_ids(
+    const KeyedJaggedBatch& batch, std::span<const int64_t> bounds,
+    int64_t f) const {
+  const int64_t first = bounds[f * batch.batch_size];
+  return batch.values.subspan(first, bounds[(f + 1) * batch.batch_size] - first);
+}
+
+std::vector<int64_t> EmbeddingBagCollection::checked_bounds(
+    const KeyedJaggedBatch& batch) const {
   std::vector<int64_t> bounds = jagged_bounds(kOwner, batch, feature_names_);
-  const int64_t batch_size = batch.batch_size;
-  CollectionLookup lookup;
-  // Every value belongs to one feature (jagged_bounds checked), so the
-  // checked copies fill lookup.values.
-  lookup.values.resize(batch.values.size());
   for (int64_t f = 0; f < num_features(); ++f) {
-    const int64_t first = bounds[f * batch_size];
-    const int64_t end = bounds[(f + 1) * batch_size];
-    copy_indices_in_range(feature_owner(f),
-                          batch.values.subspan(first, end - first),
-                          tables_[table_of(f)].num_embeddings(),
-                          lookup.values.data() + first);
     if (features_[f].weighted && !batch.weights)
       throw InvalidArgument(message(feature_owner(f),
                                     ": the feature is weighted but the batch "
                                     "has no weights"));
   }
-  for (int64_t f = 0; f < num_features(); ++f) {
-    const int64_t first = bounds[f * batch_size];
-    const int64_t end = bounds[(f + 1) * batch_size];
-    tables_[table_of(f)].renormalize(batch.values.subspan(first, end - first));
-  }
+  return bounds;
+}
 
-  lookup.batch_size = batch_size;
-  lookup.bounds = std::move(bounds);
-  if (batch.weights) lookup.weights.assign(batch.weights->begin(), batch.weights->end());
-  lookup.output.shape = {batch_size, total_dim()};
-  lookup.output.values.resize(batch_size * total_dim());
+bool EmbeddingBagCollection::any_max_norm() const {
+  return std::any_of(tables_.begin(), tables_.end(), [](const EmbeddingBag& t) {
+    return t.options().max_norm.has_value();
+  });
+}
+
+void EmbeddingBagCollection::renormalize(const KeyedJaggedBatch& batch,
+                                         std::span<const int64_t> bounds) {
+  for (int64_t f = 0; f < num_features(); ++f)
+    tables_[table_of(f)].renormalize(feature_ids(batch, bounds, f));
+}
+
+void EmbeddingBagCollection::pool(std::span<const int64_t> ids,
+                                  std::span<const int64_t> bounds,
+                                  std::span<const float> weights,
+                                  int64_t batch_size, bool ids_checked,
+                                  Tensor& output,
+                                  std::vector<int64_t>& max_positions) const {
+  output.shape = {batch_size, total_dim()};
+  output.values.resize(batch_size * total_dim());
   const bool any_max = std::any_of(tables_.begin(), tables_.end(), [](const auto& t) {
     return t.mode() == PoolingMode::max;
   });
-  if (any_max) lookup.max_positions.resize(lookup.output.values.size());
+  if (any_max) max_positions.resize(output.values.size());
 
   std::vector<cpu::PoolingTask> tasks;
   for (int64_t f = 0; f < num_features(); ++f) {
     const EmbeddingBag& table = tables_[table_of(f)];
     cpu::PoolingTask task;
     task.weights = &table.weights();
-    task.batch = {lookup.values,
-                  std::span(lookup.bounds).subspan(f * batch_size, batch_size + 1),
-                  features_[f].weighted ? std::span<const float>(lookup.weights)
-                                        : std::span<const float>(),
+    task.batch = {ids, bounds.subspan(f * batch_size, batch_size + 1),
+                  features_[f].weighted ? weights : std::span<const float>(),
                   table.mode(), table.padding_idx().value_or(kNoPadding)};
-    task.output = lookup.output.values.data() + column_offsets_[f];
+    task.output = output.values.data() + column_offsets_[f];
     if (table.mode() == PoolingMode::max)
-      task.max_positions = lookup.max_positions.data() + column_offsets_[f];
+      task.max_positions = max_positions.data() + column_offsets_[f];
     task.output_stride = total_dim();
+    task.unchecked_ids = !ids_checked;
     tasks.push_back(task);
   }
-  cpu::pooled_forward(tasks);
+  if (cpu::checked_pooled_forward(tasks)) return;
+  // Some run of bags met an id out of range: find the first offender of
+  // the first feature that has one, for the error.
+  for (int64_t f = 0; f < num_features(); ++f) {
+    const auto first = static_cast<std::size_t>(bounds[f * batch_size]);
+    const auto end = static_cast<std::size_t>(bounds[(f + 1) * batch_size]);
+    check_indices_in_range(feature_owner(f), ids.subspan(first, end - first),
+                           tables_[table_of(f)].num_embeddings());
+  }
+  ROWSHARD_ASSERT(false);  // the kernels found an id out of range
+}
+
+CollectionLookup EmbeddingBagCollection::forward(const KeyedJaggedBatch& batch) {
+  // Everything is checked before any table is touched (max_norm writes).
+  CollectionLookup lookup;
+  lookup.bounds = checked_bounds(batch);
+  lookup.batch_size = batch.batch_size;
+  // Every value belongs to one feature (jagged_bounds checked), so the
+  // checked copies fill lookup.values.
+  lookup.values.resize(batch.values.size());
+  for (int64_t f = 0; f < num_features(); ++f)
+    copy_indices_in_range(feature_owner(f), feature_ids(batch, lookup.bounds, f),
+                          tables_[table_of(f)].num_embeddings(),
+                          lookup.values.data() + lookup.bounds[f * batch.batch_size]);
+  renormalize(batch, lookup.bounds);
+  if (batch.weights) lookup.weights.assign(batch.weights->begin(), batch.weights->end());
+  pool(lookup.values, lookup.bounds, lookup.weights, batch.batch_size,
+       /*ids_checked=*/true, lookup.output, lookup.max_positions);
   return lookup;
+}
+
+Tensor EmbeddingBagCollection::forward_no_grad(const KeyedJaggedBatch& batch) {
+  const std::vector<int64_t> bounds = checked_bounds(batch);
+  // max_norm writes rows, so then every id is checked before any is read.
+  // Otherwise only the output is written, and the kernels check the ids.
+  const bool ids_checked = any_max_norm();
+  if (ids_checked) {
+    for (int64_t f = 0; f < num_features(); ++f)
+      check_indices_in_range(feature_owner(f), feature_ids(batch, bounds, f),
+                             tables_[table_of(f)].num_embeddings());
+    renormalize(batch, bounds);
+  }
+  Tensor output;
+  std::vector<int64_t> max_positions;
+  pool(batch.values, bounds,
+       batch.weights ? std::span<const float>(*batch.weights) : std::span<const float>(),
+       batch.batch_size, ids_checked, output, max_positions);
+  return output;
 }
 
 std::vector<cpu::GradientSource> EmbeddingBagCollection::gradient_sources(
@@ -157,9 +210,9 @@ SparseGradient EmbeddingBagCollection::sparse_gradient(
       gradient_sources(lookup, grad_output, table));
 }
 
-FeatureView EmbeddingBagCollection::feature_view(const CollectionLookup& lookup,
+FeatureView EmbeddingBagCollection::feature_view(const Tensor& output,
                                                  int64_t f) const {
-  return {lookup.output.values.data() + column_offsets_[f], lookup.batch_size,
+  return {output.values.data() + column_offsets_[f], output.shape.at(0),
           tables_[table_of(f)].embedding_dim(), total_dim()};
 }
 

@@ -10,6 +10,7 @@
 //        {.name = "user", .table = "users"}});
 //   CollectionLookup lookup = collection.forward(batch);  // [B, sum of dims]
 //   collection.step(lookup, grad_output);                 // fused, all tables
+//   Tensor scores = collection.forward_no_grad(batch);    // evaluation
 //
 // Features that share a table share its rows and its updates: in step(), a
 // row looked up by several features gets one summed gradient and one update.
@@ -83,6 +84,12 @@ class EmbeddingBagCollection {
   // it throws naming the feature and the table, and nothing is written.
   CollectionLookup forward(const KeyedJaggedBatch& batch);
 
+  // The output of forward() alone, for evaluation and serving: like a
+  // PyTorch forward under torch.no_grad(), it keeps nothing for a backward
+  // (no copy of the batch's ids). Checks as forward() does, with the same
+  // errors; max_norm still renormalizes the rows it reads.
+  Tensor forward_no_grad(const KeyedJaggedBatch& batch);
+
   // One fused training step from the gradient of lookup.output: every
   // table's touched rows, each summed once over all its features, updated
   // by that table's optimizer. Frozen tables are skipped.
@@ -95,7 +102,7 @@ class EmbeddingBagCollection {
                                  int64_t table) const;
 
   // Feature f's pooled rows within an output of this collection.
-  FeatureView feature_view(const CollectionLookup& lookup, int64_t f) const;
+  FeatureView feature_view(const Tensor& output, int64_t f) const;
 
   int64_t num_tables() const { return static_cast<int64_t>(tables_.size()); }
   int64_t num_features() const { return static_cast<int64_t>(features_.size()); }
@@ -114,6 +121,22 @@ class EmbeddingBagCollection {
       const CollectionLookup& lookup, std::span<const float> grad_output,
       int64_t table) const;
   std::string feature_owner(int64_t f) const;
+  // Feature f's ids within a batch whose bounds jagged_bounds gave.
+  std::span<const int64_t> feature_ids(const KeyedJaggedBatch& batch,
+                                       std::span<const int64_t> bounds,
+                                       int64_t f) const;
+  // The checks of forward() that come before any id is read.
+  std::vector<int64_t> checked_bounds(const KeyedJaggedBatch& batch) const;
+  bool any_max_norm() const;
+  // Renormalizes the rows of every feature's ids under max_norm.
+  void renormalize(const KeyedJaggedBatch& batch, std::span<const int64_t> bounds);
+  // Pools every feature of (ids, bounds, weights) into `output` and, for
+  // max-pooled tables, `max_positions`. With ids_checked false, the kernels
+  // range-check the ids as they go, and an offender throws (naming its
+  // feature) before the caller sees any output.
+  void pool(std::span<const int64_t> ids, std::span<const int64_t> bounds,
+            std::span<const float> weights, int64_t batch_size, bool ids_checked,
+            Tensor& output, std::vector<int64_t>& max_positions) const;
 
   std::vector<CollectionTableConfig> configs_;
   std::vector<EmbeddingBag> tables_;

@@ -245,8 +245,8 @@ void Table::check_steppable(const RowOptimizer& optimizer) const {
 Tensor Table::dense_gradient(const Lookup& lookup,
                              std::span<const float> grad_output) const {
   check_grad_output(lookup, grad_output);
-  Tensor gradient{{num_embeddings(), embedding_dim()},
-                  std::vector<float>(weights_.num_rows() * weights_.dim())};
+  Tensor gradient{{num_embeddings(), embedding_dim()}, {}};
+  gradient.values.assign(weights_.num_rows() * weights_.dim(), 0.0f);
   const cpu::GradientSource source =
       gradient_source(lookup, grad_output, padding_, embedding_dim());
   const cpu::BackwardPlan plan({&source, 1}, num_embeddings(), embedding_dim(),

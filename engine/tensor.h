@@ -4,13 +4,17 @@
 
 #include <vector>
 
+#include "engine/default_init_allocator.h"
 #include "engine/lookup_input.h"
 
 namespace rowshard {
 
 struct Tensor {
   Shape shape;
-  std::vector<float> values;
+  // resize() leaves new values uninitialised: the kernels that fill an
+  // output write every element, and zeroing tens of megabytes first would
+  // cost a tenth of a lookup.
+  std::vector<float, DefaultInitAllocator<float>> values;
 };
 
 // The gradient of a table in PyTorch's sparse=True form, coalesced: each

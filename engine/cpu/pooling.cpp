@@ -7,6 +7,7 @@
 #include "engine/cpu/prefetch.h"
 #include "engine/cpu/widen.h"
 #include "engine/element_types.h"
+#include "engine/error.h"
 
 namespace rowshard::cpu {
 namespace {
@@ -91,6 +92,20 @@ void pool_bags(const PoolingTask& task, int64_t first_bag, int64_t end_bag) {
   }
 }
 
+// Whether every id of the run is in [0, rows), compared as unsigned so that
+// negatives count as huge.
+bool ids_in_range(const Chunk& chunk) {
+  const PooledBatch& batch = chunk.task->batch;
+  const int64_t first = batch.bounds[chunk.first_bag];
+  const int64_t end = batch.bounds[chunk.end_bag];
+  const auto rows = static_cast<uint64_t>(chunk.task->weights->num_rows());
+  uint64_t largest = 0;
+#pragma omp simd reduction(max : largest)
+  for (int64_t p = first; p < end; ++p)
+    largest = std::max(largest, static_cast<uint64_t>(batch.indices[p]));
+  return first == end || largest < rows;
+}
+
 void pool_chunk(const Chunk& chunk) {
   const PoolingTask& task = *chunk.task;
   visit_element_type(task.weights->dtype(), [&]<typename Element>(Element) {
@@ -137,10 +152,23 @@ std::vector<Chunk> make_chunks(std::span<const PoolingTask> tasks) {
 }  // namespace
 
 void pooled_forward(std::span<const PoolingTask> tasks) {
+  const bool all_in_range = checked_pooled_forward(tasks);
+  ROWSHARD_ASSERT(all_in_range);  // callers without unchecked ids
+}
+
+bool checked_pooled_forward(std::span<const PoolingTask> tasks) {
   const std::vector<Chunk> chunks = make_chunks(tasks);
   const auto count = static_cast<int64_t>(chunks.size());
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t c = 0; c < count; ++c) pool_chunk(chunks[c]);
+  bool all_in_range = true;
+#pragma omp parallel for schedule(dynamic, 1) reduction(&& : all_in_range)
+  for (int64_t c = 0; c < count; ++c) {
+    if (chunks[c].task->unchecked_ids && !ids_in_range(chunks[c])) {
+      all_in_range = false;
+      continue;
+    }
+    pool_chunk(chunks[c]);
+  }
+  return all_in_range;
 }
 
 void pooled_forward(const RowStorage& weights, const PooledBatch& batch,

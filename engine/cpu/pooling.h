@@ -24,11 +24,21 @@ struct PoolingTask {
   float* output = nullptr;
   int64_t* max_positions = nullptr;  // max mode only
   int64_t output_stride = 0;
+  // batch.indices have not been range-checked (the batch is otherwise
+  // valid): each run of bags checks its own ids against the table's rows
+  // before reading a row. They are in L1 by then, so this costs far less
+  // than a separate pass over all of them.
+  bool unchecked_ids = false;
 };
 
 // Runs all tasks in one parallel loop over (task, run of bags), so that a
 // small feature or a run of long bags does not leave a core idle.
 void pooled_forward(std::span<const PoolingTask> tasks);
+
+// pooled_forward for tasks that may have unchecked_ids. Returns false if
+// one of those ids is outside [0, rows): the outputs are then incomplete
+// (nothing else is written), and the caller reports the offender.
+[[nodiscard]] bool checked_pooled_forward(std::span<const PoolingTask> tasks);
 
 // One table, output [num_bags, dim] (see reference::pooled_forward).
 void pooled_forward(const RowStorage& weights, const PooledBatch& batch,

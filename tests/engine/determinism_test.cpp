@@ -53,7 +53,8 @@ TrainingResult train(int threads, PoolingMode mode, const std::string& optimizer
                    {}};
     if (mode == PoolingMode::sum) input.per_sample_weights = bags.per_sample_weights;
     const Lookup lookup = bag.forward(input);
-    if (step == 0) result.first_output = lookup.output.values;
+    if (step == 0)
+      result.first_output.assign(lookup.output.values.begin(), lookup.output.values.end());
     const auto grad = testing::random_values(rng, lookup.output.values.size());
     bag.step(lookup, grad, *optimizer);
   }

@@ -3,6 +3,7 @@
 // and optimizer state must agree bit for bit.
 #include "engine/embedding_bag_collection.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <set>
@@ -98,9 +99,12 @@ TEST_F(CollectionVersusTables, ForwardAndStepsMatchOneEmbeddingBagPerTable) {
   for (int step = 0; step < 3; ++step) {
     const int64_t batch_size = 37;
     const JaggedBatch batch = random_jagged(rng, batch_size, rows_of_feature, max_length);
-    const CollectionLookup lookup = collection.forward(
-        {batch_size, batch.values, batch.lengths, {}, batch.weights});
+    const KeyedJaggedBatch keyed{batch_size, batch.values, batch.lengths, {}, batch.weights};
+    const Tensor no_grad = collection.forward_no_grad(keyed);
+    const CollectionLookup lookup = collection.forward(keyed);
     ASSERT_EQ(lookup.output.shape, (Shape{batch_size, 5 + 3 + 5 + 17 + 3}));
+    ASSERT_EQ(no_grad.shape, lookup.output.shape);
+    ASSERT_THAT(no_grad.values, ::testing::ElementsAreArray(lookup.output.values));
     const std::vector<float> grad_output =
         testing::random_values(rng, lookup.output.values.size());
 
@@ -131,7 +135,7 @@ TEST_F(CollectionVersusTables, ForwardAndStepsMatchOneEmbeddingBagPerTable) {
       std::vector<float> single_grad;
       for (std::size_t i = 0; i < features_of_table.size(); ++i) {
         const int64_t f = features_of_table[i];
-        const FeatureView view = collection.feature_view(lookup, f);
+        const FeatureView view = collection.feature_view(lookup.output, f);
         for (int64_t b = 0; b < batch_size; ++b) {
           const auto row = view.row(b);
           const float* expected = &single.output.values[(i * batch_size + b) * dim];
@@ -194,15 +198,36 @@ TEST_F(CollectionVersusTables, BadIdNamesFeatureAndTableAndWritesNothing) {
   const std::vector<int64_t> values = {0, 1, 5, 1, 30};
   const std::vector<int64_t> lengths = {1, 1, 1, 2, 0};
   const std::vector<float> weights(5, 1.0f);
-  try {
-    collection.forward({1, values, lengths, {}, weights});
-    FAIL() << "accepted an id past the table";
-  } catch (const OutOfRange& error) {
-    EXPECT_EQ(std::string(error.what()),
-              "EmbeddingBagCollection feature 'shop' (table 'c'): index 30 at "
-              "position 1 is out of range [0, 30)");
+  const KeyedJaggedBatch batch{1, values, lengths, {}, weights};
+  for (const bool no_grad : {false, true}) {
+    try {
+      if (no_grad)
+        collection.forward_no_grad(batch);
+      else
+        collection.forward(batch);
+      FAIL() << "accepted an id past the table, no_grad " << no_grad;
+    } catch (const OutOfRange& error) {
+      EXPECT_EQ(std::string(error.what()),
+                "EmbeddingBagCollection feature 'shop' (table 'c'): index 30 at "
+                "position 1 is out of range [0, 30)");
+    }
+    EXPECT_EQ(testing::table_values(collection.table(2).weights()), before);
   }
-  EXPECT_EQ(testing::table_values(collection.table(2).weights()), before);
+}
+
+TEST_F(CollectionVersusTables, NoGradForwardRenormalizesAsForwardDoes) {
+  tables[0].table.max_norm = 0.5;
+  EmbeddingBagCollection with_grad(tables, features), without_grad(tables, features);
+  std::mt19937_64 rng(5);
+  const JaggedBatch batch = random_jagged(rng, 13, rows_of_feature, max_length);
+  const KeyedJaggedBatch keyed{13, batch.values, batch.lengths, {}, batch.weights};
+  const CollectionLookup lookup = with_grad.forward(keyed);
+  const Tensor output = without_grad.forward_no_grad(keyed);
+  EXPECT_THAT(output.values, ::testing::ElementsAreArray(lookup.output.values));
+  const std::vector<float> renormalized = testing::table_values(with_grad.table(0).weights());
+  EXPECT_EQ(testing::table_values(without_grad.table(0).weights()), renormalized);
+  EmbeddingBagCollection untouched(tables, features);
+  EXPECT_NE(testing::table_values(untouched.table(0).weights()), renormalized);
 }
 
 // A large batch is checked in parallel; the error must still name the first
@@ -218,13 +243,24 @@ TEST(CollectionBadIds, LargeBatchNamesFeatureAndFirstPosition) {
   for (int64_t f = 0; f < 2; ++f)
     for (int64_t i = 0; i < batch_size * 20; ++i) values.push_back(i % (f == 0 ? 50 : 1000));
   const std::vector<int64_t> lengths(2 * batch_size, 20);
+  // Both forwards give the same message (forward_no_grad checks inside the
+  // pooling kernels).
   const auto message_for = [&](std::vector<int64_t> bad_values) {
-    try {
-      collection.forward({batch_size, bad_values, lengths, {}, std::nullopt});
-    } catch (const OutOfRange& error) {
-      return std::string(error.what());
+    std::string messages[2];
+    for (const bool no_grad : {false, true}) {
+      const KeyedJaggedBatch batch{batch_size, bad_values, lengths, {}, std::nullopt};
+      try {
+        if (no_grad)
+          collection.forward_no_grad(batch);
+        else
+          collection.forward(batch);
+        messages[no_grad] = "no error";
+      } catch (const OutOfRange& error) {
+        messages[no_grad] = error.what();
+      }
     }
-    return std::string("no error");
+    EXPECT_EQ(messages[0], messages[1]);
+    return messages[0];
   };
   std::vector<int64_t> bad = values;
   bad[batch_size * 20 + 70001] = 1000;  // "second", late in the batch

@@ -1,6 +1,7 @@
 // EmbeddingBag semantics on a table small enough to check by hand.
 #include "engine/embedding_bag.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "engine/error.h"
@@ -41,8 +42,8 @@ TEST(EmbeddingBag, SumPoolsEachBagAndEmptyBagsAreZero) {
   const Lookup lookup = bag.forward(with_offsets(kIndices, kOffsets));
   EXPECT_EQ(lookup.output.shape, (Shape{3, 2}));
   // [1+3, 2-1], [0, 0], [-2+0.5+4, 5+0.25+4]
-  EXPECT_EQ(lookup.output.values,
-            (std::vector<float>{4.0f, 1.0f, 0.0f, 0.0f, 2.5f, 9.25f}));
+  EXPECT_THAT(lookup.output.values,
+              ::testing::ElementsAreArray<float>({4.0f, 1.0f, 0.0f, 0.0f, 2.5f, 9.25f}));
 }
 
 TEST(EmbeddingBag, MeanIsTheDefaultMode) {
@@ -57,7 +58,7 @@ TEST(EmbeddingBag, MeanIsTheDefaultMode) {
 TEST(EmbeddingBag, MeanDividesByTheBagSize) {
   EmbeddingBag bag = trainable(PoolingMode::mean);
   const Lookup lookup = bag.forward(with_offsets(kIndices, kOffsets));
-  const std::vector<float>& out = lookup.output.values;
+  const auto& out = lookup.output.values;
   EXPECT_FLOAT_EQ(out[0], 2.0f);
   EXPECT_FLOAT_EQ(out[1], 0.5f);
   EXPECT_EQ(out[2], 0.0f);
@@ -69,8 +70,8 @@ TEST(EmbeddingBag, MeanDividesByTheBagSize) {
 TEST(EmbeddingBag, MaxTakesEachColumnsMaximumAndEmptyBagsAreZero) {
   EmbeddingBag bag = trainable(PoolingMode::max);
   const Lookup lookup = bag.forward(with_offsets(kIndices, kOffsets));
-  EXPECT_EQ(lookup.output.values,
-            (std::vector<float>{3.0f, 2.0f, 0.0f, 0.0f, 4.0f, 5.0f}));
+  EXPECT_THAT(lookup.output.values,
+              ::testing::ElementsAreArray<float>({3.0f, 2.0f, 0.0f, 0.0f, 4.0f, 5.0f}));
 }
 
 TEST(EmbeddingBag, MaxGradientGoesOnlyToEachColumnsWinner) {
@@ -80,8 +81,8 @@ TEST(EmbeddingBag, MaxGradientGoesOnlyToEachColumnsWinner) {
   const std::vector<int64_t> offsets = {0};
   const Lookup lookup = bag.forward(with_offsets(indices, offsets));
   const Tensor gradient = bag.dense_gradient(lookup, std::vector{10.0f, 20.0f});
-  EXPECT_EQ(gradient.values, (std::vector<float>{0, 0, 10, 0, 0, 20, 0, 0,
-                                                 0, 0}));
+  EXPECT_THAT(gradient.values,
+              ::testing::ElementsAreArray<float>({0, 0, 10, 0, 0, 20, 0, 0, 0, 0}));
 }
 
 TEST(EmbeddingBag, IncludeLastOffsetReadsTheLastOffsetAsTheEnd) {
@@ -92,8 +93,8 @@ TEST(EmbeddingBag, IncludeLastOffsetReadsTheLastOffsetAsTheEnd) {
   const std::vector<int64_t> offsets = {0, 2, 2, 5};
   const Lookup lookup = bag.forward(with_offsets(kIndices, offsets));
   EXPECT_EQ(lookup.output.shape, (Shape{3, 2}));
-  EXPECT_EQ(lookup.output.values,
-            (std::vector<float>{4.0f, 1.0f, 0.0f, 0.0f, 2.5f, 9.25f}));
+  EXPECT_THAT(lookup.output.values,
+              ::testing::ElementsAreArray<float>({4.0f, 1.0f, 0.0f, 0.0f, 2.5f, 9.25f}));
 }
 
 TEST(EmbeddingBag, TwoDimensionalInputIsFixedLengthBags) {
@@ -101,8 +102,8 @@ TEST(EmbeddingBag, TwoDimensionalInputIsFixedLengthBags) {
   const std::vector<int64_t> indices = {0, 1, 2, 3};
   const Lookup lookup =
       bag.forward({indices, {2, 2}, std::nullopt, std::nullopt, {}});
-  EXPECT_EQ(lookup.output.values,
-            (std::vector<float>{4.0f, 1.0f, -1.5f, 5.25f}));
+  EXPECT_THAT(lookup.output.values,
+              ::testing::ElementsAreArray<float>({4.0f, 1.0f, -1.5f, 5.25f}));
 }
 
 TEST(EmbeddingBag, PerSampleWeightsScaleRowsInSumMode) {
@@ -114,11 +115,11 @@ TEST(EmbeddingBag, PerSampleWeightsScaleRowsInSumMode) {
   input.per_sample_weights = weights;
   const Lookup lookup = bag.forward(input);
   // 2 * [1, 2] - 0.5 * [4, 4]
-  EXPECT_EQ(lookup.output.values, (std::vector<float>{0.0f, 2.0f}));
+  EXPECT_THAT(lookup.output.values, ::testing::ElementsAreArray<float>({0.0f, 2.0f}));
   // d out / d W[0] = 2 * grad, d out / d W[4] = -0.5 * grad
   const Tensor gradient = bag.dense_gradient(lookup, std::vector{1.0f, 3.0f});
-  EXPECT_EQ(gradient.values,
-            (std::vector<float>{2, 6, 0, 0, 0, 0, 0, 0, -0.5f, -1.5f}));
+  EXPECT_THAT(gradient.values,
+              ::testing::ElementsAreArray<float>({2, 6, 0, 0, 0, 0, 0, 0, -0.5f, -1.5f}));
 }
 
 TEST(EmbeddingBag, PaddingIsLeftOutOfBagsAndOfTheMeansCount) {
@@ -128,12 +129,13 @@ TEST(EmbeddingBag, PaddingIsLeftOutOfBagsAndOfTheMeansCount) {
   const std::vector<int64_t> indices = {0, 1, 1, 1};
   const std::vector<int64_t> offsets = {0, 3};
   const Lookup lookup = bag.forward(with_offsets(indices, offsets));
-  EXPECT_EQ(lookup.output.values, (std::vector<float>{1.0f, 2.0f, 0.0f, 0.0f}));
+  EXPECT_THAT(lookup.output.values,
+              ::testing::ElementsAreArray<float>({1.0f, 2.0f, 0.0f, 0.0f}));
   const Tensor gradient =
       bag.dense_gradient(lookup, std::vector{5.0f, 7.0f, 11.0f, 13.0f});
   // Row 0 gets the first bag's whole gradient (count 1); row 1 gets none.
-  EXPECT_EQ(gradient.values,
-            (std::vector<float>{5, 7, 0, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_THAT(gradient.values,
+              ::testing::ElementsAreArray<float>({5, 7, 0, 0, 0, 0, 0, 0, 0, 0}));
 }
 
 TEST(EmbeddingBag, NegativePaddingIdxCountsFromTheEnd) {

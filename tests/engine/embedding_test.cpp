@@ -1,6 +1,7 @@
 // Embedding semantics on a table small enough to check by hand.
 #include "engine/embedding.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -24,8 +25,8 @@ TEST(Embedding, AnyShapedIndicesGiveThatShapePlusDim) {
   const std::vector<int64_t> indices = {4, 0, 2, 2, 1, 3};
   const Lookup lookup = embedding.forward({indices, {1, 2, 3}});
   EXPECT_EQ(lookup.output.shape, (Shape{1, 2, 3, 2}));
-  EXPECT_EQ(lookup.output.values,
-            (std::vector<float>{4, 4, 1, 2, -2, 5, -2, 5, 3, -1, 0.5f, 0.25f}));
+  EXPECT_THAT(lookup.output.values,
+              ::testing::ElementsAreArray<float>({4, 4, 1, 2, -2, 5, -2, 5, 3, -1, 0.5f, 0.25f}));
 }
 
 TEST(Embedding, AScalarIndexGivesOneRow) {
@@ -33,7 +34,7 @@ TEST(Embedding, AScalarIndexGivesOneRow) {
   const std::vector<int64_t> index = {2};
   const Lookup lookup = embedding.forward({index, {}});
   EXPECT_EQ(lookup.output.shape, (Shape{2}));
-  EXPECT_EQ(lookup.output.values, (std::vector<float>{-2, 5}));
+  EXPECT_THAT(lookup.output.values, ::testing::ElementsAreArray<float>({-2, 5}));
 }
 
 TEST(Embedding, PaddingRowIsReturnedAsStoredButGetsNoGradient) {
@@ -42,11 +43,12 @@ TEST(Embedding, PaddingRowIsReturnedAsStoredButGetsNoGradient) {
   Embedding embedding = trainable(options);
   const std::vector<int64_t> indices = {3, 0, 3};
   const Lookup lookup = embedding.forward({indices, {3}});
-  EXPECT_EQ(lookup.output.values,
-            (std::vector<float>{0.5f, 0.25f, 1, 2, 0.5f, 0.25f}));
+  EXPECT_THAT(lookup.output.values,
+              ::testing::ElementsAreArray<float>({0.5f, 0.25f, 1, 2, 0.5f, 0.25f}));
   const Tensor gradient =
       embedding.dense_gradient(lookup, std::vector<float>(6, 1.0f));
-  EXPECT_EQ(gradient.values, (std::vector<float>{1, 1, 0, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_THAT(gradient.values,
+              ::testing::ElementsAreArray<float>({1, 1, 0, 0, 0, 0, 0, 0, 0, 0}));
 }
 
 TEST(Embedding, GradientSumsRepeatedIndices) {
@@ -55,7 +57,8 @@ TEST(Embedding, GradientSumsRepeatedIndices) {
   const Lookup lookup = embedding.forward({indices, {3}});
   const Tensor gradient =
       embedding.dense_gradient(lookup, std::vector<float>{1, 2, 3, 4, 5, 6});
-  EXPECT_EQ(gradient.values, (std::vector<float>{0, 0, 4, 6, 0, 0, 0, 0, 5, 6}));
+  EXPECT_THAT(gradient.values,
+              ::testing::ElementsAreArray<float>({0, 0, 4, 6, 0, 0, 0, 0, 5, 6}));
 }
 
 TEST(Embedding, ScaleGradByFreqDividesByOccurrences) {

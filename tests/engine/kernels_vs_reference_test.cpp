@@ -1,6 +1,7 @@
 // Every OpenMP kernel against its plain reference loop, over many shapes,
 // modes and bag sizes (0..200). Both reduce each bag in entry order, so the
 // results must agree bit for bit.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -70,7 +71,8 @@ TEST_P(PooledKernel, ForwardAndGradientsMatchReference) {
         c.mode == PoolingMode::max ? num_bags * c.dim : 0);
     reference::pooled_forward(bag.weights(), batch, expected,
                               expected_positions);
-    ASSERT_EQ(lookup.output.values, expected) << "trial " << trial;
+    ASSERT_THAT(lookup.output.values,
+                ::testing::ElementsAreArray(expected)) << "trial " << trial;
     ASSERT_EQ(lookup.saved.max_positions, expected_positions);
 
     const std::vector<float> grad_output =
@@ -79,7 +81,8 @@ TEST_P(PooledKernel, ForwardAndGradientsMatchReference) {
     reference::dense_gradient(batch, expected_positions, grad_output, num_rows,
                               c.dim, c.scale_grad_by_freq, expected_gradient);
     const Tensor dense = bag.dense_gradient(lookup, grad_output);
-    ASSERT_EQ(dense.values, expected_gradient) << "trial " << trial;
+    ASSERT_THAT(dense.values, ::testing::ElementsAreArray(expected_gradient))
+        << "trial " << trial;
 
     // The sparse gradient is the dense one restricted to the distinct
     // non-padding rows, ascending.

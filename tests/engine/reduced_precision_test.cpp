@@ -1,5 +1,6 @@
 // fp16 / bf16 storage: rounding, kernels against the reference, error
 // bounds against fp32, and stochastic rounding of updates.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -83,7 +84,7 @@ TEST_P(ReducedPrecision, KernelsMatchReferenceAndStayWithinBoundsOfFp32) {
     std::vector<float> reference(low.output.values.size());
     reference::pooled_forward(reduced.weights(), low.saved.batch(kNoPadding),
                               reference, {});
-    ASSERT_EQ(low.output.values, reference) << "dim " << dim;
+    ASSERT_THAT(low.output.values, ::testing::ElementsAreArray(reference)) << "dim " << dim;
 
     for (int64_t b = 0; b < 40; ++b)
       for (int64_t d = 0; d < dim; ++d) {

@@ -2,6 +2,7 @@
 // safetensors fixture script, and by our own checkpoints.
 #include "io/pretrained.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -38,7 +39,7 @@ TEST(Pretrained, FrozenNpyIsServedReadOnlyFromTheMap) {
   const std::vector<int64_t> offsets = {0};
   const Lookup lookup = bag.forward({ids, {2}, offsets, std::nullopt, {}});
   // Rows 0 and 2: (i * 0.5 - 3) + ((i + 8) * 0.5 - 3) = i - 2.
-  EXPECT_EQ(lookup.output.values, (std::vector<float>{-2, -1, 0, 1}));
+  EXPECT_THAT(lookup.output.values, ::testing::ElementsAreArray<float>({-2, -1, 0, 1}));
 }
 
 TEST(Pretrained, TrainableTablesCopyOnWriteAndLeaveTheFileAlone) {
