@@ -89,12 +89,11 @@ void EmbeddingBagCollection::renormalize(const KeyedJaggedBatch& batch,
     tables_[table_of(f)].renormalize(feature_ids(batch, bounds, f));
 }
 
-void EmbeddingBagCollection::pool(std::span<const int64_t> ids,
-                                  std::span<const int64_t> bounds,
-                                  std::span<const float> weights,
-                                  int64_t batch_size, bool ids_checked,
-                                  Tensor& output,
+void EmbeddingBagCollection::pool(const KeyedJaggedBatch& batch,
+                                  std::span<const int64_t> bounds, IdCheck id_check,
+                                  int64_t* id_copy, Tensor& output,
                                   std::vector<int64_t>& max_positions) const {
+  const int64_t batch_size = batch.batch_size;
   output.shape = {batch_size, total_dim()};
   output.values.resize(batch_size * total_dim());
   const bool any_max = std::any_of(tables_.begin(), tables_.end(), [](const auto& t) {
@@ -107,63 +106,64 @@ void EmbeddingBagCollection::pool(std::span<const int64_t> ids,
     const EmbeddingBag& table = tables_[table_of(f)];
     cpu::PoolingTask task;
     task.weights = &table.weights();
-    task.batch = {ids, bounds.subspan(f * batch_size, batch_size + 1),
-                  features_[f].weighted ? weights : std::span<const float>(),
+    task.batch = {batch.values, bounds.subspan(f * batch_size, batch_size + 1),
+                  features_[f].weighted ? *batch.weights : std::span<const float>(),
                   table.mode(), table.padding_idx().value_or(kNoPadding)};
     task.output = output.values.data() + column_offsets_[f];
     if (table.mode() == PoolingMode::max)
       task.max_positions = max_positions.data() + column_offsets_[f];
     task.output_stride = total_dim();
-    task.unchecked_ids = !ids_checked;
+    task.unchecked_ids = id_check == IdCheck::in_kernels;
+    task.id_copy = id_copy;
     tasks.push_back(task);
   }
   if (cpu::checked_pooled_forward(tasks)) return;
   // Some run of bags met an id out of range: find the first offender of
   // the first feature that has one, for the error.
-  for (int64_t f = 0; f < num_features(); ++f) {
-    const auto first = static_cast<std::size_t>(bounds[f * batch_size]);
-    const auto end = static_cast<std::size_t>(bounds[(f + 1) * batch_size]);
-    check_indices_in_range(feature_owner(f), ids.subspan(first, end - first),
+  for (int64_t f = 0; f < num_features(); ++f)
+    check_indices_in_range(feature_owner(f), feature_ids(batch, bounds, f),
                            tables_[table_of(f)].num_embeddings());
-  }
   ROWSHARD_ASSERT(false);  // the kernels found an id out of range
 }
 
 CollectionLookup EmbeddingBagCollection::forward(const KeyedJaggedBatch& batch) {
-  // Everything is checked before any table is touched (max_norm writes).
   CollectionLookup lookup;
   lookup.bounds = checked_bounds(batch);
   lookup.batch_size = batch.batch_size;
   // Every value belongs to one feature (jagged_bounds checked), so the
   // checked copies fill lookup.values.
   lookup.values.resize(batch.values.size());
-  for (int64_t f = 0; f < num_features(); ++f)
-    copy_indices_in_range(feature_owner(f), feature_ids(batch, lookup.bounds, f),
-                          tables_[table_of(f)].num_embeddings(),
-                          lookup.values.data() + lookup.bounds[f * batch.batch_size]);
-  renormalize(batch, lookup.bounds);
   if (batch.weights) lookup.weights.assign(batch.weights->begin(), batch.weights->end());
-  pool(lookup.values, lookup.bounds, lookup.weights, batch.batch_size,
-       /*ids_checked=*/true, lookup.output, lookup.max_positions);
+  if (any_max_norm()) {
+    // max_norm writes rows, so every id is checked before any is read.
+    for (int64_t f = 0; f < num_features(); ++f)
+      copy_indices_in_range(feature_owner(f), feature_ids(batch, lookup.bounds, f),
+                            tables_[table_of(f)].num_embeddings(),
+                            lookup.values.data() + lookup.bounds[f * batch.batch_size]);
+    renormalize(batch, lookup.bounds);
+    pool(batch, lookup.bounds, IdCheck::done, nullptr, lookup.output, lookup.max_positions);
+  } else {
+    // Only the output is written: the kernels check and copy the ids.
+    pool(batch, lookup.bounds, IdCheck::in_kernels, lookup.values.data(), lookup.output,
+         lookup.max_positions);
+  }
   return lookup;
 }
 
 Tensor EmbeddingBagCollection::forward_no_grad(const KeyedJaggedBatch& batch) {
   const std::vector<int64_t> bounds = checked_bounds(batch);
-  // max_norm writes rows, so then every id is checked before any is read.
-  // Otherwise only the output is written, and the kernels check the ids.
-  const bool ids_checked = any_max_norm();
-  if (ids_checked) {
+  Tensor output;
+  std::vector<int64_t> max_positions;
+  if (any_max_norm()) {
+    // max_norm writes rows, so every id is checked before any is read.
     for (int64_t f = 0; f < num_features(); ++f)
       check_indices_in_range(feature_owner(f), feature_ids(batch, bounds, f),
                              tables_[table_of(f)].num_embeddings());
     renormalize(batch, bounds);
+    pool(batch, bounds, IdCheck::done, nullptr, output, max_positions);
+  } else {
+    pool(batch, bounds, IdCheck::in_kernels, nullptr, output, max_positions);
   }
-  Tensor output;
-  std::vector<int64_t> max_positions;
-  pool(batch.values, bounds,
-       batch.weights ? std::span<const float>(*batch.weights) : std::span<const float>(),
-       batch.batch_size, ids_checked, output, max_positions);
   return output;
 }
 

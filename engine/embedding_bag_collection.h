@@ -130,13 +130,15 @@ class EmbeddingBagCollection {
   bool any_max_norm() const;
   // Renormalizes the rows of every feature's ids under max_norm.
   void renormalize(const KeyedJaggedBatch& batch, std::span<const int64_t> bounds);
-  // Pools every feature of (ids, bounds, weights) into `output` and, for
-  // max-pooled tables, `max_positions`. With ids_checked false, the kernels
-  // range-check the ids as they go, and an offender throws (naming its
-  // feature) before the caller sees any output.
-  void pool(std::span<const int64_t> ids, std::span<const int64_t> bounds,
-            std::span<const float> weights, int64_t batch_size, bool ids_checked,
-            Tensor& output, std::vector<int64_t>& max_positions) const;
+  enum class IdCheck { done, in_kernels };
+  // Pools every feature of `batch` into `output` and, for max-pooled
+  // tables, `max_positions`. With IdCheck::in_kernels, the kernels
+  // range-check the ids as they go (and copy them to id_copy, if given),
+  // and an offender throws, naming its feature, before any output is
+  // returned.
+  void pool(const KeyedJaggedBatch& batch, std::span<const int64_t> bounds,
+            IdCheck id_check, int64_t* id_copy, Tensor& output,
+            std::vector<int64_t>& max_positions) const;
 
   std::vector<CollectionTableConfig> configs_;
   std::vector<EmbeddingBag> tables_;

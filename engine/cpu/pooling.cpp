@@ -93,17 +93,25 @@ void pool_bags(const PoolingTask& task, int64_t first_bag, int64_t end_bag) {
 }
 
 // Whether every id of the run is in [0, rows), compared as unsigned so that
-// negatives count as huge.
-bool ids_in_range(const Chunk& chunk) {
-  const PooledBatch& batch = chunk.task->batch;
+// negatives count as huge; with kCopy, also copies them to the task's id_copy.
+template <bool kCopy>
+bool check_run_ids(const Chunk& chunk) {
+  const PoolingTask& task = *chunk.task;
+  const PooledBatch& batch = task.batch;
   const int64_t first = batch.bounds[chunk.first_bag];
   const int64_t end = batch.bounds[chunk.end_bag];
-  const auto rows = static_cast<uint64_t>(chunk.task->weights->num_rows());
   uint64_t largest = 0;
 #pragma omp simd reduction(max : largest)
-  for (int64_t p = first; p < end; ++p)
+  for (int64_t p = first; p < end; ++p) {
+    if constexpr (kCopy) task.id_copy[p] = batch.indices[p];
     largest = std::max(largest, static_cast<uint64_t>(batch.indices[p]));
-  return first == end || largest < rows;
+  }
+  return first == end || largest < static_cast<uint64_t>(task.weights->num_rows());
+}
+
+bool check_run_ids(const Chunk& chunk) {
+  return chunk.task->id_copy != nullptr ? check_run_ids<true>(chunk)
+                                        : check_run_ids<false>(chunk);
 }
 
 void pool_chunk(const Chunk& chunk) {
@@ -162,7 +170,7 @@ bool checked_pooled_forward(std::span<const PoolingTask> tasks) {
   bool all_in_range = true;
 #pragma omp parallel for schedule(dynamic, 1) reduction(&& : all_in_range)
   for (int64_t c = 0; c < count; ++c) {
-    if (chunks[c].task->unchecked_ids && !ids_in_range(chunks[c])) {
+    if (chunks[c].task->unchecked_ids && !check_run_ids(chunks[c])) {
       all_in_range = false;
       continue;
     }

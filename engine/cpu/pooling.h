@@ -29,6 +29,9 @@ struct PoolingTask {
   // before reading a row. They are in L1 by then, so this costs far less
   // than a separate pass over all of them.
   bool unchecked_ids = false;
+  // With unchecked_ids, where the checked ids are also copied to (position
+  // p to id_copy[p]), for a lookup that keeps them for its backward.
+  int64_t* id_copy = nullptr;
 };
 
 // Runs all tasks in one parallel loop over (task, run of bags), so that a
