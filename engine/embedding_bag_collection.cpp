@@ -90,9 +90,25 @@ void EmbeddingBagCollection::renormalize(const KeyedJaggedBatch& batch,
 }
 
 void EmbeddingBagCollection::pool(const KeyedJaggedBatch& batch,
-                                  std::span<const int64_t> bounds, IdCheck id_check,
-                                  int64_t* id_copy, Tensor& output,
-                                  std::vector<int64_t>& max_positions) const {
+                                  std::span<const int64_t> bounds, int64_t* id_copy,
+                                  Tensor& output, std::vector<int64_t>& max_positions) {
+  // max_norm writes rows, so then every id is checked (and copied) before
+  // any is read. Otherwise only the output is written, and the kernels
+  // check (and copy) each run's ids as they go.
+  const bool check_first = any_max_norm();
+  if (check_first) {
+    for (int64_t f = 0; f < num_features(); ++f) {
+      const std::span<const int64_t> ids = feature_ids(batch, bounds, f);
+      const int64_t rows = tables_[table_of(f)].num_embeddings();
+      if (id_copy != nullptr)
+        copy_indices_in_range(feature_owner(f), ids, rows,
+                              id_copy + bounds[f * batch.batch_size]);
+      else
+        check_indices_in_range(feature_owner(f), ids, rows);
+    }
+    renormalize(batch, bounds);
+  }
+
   const int64_t batch_size = batch.batch_size;
   output.shape = {batch_size, total_dim()};
   output.values.resize(batch_size * total_dim());
@@ -113,8 +129,10 @@ void EmbeddingBagCollection::pool(const KeyedJaggedBatch& batch,
     if (table.mode() == PoolingMode::max)
       task.max_positions = max_positions.data() + column_offsets_[f];
     task.output_stride = total_dim();
-    task.unchecked_ids = id_check == IdCheck::in_kernels;
-    task.id_copy = id_copy;
+    if (!check_first) {
+      task.unchecked_ids = true;
+      task.id_copy = id_copy;
+    }
     tasks.push_back(task);
   }
   if (cpu::checked_pooled_forward(tasks)) return;
@@ -134,36 +152,15 @@ CollectionLookup EmbeddingBagCollection::forward(const KeyedJaggedBatch& batch) 
   // checked copies fill lookup.values.
   lookup.values.resize(batch.values.size());
   if (batch.weights) lookup.weights.assign(batch.weights->begin(), batch.weights->end());
-  if (any_max_norm()) {
-    // max_norm writes rows, so every id is checked before any is read.
-    for (int64_t f = 0; f < num_features(); ++f)
-      copy_indices_in_range(feature_owner(f), feature_ids(batch, lookup.bounds, f),
-                            tables_[table_of(f)].num_embeddings(),
-                            lookup.values.data() + lookup.bounds[f * batch.batch_size]);
-    renormalize(batch, lookup.bounds);
-    pool(batch, lookup.bounds, IdCheck::done, nullptr, lookup.output, lookup.max_positions);
-  } else {
-    // Only the output is written: the kernels check and copy the ids.
-    pool(batch, lookup.bounds, IdCheck::in_kernels, lookup.values.data(), lookup.output,
-         lookup.max_positions);
-  }
+  pool(batch, lookup.bounds, lookup.values.data(), lookup.output, lookup.max_positions);
   return lookup;
 }
 
 Tensor EmbeddingBagCollection::forward_no_grad(const KeyedJaggedBatch& batch) {
   const std::vector<int64_t> bounds = checked_bounds(batch);
   Tensor output;
-  std::vector<int64_t> max_positions;
-  if (any_max_norm()) {
-    // max_norm writes rows, so every id is checked before any is read.
-    for (int64_t f = 0; f < num_features(); ++f)
-      check_indices_in_range(feature_owner(f), feature_ids(batch, bounds, f),
-                             tables_[table_of(f)].num_embeddings());
-    renormalize(batch, bounds);
-    pool(batch, bounds, IdCheck::done, nullptr, output, max_positions);
-  } else {
-    pool(batch, bounds, IdCheck::in_kernels, nullptr, output, max_positions);
-  }
+  std::vector<int64_t> max_positions;  // only the kernels read them
+  pool(batch, bounds, /*id_copy=*/nullptr, output, max_positions);
   return output;
 }
 

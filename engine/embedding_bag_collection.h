@@ -130,15 +130,12 @@ class EmbeddingBagCollection {
   bool any_max_norm() const;
   // Renormalizes the rows of every feature's ids under max_norm.
   void renormalize(const KeyedJaggedBatch& batch, std::span<const int64_t> bounds);
-  enum class IdCheck { done, in_kernels };
-  // Pools every feature of `batch` into `output` and, for max-pooled
-  // tables, `max_positions`. With IdCheck::in_kernels, the kernels
-  // range-check the ids as they go (and copy them to id_copy, if given),
-  // and an offender throws, naming its feature, before any output is
-  // returned.
+  // Checks every feature's ids of `batch`, copying them to id_copy if
+  // given, applies max_norm, and pools them into `output` (and, for
+  // max-pooled tables, `max_positions`). An id out of range throws, naming
+  // its feature, before anything is written but the output.
   void pool(const KeyedJaggedBatch& batch, std::span<const int64_t> bounds,
-            IdCheck id_check, int64_t* id_copy, Tensor& output,
-            std::vector<int64_t>& max_positions) const;
+            int64_t* id_copy, Tensor& output, std::vector<int64_t>& max_positions);
 
   std::vector<CollectionTableConfig> configs_;
   std::vector<EmbeddingBag> tables_;
