@@ -79,9 +79,11 @@ class EmbeddingBagCollection {
   EmbeddingBagCollection(std::vector<CollectionTableConfig> tables,
                          std::vector<FeatureConfig> features);
 
-  // Pools every feature of `batch`. Checks the whole batch first (lengths
-  // or offsets, ids of every feature against its table, weights); on error
-  // it throws naming the feature and the table, and nothing is written.
+  // Pools every feature of `batch`. Checks the whole batch (lengths or
+  // offsets, ids of every feature against its table, weights); on error it
+  // throws naming the feature and the table, and no table has changed (ids
+  // of a max_norm table are all checked before it renormalizes a row; the
+  // others are checked by the pooling kernels as they read them).
   CollectionLookup forward(const KeyedJaggedBatch& batch);
 
   // The output of forward() alone, for evaluation and serving: like a
