@@ -77,8 +77,9 @@ namespace {
   ROWSHARD_ASSERT(false);  // called only when some index is out of range
 }
 
-// Below this many ids, threads cost more than they save.
-constexpr int64_t kParallelIds = int64_t{1} << 16;
+// Ids per unit of the parallel check: below this many, threads cost more
+// than they save.
+constexpr int64_t kIdsPerBlock = int64_t{1} << 16;
 
 // A step checks millions of ids: a vectorised, parallel maximum (as
 // unsigned, so negatives count as huge) decides, and only an out-of-range
@@ -88,12 +89,13 @@ template <bool kCopy>
 void check_range(std::string_view owner, std::span<const int64_t> indices,
                  int64_t num_rows, int64_t* copy) {
   const auto count = static_cast<int64_t>(indices.size());
+  const int64_t blocks = (count + kIdsPerBlock - 1) / kIdsPerBlock;
   uint64_t largest = 0;
-#pragma omp parallel for simd reduction(max : largest) schedule(static) \
-    if (count > kParallelIds)
-  for (int64_t position = 0; position < count; ++position) {
-    if constexpr (kCopy) copy[position] = indices[position];
-    largest = std::max(largest, static_cast<uint64_t>(indices[position]));
+#pragma omp parallel for reduction(max : largest) schedule(static) if (blocks > 1)
+  for (int64_t block = 0; block < blocks; ++block) {
+    const int64_t first = block * kIdsPerBlock;
+    const auto ids = indices.subspan(first, std::min(kIdsPerBlock, count - first));
+    largest = std::max(largest, largest_unsigned_id<kCopy>(ids, kCopy ? copy + first : nullptr));
   }
   if (count > 0 && largest >= static_cast<uint64_t>(num_rows))
     throw_first_out_of_range(owner, indices, num_rows);

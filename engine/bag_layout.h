@@ -6,6 +6,7 @@
 // anything, so callers run them all before touching a table.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -14,6 +15,22 @@
 #include "engine/lookup_input.h"
 
 namespace rowshard {
+
+// The largest of `ids` compared as unsigned, so that a negative id counts
+// as huge (0 for none): all are in [0, rows) exactly when it is below rows.
+// With kCopy, the same vectorised pass copies them to `copy`. Serial;
+// callers split long spans over threads.
+template <bool kCopy>
+uint64_t largest_unsigned_id(std::span<const int64_t> ids, int64_t* copy) {
+  uint64_t largest = 0;
+  const auto count = static_cast<int64_t>(ids.size());
+#pragma omp simd reduction(max : largest)
+  for (int64_t i = 0; i < count; ++i) {
+    if constexpr (kCopy) copy[i] = ids[i];
+    largest = std::max(largest, static_cast<uint64_t>(ids[i]));
+  }
+  return largest;
+}
 
 // Throws OutOfRange for the first index outside [0, num_rows).
 void check_indices_in_range(std::string_view owner,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "engine/bag_layout.h"
 #include "engine/cpu/fixed_dim_pooling.h"
 #include "engine/cpu/prefetch.h"
 #include "engine/cpu/widen.h"
@@ -92,26 +93,16 @@ void pool_bags(const PoolingTask& task, int64_t first_bag, int64_t end_bag) {
   }
 }
 
-// Whether every id of the run is in [0, rows), compared as unsigned so that
-// negatives count as huge; with kCopy, also copies them to the task's id_copy.
-template <bool kCopy>
+// Whether every id of the run is in [0, rows); copies them to the task's
+// id_copy, if any.
 bool check_run_ids(const Chunk& chunk) {
   const PoolingTask& task = *chunk.task;
-  const PooledBatch& batch = task.batch;
-  const int64_t first = batch.bounds[chunk.first_bag];
-  const int64_t end = batch.bounds[chunk.end_bag];
-  uint64_t largest = 0;
-#pragma omp simd reduction(max : largest)
-  for (int64_t p = first; p < end; ++p) {
-    if constexpr (kCopy) task.id_copy[p] = batch.indices[p];
-    largest = std::max(largest, static_cast<uint64_t>(batch.indices[p]));
-  }
-  return first == end || largest < static_cast<uint64_t>(task.weights->num_rows());
-}
-
-bool check_run_ids(const Chunk& chunk) {
-  return chunk.task->id_copy != nullptr ? check_run_ids<true>(chunk)
-                                        : check_run_ids<false>(chunk);
+  const int64_t first = task.batch.bounds[chunk.first_bag];
+  const auto ids = task.batch.indices.subspan(first, task.batch.bounds[chunk.end_bag] - first);
+  const uint64_t largest = task.id_copy != nullptr
+                               ? largest_unsigned_id<true>(ids, task.id_copy + first)
+                               : largest_unsigned_id<false>(ids, nullptr);
+  return ids.empty() || largest < static_cast<uint64_t>(task.weights->num_rows());
 }
 
 void pool_chunk(const Chunk& chunk) {
