@@ -58,8 +58,8 @@ class AdagradSink final : public cpu::RowGradientSink {
   AdagradSink(RowStorage& table, RowWiseAdagrad& optimizer)
       : table_(table), optimizer_(optimizer) {}
   void consume(const cpu::RowGradientBlock& block) override {
-    optimizer_.update_rows(block.rows, table_.mutable_row<float>(0), block.sums,
-                           block.first_row);
+    optimizer_.update_rows(block.rows, table_.mutable_row<float>(block.first_row),
+                           block.sums, block.first_row);
   }
 
  private:

@@ -41,10 +41,12 @@ inline Float16 from_float<Float16>(float value) {
 template <>
 inline BFloat16 from_float<BFloat16>(float value) {
   const uint32_t bits = std::bit_cast<uint32_t>(value);
-  if ((bits & 0x7fffffffu) > 0x7f800000u)  // NaN: keep it a quiet NaN
-    return {static_cast<uint16_t>((bits >> 16) | 0x40u)};
   const uint32_t round_to_even = 0x7fffu + ((bits >> 16) & 1u);
-  return {static_cast<uint16_t>((bits + round_to_even) >> 16)};
+  const uint32_t rounded = (bits + round_to_even) >> 16;
+  // A NaN stays a quiet NaN (rounding could carry it into infinity). A
+  // select, not an early return, so that loops of this vectorise.
+  const bool is_nan = (bits & 0x7fffffffu) > 0x7f800000u;
+  return {static_cast<uint16_t>(is_nan ? (bits >> 16) | 0x40u : rounded)};
 }
 
 // Rounds `value` to one of its two neighbours in Element, the upper with

@@ -7,6 +7,7 @@
 #include "engine/bag_layout.h"
 #include "engine/cpu/backward.h"
 #include "engine/counter_hash.h"
+#include "engine/cpu/narrow.h"
 #include "engine/cpu/prefetch.h"
 #include "engine/cpu/widen.h"
 #include "engine/element_types.h"
@@ -92,18 +93,26 @@ class OptimizerApplier final : public cpu::RowGradientSink {
 
   void consume(const cpu::RowGradientBlock& block) override {
     if constexpr (std::is_same_v<Element, float>) {
-      optimizer_.update_rows(block.rows,
-                             reinterpret_cast<float*>(weights_.mutable_bytes()),
+      optimizer_.update_rows(block.rows, weights_.mutable_row<float>(block.first_row),
                              block.sums, block.first_row);
     } else {
-      const auto count = static_cast<int64_t>(block.rows.size());
-      const std::size_t row_bytes = weights_.dim() * sizeof(Element);
-      for (int64_t i = 0; i < count; ++i) {
+      // The block's rows are widened into an fp32 copy laid out as the
+      // block's gradients are, so the optimizer's block kernel (fixed dims,
+      // no call per row) updates them as it would an fp32 table's.
+      const int64_t dim = block.dim;
+      std::vector<float>& widened = widened_rows((block.rows.back() - block.first_row + 1) * dim);
+      const std::size_t row_bytes = dim * sizeof(Element);
+      for (std::size_t i = 0; i < block.rows.size(); ++i) {
         cpu::prefetch_update_ahead(
             block.rows, i, row_bytes, [&](int64_t row) { return weights_.row<Element>(row); },
-            [&](int64_t row) { optimizer_.prefetch_state(row); });
-        update(block.rows[i], block.gradient(i));
+            [](int64_t) {});
+        const int64_t row = block.rows[i];
+        cpu::widen(weights_.row<Element>(row), widened.data() + (row - block.first_row) * dim,
+                   dim);
       }
+      optimizer_.update_rows(block.rows, widened.data(), block.sums, block.first_row);
+      for (const int64_t row : block.rows)
+        store(row, widened.data() + (row - block.first_row) * dim);
     }
   }
 
@@ -114,20 +123,34 @@ class OptimizerApplier final : public cpu::RowGradientSink {
     if constexpr (std::is_same_v<Element, float>) {
       optimizer_.update_row(row, {stored, static_cast<std::size_t>(dim)}, g);
     } else {
-      thread_local std::vector<float> widened;
-      widened.resize(dim);
+      std::vector<float>& widened = widened_rows(dim);
       cpu::widen(stored, widened.data(), dim);
       optimizer_.update_row(row, widened, g);
-      for (int64_t d = 0; d < dim; ++d)
-        stored[d] = rounding_key_
-                        ? round_stochastically<Element>(
-                              widened[d],
-                              counter_hash(*rounding_key_, row * dim + d))
-                        : from_float<Element>(widened[d]);
+      store(row, widened.data());
     }
   }
 
  private:
+  // This thread's fp32 copies of the rows being updated.
+  static std::vector<float>& widened_rows(int64_t floats) {
+    thread_local std::vector<float> widened;
+    if (widened.size() < static_cast<std::size_t>(floats)) widened.resize(floats);
+    return widened;
+  }
+
+  // Rounds an updated row back into storage.
+  void store(int64_t row, const float* values) {
+    Element* stored = weights_.mutable_row<Element>(row);
+    const int64_t dim = weights_.dim();
+    if (!rounding_key_) {
+      cpu::narrow(values, stored, dim);
+      return;
+    }
+    for (int64_t d = 0; d < dim; ++d)
+      stored[d] = round_stochastically<Element>(values[d],
+                                                counter_hash(*rounding_key_, row * dim + d));
+  }
+
   RowStorage& weights_;
   RowOptimizer& optimizer_;
   std::optional<uint64_t> rounding_key_;

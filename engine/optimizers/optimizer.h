@@ -30,12 +30,14 @@ class RowOptimizer {
   // rows before update_row() so the update does not wait on memory.
   virtual void prefetch_state(int64_t /*row*/) const {}
 
-  // update_row() for each of `rows` (distinct, ascending) of an fp32 table:
-  // row r's weights at table + r * dim(), its gradient at
-  // gradients + (r - first_row) * dim(). The fused backward hands a block of
-  // rows at a time, so the per-row work is not behind a virtual call; this
-  // default loops over update_row(), prefetching rows ahead.
-  virtual void update_rows(std::span<const int64_t> rows, float* table,
+  // update_row() for each of `rows` (distinct, ascending, none below
+  // first_row): row r's fp32 weights at weights + (r - first_row) * dim(),
+  // its gradient at gradients + (r - first_row) * dim(). The weights are an
+  // fp32 table's own rows, or a reduced-precision block's rows widened. The
+  // fused backward hands a block of rows at a time, so the per-row work is
+  // not behind a virtual call; this default loops over update_row(),
+  // prefetching rows ahead.
+  virtual void update_rows(std::span<const int64_t> rows, float* weights,
                            const float* gradients, int64_t first_row);
 
   // The optimizer's state, row-major with shape state_shape(); empty for

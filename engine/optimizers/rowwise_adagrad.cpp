@@ -65,7 +65,7 @@ void step_row(float& accumulator, float* weights, const float* gradient,
 }
 
 template <int64_t kDim>
-void update_block(std::span<const int64_t> rows, float* table, const float* gradients,
+void update_block(std::span<const int64_t> rows, float* weights, const float* gradients,
                   int64_t first_row, int64_t runtime_dim, float* accumulators,
                   const RowWiseAdagradOptions& options) {
   const int64_t dim = kDim > 0 ? kDim : runtime_dim;
@@ -73,13 +73,13 @@ void update_block(std::span<const int64_t> rows, float* table, const float* grad
   const std::size_t row_bytes = static_cast<std::size_t>(dim) * sizeof(float);
   for (int64_t i = 0; i < count; ++i) {
     cpu::prefetch_update_ahead(
-        rows, i, row_bytes, [&](int64_t row) { return table + row * dim; },
+        rows, i, row_bytes, [&](int64_t row) { return weights + (row - first_row) * dim; },
         [&](int64_t row) { cpu::prefetch_row(accumulators + row, sizeof(float)); });
     const int64_t row = rows[i];
-    float* weights = table + row * dim;
+    float* row_weights = weights + (row - first_row) * dim;
     const float* gradient = gradients + (row - first_row) * dim;
-    step_row<kDim>(accumulators[row], weights, gradient, dim,
-                   square_sum<kDim>(weights, gradient, dim, options.weight_decay), dim,
+    step_row<kDim>(accumulators[row], row_weights, gradient, dim,
+                   square_sum<kDim>(row_weights, gradient, dim, options.weight_decay), dim,
                    options);
   }
 }
@@ -118,17 +118,17 @@ void RowWiseAdagrad::update_row(int64_t row, std::span<float> weights,
                    dim_);
 }
 
-void RowWiseAdagrad::update_rows(std::span<const int64_t> rows, float* table,
+void RowWiseAdagrad::update_rows(std::span<const int64_t> rows, float* weights,
                                  const float* gradients, int64_t first_row) {
   switch (dim_) {
     case 64:
-      update_block<64>(rows, table, gradients, first_row, dim_, state().data(), options_);
+      update_block<64>(rows, weights, gradients, first_row, dim_, state().data(), options_);
       return;
     case 128:
-      update_block<128>(rows, table, gradients, first_row, dim_, state().data(), options_);
+      update_block<128>(rows, weights, gradients, first_row, dim_, state().data(), options_);
       return;
     default:
-      update_block<0>(rows, table, gradients, first_row, dim_, state().data(), options_);
+      update_block<0>(rows, weights, gradients, first_row, dim_, state().data(), options_);
       return;
   }
 }

@@ -43,7 +43,7 @@ class RowWiseAdagrad final : public RowOptimizer {
   void update_row_slice(int64_t row, std::span<float> weights,
                         std::span<const float> gradient, float square_sum,
                         int64_t full_dim);
-  void update_rows(std::span<const int64_t> rows, float* table,
+  void update_rows(std::span<const int64_t> rows, float* weights,
                    const float* gradients, int64_t first_row) override;
   void prefetch_state(int64_t row) const override {
     __builtin_prefetch(mean_squares_.row<float>(row));

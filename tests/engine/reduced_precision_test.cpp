@@ -4,11 +4,15 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <bit>
 #include <cmath>
+#include <limits>
 
 #include "engine/counter_hash.h"
+#include "engine/cpu/narrow.h"
 #include "engine/element_types.h"
 #include "engine/embedding_bag.h"
+#include "engine/optimizers/rowwise_adagrad.h"
 #include "engine/optimizers/sgd.h"
 #include "engine/reference/pooling.h"
 #include "tests/engine/random_batches.h"
@@ -27,6 +31,69 @@ TEST(Rounding, NearestEvenBreaksTiesToTheEvenNeighbour) {
   EXPECT_EQ(to_float(from_float<BFloat16>(1.0f + 0x1p-8f + 0x1p-20f)),
             1.0f + 0x1p-7f);
   EXPECT_TRUE(std::isnan(to_float(from_float<BFloat16>(std::nanf("")))));
+}
+
+// Floats spread over every sign, exponent and mantissa (a prime stride
+// through the bit patterns), plus the values rounding treats specially.
+std::vector<float> many_floats() {
+  std::vector<float> values = {0.0f, -0.0f, 1.0f + 0x1p-8f, 1.0f + 0x1p-11f,
+                               std::numeric_limits<float>::infinity(),
+                               -std::numeric_limits<float>::infinity(),
+                               std::numeric_limits<float>::max(),
+                               std::numeric_limits<float>::denorm_min(),
+                               std::nanf(""), -std::nanf("")};
+  for (uint64_t bits = 0; bits <= 0xffffffffu; bits += 7919)
+    values.push_back(std::bit_cast<float>(static_cast<uint32_t>(bits)));
+  return values;
+}
+
+// bf16 rounding by its definition: the nearer of the two bf16 values around
+// x, the one with an even last bit on a tie. Past the largest bf16 the
+// upper neighbour is infinity, at the distance 2^128 would be (IEEE's
+// overflow rule).
+float bfloat16_by_definition(float x) {
+  if (std::isinf(x)) return x;
+  const uint32_t bits = std::bit_cast<uint32_t>(x);
+  const float toward_zero = std::bit_cast<float>(bits & 0xffff0000u);
+  const float away = std::bit_cast<float>((bits & 0xffff0000u) + 0x10000u);
+  const double away_value = std::isinf(away) ? std::copysign(0x1p128, x) : away;
+  const double below = std::fabs(static_cast<double>(x) - toward_zero);
+  const double above = std::fabs(away_value - x);
+  if (below != above) return below < above ? toward_zero : away;
+  return (bits & 0x10000u) == 0 ? toward_zero : away;
+}
+
+TEST(Rounding, BFloat16IsTheNearerNeighbourTiesToEven) {
+  for (const float x : many_floats()) {
+    if (std::isnan(x)) {
+      EXPECT_TRUE(std::isnan(to_float(from_float<BFloat16>(x))));
+      continue;
+    }
+    const float expected = bfloat16_by_definition(x);
+    ASSERT_EQ(std::bit_cast<uint32_t>(to_float(from_float<BFloat16>(x))),
+              std::bit_cast<uint32_t>(expected))
+        << "x = " << x;
+  }
+}
+
+// narrow() against from_float, in rows of an odd length so that every
+// vector width leaves a tail.
+template <typename Element>
+void expect_narrow_matches_one_at_a_time() {
+  const std::vector<float> values = many_floats();
+  constexpr int64_t kRow = 37;
+  std::vector<Element> row(kRow);
+  for (std::size_t first = 0; first + kRow <= values.size(); first += kRow) {
+    cpu::narrow(values.data() + first, row.data(), kRow);
+    for (int64_t d = 0; d < kRow; ++d)
+      ASSERT_EQ(row[d].bits, from_float<Element>(values[first + d]).bits)
+          << "x = " << values[first + d];
+  }
+}
+
+TEST(Rounding, VectorisedNarrowingEqualsOneElementAtATime) {
+  expect_narrow_matches_one_at_a_time<Float16>();
+  expect_narrow_matches_one_at_a_time<BFloat16>();
 }
 
 template <typename Element>
@@ -102,6 +169,53 @@ TEST_P(ReducedPrecision, KernelsMatchReferenceAndStayWithinBoundsOfFp32) {
                   bound + 1e-7)
             << "dim " << dim << " bag " << b;
       }
+  }
+}
+
+// A reduced-precision table's fused step is the fp32 step on its widened
+// rows, rounded back to nearest even: the same new rows and state as an fp32
+// table holding exactly the widened values. The dims cover the fixed-dim
+// kernels (64, 128) and the generic one; the rows span several chunks.
+TEST_P(ReducedPrecision, FusedStepIsTheFp32StepOfTheWidenedRowsRounded) {
+  const DType dtype = GetParam();
+  std::mt19937_64 rng(23);
+  for (int64_t dim : {7, 16, 64, 128}) {
+    const int64_t rows = 3000;
+    const RowStorage reduced_weights =
+        rounded_copy(testing::random_weights(rng, rows, dim), dtype);
+    std::vector<float> widened(rows * dim);
+    visit_element_type(dtype, [&]<typename Element>(Element) {
+      for (int64_t i = 0; i < rows * dim; ++i)
+        widened[i] = to_float(reduced_weights.row<Element>(0)[i]);
+    });
+    EmbeddingBagOptions options;
+    options.mode = PoolingMode::sum;
+    EmbeddingBag reduced = EmbeddingBag::from_pretrained(
+        rounded_copy(RowStorage::copy_of(widened, rows, dim), dtype), options, false);
+    EmbeddingBag exact =
+        EmbeddingBag::from_pretrained(RowStorage::copy_of(widened, rows, dim), options, false);
+    const testing::RandomBags bags = testing::random_bags(rng, 200, 20, rows);
+    const BagInput input{bags.indices, {static_cast<int64_t>(bags.indices.size())},
+                         bags.offsets, std::nullopt, {}};
+    const Lookup low = reduced.forward(input);
+    const Lookup high = exact.forward(input);
+    const std::vector<float> grad_output =
+        testing::random_values(rng, low.output.values.size());
+    RowWiseAdagrad low_optimizer(rows, dim, {.lr = 0.05f});
+    RowWiseAdagrad high_optimizer(rows, dim, {.lr = 0.05f});
+    reduced.step(low, grad_output, low_optimizer);
+    exact.step(high, grad_output, high_optimizer);
+
+    ASSERT_THAT(low_optimizer.state(), ::testing::ElementsAreArray(high_optimizer.state()))
+        << "dim " << dim;
+    visit_element_type(dtype, [&]<typename Element>(Element) {
+      if constexpr (!std::is_same_v<Element, float>) {
+        for (int64_t i = 0; i < rows * dim; ++i)
+          ASSERT_EQ(reduced.weights().row<Element>(0)[i].bits,
+                    from_float<Element>(exact.weights().row<float>(0)[i]).bits)
+              << "dim " << dim << " element " << i;
+      }
+    });
   }
 }
 
