@@ -44,12 +44,6 @@ struct Settings {
   uint64_t seed;
 };
 
-DType parse_dtype(const std::string& name) {
-  for (DType dtype : {DType::f32, DType::f16, DType::bf16})
-    if (name == dtype_name(dtype)) return dtype;
-  throw InvalidArgument(message("--dtype '", name, "' is not f32, f16 or bf16"));
-}
-
 double peak_rss_mb() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -81,7 +75,7 @@ double median_of(std::vector<double> values) {
 int run(const Settings& s) {
   const std::optional<PoolingMode> mode = parse_pooling_mode(s.mode);
   if (!mode) throw InvalidArgument(message("--mode '", s.mode, "' is not sum, mean or max"));
-  const DType dtype = parse_dtype(s.dtype);
+  const DType dtype = bench::parse_dtype(s.dtype);
   const bench::IdDistribution distribution = bench::IdDistribution::parse(s.dist);
   if (s.op != "forward" && s.op != "train")
     throw InvalidArgument(message("--op '", s.op, "' is not forward or train"));

@@ -2,14 +2,14 @@
 // rowshard-bench's workload (same ids for the same --seed).
 //
 //   step-phases --rows 4000000 --dim 64 --batch 65536 --pooling-factor 40
-//               --dist uniform --threads 2 --repeat 11
+//               --dist uniform --dtype f32 --threads 2 --repeat 11
 //
 // Times, each `repeat` times after a warm-up: the forward (pooling), the
 // backward plan (grouping the entries by chunk of rows), the gradient pass
-// alone (every row's gradient summed, then dropped), and the gradient pass
-// with row-wise Adagrad applied to the table. Prints one JSON object with
-// each phase's median and fastest seconds; "update" is the Adagrad pass
-// minus the bare gradient pass.
+// alone (every row's gradient summed, then dropped), and the whole backward
+// (plan, gradient pass and row-wise Adagrad, Table::step). Prints one JSON
+// object with each phase's median and fastest seconds; "update" is the
+// backward's median less the plan's and the gradient pass's.
 #include <omp.h>
 
 #include <algorithm>
@@ -28,10 +28,10 @@
 #include "bench/workload.h"
 #include "engine/cpu/backward.h"
 #include "engine/cpu/pooling.h"
+#include "engine/embedding_bag.h"
 #include "engine/error.h"
 #include "engine/malloc_tuning.h"
 #include "engine/optimizers/rowwise_adagrad.h"
-#include "engine/row_storage.h"
 
 namespace {
 
@@ -40,7 +40,7 @@ using namespace rowshard;
 
 struct Settings {
   int64_t rows, dim, batch, pooling_factor;
-  std::string dist;
+  std::string dist, dtype;
   int threads, repeat;
   uint64_t seed;
 };
@@ -51,20 +51,6 @@ class DiscardingSink final : public cpu::RowGradientSink {
   void consume(const cpu::RowGradientBlock& block) override {
     asm volatile("" : : "r"(block.sums) : "memory");
   }
-};
-
-class AdagradSink final : public cpu::RowGradientSink {
- public:
-  AdagradSink(RowStorage& table, RowWiseAdagrad& optimizer)
-      : table_(table), optimizer_(optimizer) {}
-  void consume(const cpu::RowGradientBlock& block) override {
-    optimizer_.update_rows(block.rows, table_.mutable_row<float>(block.first_row),
-                           block.sums, block.first_row);
-  }
-
- private:
-  RowStorage& table_;
-  RowWiseAdagrad& optimizer_;
 };
 
 double seconds_of(const std::function<void()>& phase) {
@@ -83,11 +69,15 @@ int run(const Settings& s) {
   for (int64_t b = 0; b <= s.batch; ++b) bounds[b] = b * s.pooling_factor;
   const PooledBatch batch{ids, bounds, {}, PoolingMode::sum, kNoPadding};
 
-  RowStorage table = RowStorage::allocate(s.rows, s.dim, DType::f32);
+  EmbeddingBagOptions options;
+  options.num_embeddings = s.rows;
+  options.embedding_dim = s.dim;
+  options.mode = PoolingMode::sum;
+  options.dtype = bench::parse_dtype(s.dtype);
+  options.seed = s.seed;
+  EmbeddingBag table(options);
   std::mt19937_64 rng(s.seed);
   std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
-  std::span<float> weights(table.mutable_row<float>(0), s.rows * s.dim);
-  for (float& w : weights) w = unit(rng);
   std::vector<float> grad_output(s.batch * s.dim);
   for (float& g : grad_output) g = unit(rng) * 1e-3f;
   RowWiseAdagrad optimizer(s.rows, s.dim, {});
@@ -99,32 +89,34 @@ int run(const Settings& s) {
   source.stride = s.dim;
   cpu::BackwardPlan plan;
   DiscardingSink discard;
-  AdagradSink adagrad(table, optimizer);
 
   std::map<std::string, std::vector<double>> seconds;
   for (int i = 0; i <= s.repeat; ++i) {
-    const double forward = seconds_of([&] { cpu::pooled_forward(table, batch, output, {}); });
+    const double forward =
+        seconds_of([&] { cpu::pooled_forward(table.weights(), batch, output, {}); });
     const double build = seconds_of([&] { plan.build({&source, 1}, s.rows, s.dim, false); });
     const double gradient = seconds_of([&] { cpu::for_each_row_gradient(plan, discard); });
-    const double with_update = seconds_of([&] { cpu::for_each_row_gradient(plan, adagrad); });
+    const double backward = seconds_of([&] { table.step({&source, 1}, optimizer); });
     if (i == 0) continue;  // warm-up
     seconds["forward"].push_back(forward);
     seconds["plan"].push_back(build);
     seconds["gradient"].push_back(gradient);
-    seconds["gradient_and_update"].push_back(with_update);
+    seconds["backward"].push_back(backward);
   }
   nlohmann::ordered_json result = {
       {"rows", s.rows}, {"dim", s.dim}, {"batch", s.batch},
-      {"pooling_factor", s.pooling_factor}, {"dist", s.dist}, {"threads", s.threads},
+      {"pooling_factor", s.pooling_factor}, {"dist", s.dist}, {"dtype", s.dtype},
+      {"threads", s.threads},
       {"repeat", s.repeat}};
   std::map<std::string, double> medians;
-  for (const char* phase : {"forward", "plan", "gradient", "gradient_and_update"}) {
+  for (const char* phase : {"forward", "plan", "gradient", "backward"}) {
     std::vector<double>& times = seconds[phase];
     std::sort(times.begin(), times.end());
     medians[phase] = times[times.size() / 2];
     result[phase] = {{"median", medians[phase]}, {"min", times.front()}};
   }
-  result["update"] = {{"median", medians["gradient_and_update"] - medians["gradient"]}};
+  result["update"] = {
+      {"median", medians["backward"] - medians["plan"] - medians["gradient"]}};
   std::cout << result.dump() << "\n";
   return 0;
 }
@@ -142,6 +134,7 @@ int main(int argc, char** argv) {
       ("batch", po::value(&s.batch)->default_value(65536), "bags")
       ("pooling-factor", po::value(&s.pooling_factor)->default_value(40), "ids per bag")
       ("dist", po::value(&s.dist)->default_value("uniform"), "uniform | zipf:ALPHA")
+      ("dtype", po::value(&s.dtype)->default_value("f32"), "f32 | f16 | bf16 (table storage)")
       ("threads", po::value(&s.threads)->default_value(omp_get_num_procs()), "OpenMP threads")
       ("seed", po::value(&s.seed)->default_value(1), "seed of ids and weights")
       ("repeat", po::value(&s.repeat)->default_value(11), "timed repetitions");

@@ -8,6 +8,12 @@
 
 namespace rowshard::bench {
 
+DType parse_dtype(const std::string& name) {
+  for (DType dtype : {DType::f32, DType::f16, DType::bf16})
+    if (name == dtype_name(dtype)) return dtype;
+  throw InvalidArgument(message("--dtype '", name, "' is not f32, f16 or bf16"));
+}
+
 IdDistribution IdDistribution::parse(const std::string& text) {
   if (text == "uniform") return {};
   if (text.starts_with("zipf:")) {

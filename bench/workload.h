@@ -6,7 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "engine/dtype.h"
+
 namespace rowshard::bench {
+
+// "f32", "f16" or "bf16"; throws InvalidArgument otherwise.
+DType parse_dtype(const std::string& name);
 
 struct IdDistribution {
   // zipf_alpha == 0: uniform over [0, rows). Otherwise

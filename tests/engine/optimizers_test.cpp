@@ -1,6 +1,7 @@
 // Each optimizer's update against its formula, evaluated independently in
 // double precision, and the fused step against "reference gradient, then the
 // formula on each touched row".
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -78,6 +79,39 @@ TEST(RowWiseAdagrad, MatchesTheDesignFormulaWithWeightDecay) {
   }
   expect_close(w_expected, w, "weights");
   expect_close({0.0, 0.0, accumulator}, adagrad.state(), "state");
+}
+
+// The block kernels for the common dims (vectorised by hand) against the
+// any-dim row update, which the test above checks against the formula: the
+// same operations in the same order, so the same bits.
+TEST(RowWiseAdagrad, FixedDimBlockKernelsEqualTheAnyDimRowUpdate) {
+  std::mt19937_64 rng(29);
+  const std::vector<int64_t> rows = {8, 9, 13, 20, 41};
+  const int64_t first_row = 8, num_rows = 50;
+  for (const int64_t dim : {64, 128}) {
+    for (const float decay : {0.0f, 0.1f}) {
+      const RowWiseAdagradOptions options{.lr = 0.2f, .weight_decay = decay};
+      RowWiseAdagrad block(num_rows, dim, options);
+      RowWiseAdagrad one_row(num_rows, dim, options);
+      std::vector<float> block_weights = testing::random_values(rng, num_rows * dim);
+      std::vector<float> row_weights = block_weights;
+      for (int step = 0; step < 3; ++step) {
+        // Gradients laid out from first_row, as the fused backward hands them.
+        const std::vector<float> gradients =
+            testing::random_values(rng, (rows.back() - first_row + 1) * dim);
+        block.update_rows(rows, block_weights.data() + first_row * dim, gradients.data(),
+                          first_row);
+        for (const int64_t row : rows)
+          one_row.update_row(
+              row, {row_weights.data() + row * dim, static_cast<std::size_t>(dim)},
+              {gradients.data() + (row - first_row) * dim, static_cast<std::size_t>(dim)});
+      }
+      ASSERT_THAT(block_weights, ::testing::ElementsAreArray(row_weights))
+          << "dim " << dim << " decay " << decay;
+      ASSERT_THAT(block.state(), ::testing::ElementsAreArray(one_row.state()))
+          << "dim " << dim << " decay " << decay;
+    }
+  }
 }
 
 TEST(FusedStep, EqualsReferenceGradientThenFormulaOnTouchedRows) {
