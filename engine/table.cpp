@@ -98,21 +98,28 @@ class OptimizerApplier final : public cpu::RowGradientSink {
     } else {
       // The block's rows are widened into an fp32 copy laid out as the
       // block's gradients are, so the optimizer's block kernel (fixed dims,
-      // no call per row) updates them as it would an fp32 table's.
+      // no call per row) updates them as it would an fp32 table's. A few
+      // rows at a time, so that updating them overlaps the fetch of the
+      // rows prefetched ahead instead of following all of it.
+      constexpr std::size_t kRowsPerPass = 32;
       const int64_t dim = block.dim;
       std::vector<float>& widened = widened_rows((block.rows.back() - block.first_row + 1) * dim);
+      float* const copies = widened.data();
       const std::size_t row_bytes = dim * sizeof(Element);
-      for (std::size_t i = 0; i < block.rows.size(); ++i) {
-        cpu::prefetch_update_ahead(
-            block.rows, i, row_bytes, [&](int64_t row) { return weights_.row<Element>(row); },
-            [](int64_t) {});
-        const int64_t row = block.rows[i];
-        cpu::widen(weights_.row<Element>(row), widened.data() + (row - block.first_row) * dim,
-                   dim);
+      for (std::size_t first = 0; first < block.rows.size(); first += kRowsPerPass) {
+        const std::span<const int64_t> rows =
+            block.rows.subspan(first, std::min(kRowsPerPass, block.rows.size() - first));
+        for (std::size_t i = first; i < first + rows.size(); ++i) {
+          cpu::prefetch_update_ahead(
+              block.rows, i, row_bytes, [&](int64_t row) { return weights_.row<Element>(row); },
+              [](int64_t) {});
+          const int64_t row = block.rows[i];
+          cpu::widen(weights_.row<Element>(row),
+                     copies + (row - block.first_row) * dim, dim);
+        }
+        optimizer_.update_rows(rows, copies, block.sums, block.first_row);
+        for (const int64_t row : rows) store(row, copies + (row - block.first_row) * dim);
       }
-      optimizer_.update_rows(block.rows, widened.data(), block.sums, block.first_row);
-      for (const int64_t row : block.rows)
-        store(row, widened.data() + (row - block.first_row) * dim);
     }
   }
 
