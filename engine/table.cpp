@@ -130,7 +130,9 @@ class OptimizerApplier final : public cpu::RowGradientSink {
     if constexpr (std::is_same_v<Element, float>) {
       optimizer_.update_row(row, {stored, static_cast<std::size_t>(dim)}, g);
     } else {
-      std::vector<float>& widened = widened_rows(dim);
+      // The buffer may be longer than a row (a block's rows were widened
+      // into it): the optimizer is handed exactly one row.
+      const std::span<float> widened(widened_rows(dim).data(), static_cast<std::size_t>(dim));
       cpu::widen(stored, widened.data(), dim);
       optimizer_.update_row(row, widened, g);
       store(row, widened.data());

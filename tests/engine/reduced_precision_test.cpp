@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "engine/counter_hash.h"
 #include "engine/cpu/narrow.h"
@@ -172,28 +174,51 @@ TEST_P(ReducedPrecision, KernelsMatchReferenceAndStayWithinBoundsOfFp32) {
   }
 }
 
-// A reduced-precision table's fused step is the fp32 step on its widened
-// rows, rounded back to nearest even: the same new rows and state as an fp32
-// table holding exactly the widened values. The dims cover the fixed-dim
-// kernels (64, 128) and the generic one; the rows span several chunks.
-TEST_P(ReducedPrecision, FusedStepIsTheFp32StepOfTheWidenedRowsRounded) {
+// A table's rows widened to fp32 (exactly).
+std::vector<float> widened_values(const RowStorage& weights) {
+  std::vector<float> values(weights.num_rows() * weights.dim());
+  visit_element_type(weights.dtype(), [&]<typename Element>(Element) {
+    for (std::size_t i = 0; i < values.size(); ++i)
+      values[i] = to_float(weights.row<Element>(0)[i]);
+  });
+  return values;
+}
+
+// `reduced`'s rows are `exact`'s rounded to nearest even, and the two
+// optimizers hold the same state.
+void expect_rounded_copy(const EmbeddingBag& reduced, const EmbeddingBag& exact,
+                         RowOptimizer& reduced_optimizer, RowOptimizer& exact_optimizer,
+                         const std::string& what) {
+  ASSERT_THAT(reduced_optimizer.state(), ::testing::ElementsAreArray(exact_optimizer.state()))
+      << what;
+  const std::vector<float> exact_values = widened_values(exact.weights());
+  visit_element_type(reduced.weights().dtype(), [&]<typename Element>(Element) {
+    if constexpr (!std::is_same_v<Element, float>) {
+      for (std::size_t i = 0; i < exact_values.size(); ++i)
+        ASSERT_EQ(reduced.weights().row<Element>(0)[i].bits,
+                  from_float<Element>(exact_values[i]).bits)
+            << what << ", element " << i;
+    }
+  });
+}
+
+// A reduced-precision table's fused step, and an update from gradients
+// summed elsewhere, are the fp32 ones on its widened rows, rounded back to
+// nearest even. The dims cover the fixed-dim kernels (64, 128) and the
+// generic one; the rows span several chunks.
+TEST_P(ReducedPrecision, UpdatesAreTheFp32UpdatesOfTheWidenedRowsRounded) {
   const DType dtype = GetParam();
   std::mt19937_64 rng(23);
+  EmbeddingBagOptions options;
+  options.mode = PoolingMode::sum;
+  const RowWiseAdagradOptions adagrad{.lr = 0.05f};
   for (int64_t dim : {7, 16, 64, 128}) {
     const int64_t rows = 3000;
-    const RowStorage reduced_weights =
-        rounded_copy(testing::random_weights(rng, rows, dim), dtype);
-    std::vector<float> widened(rows * dim);
-    visit_element_type(dtype, [&]<typename Element>(Element) {
-      for (int64_t i = 0; i < rows * dim; ++i)
-        widened[i] = to_float(reduced_weights.row<Element>(0)[i]);
-    });
-    EmbeddingBagOptions options;
-    options.mode = PoolingMode::sum;
+    const std::string at_dim = "dim " + std::to_string(dim);
     EmbeddingBag reduced = EmbeddingBag::from_pretrained(
-        rounded_copy(RowStorage::copy_of(widened, rows, dim), dtype), options, false);
-    EmbeddingBag exact =
-        EmbeddingBag::from_pretrained(RowStorage::copy_of(widened, rows, dim), options, false);
+        rounded_copy(testing::random_weights(rng, rows, dim), dtype), options, false);
+    EmbeddingBag exact = EmbeddingBag::from_pretrained(
+        RowStorage::copy_of(widened_values(reduced.weights()), rows, dim), options, false);
     const testing::RandomBags bags = testing::random_bags(rng, 200, 20, rows);
     const BagInput input{bags.indices, {static_cast<int64_t>(bags.indices.size())},
                          bags.offsets, std::nullopt, {}};
@@ -201,21 +226,25 @@ TEST_P(ReducedPrecision, FusedStepIsTheFp32StepOfTheWidenedRowsRounded) {
     const Lookup high = exact.forward(input);
     const std::vector<float> grad_output =
         testing::random_values(rng, low.output.values.size());
-    RowWiseAdagrad low_optimizer(rows, dim, {.lr = 0.05f});
-    RowWiseAdagrad high_optimizer(rows, dim, {.lr = 0.05f});
-    reduced.step(low, grad_output, low_optimizer);
-    exact.step(high, grad_output, high_optimizer);
+    RowWiseAdagrad reduced_optimizer(rows, dim, adagrad);
+    RowWiseAdagrad exact_optimizer(rows, dim, adagrad);
+    reduced.step(low, grad_output, reduced_optimizer);
+    exact.step(high, grad_output, exact_optimizer);
+    expect_rounded_copy(reduced, exact, reduced_optimizer, exact_optimizer, "step, " + at_dim);
 
-    ASSERT_THAT(low_optimizer.state(), ::testing::ElementsAreArray(high_optimizer.state()))
-        << "dim " << dim;
-    visit_element_type(dtype, [&]<typename Element>(Element) {
-      if constexpr (!std::is_same_v<Element, float>) {
-        for (int64_t i = 0; i < rows * dim; ++i)
-          ASSERT_EQ(reduced.weights().row<Element>(0)[i].bits,
-                    from_float<Element>(exact.weights().row<float>(0)[i]).bits)
-              << "dim " << dim << " element " << i;
-      }
-    });
+    // Gradients summed elsewhere (a data-parallel table), applied after a
+    // step has widened whole blocks of rows on this thread; compared with
+    // an fp32 table holding the stepped rows.
+    EmbeddingBag stepped = EmbeddingBag::from_pretrained(
+        RowStorage::copy_of(widened_values(reduced.weights()), rows, dim), options, false);
+    RowWiseAdagrad stepped_optimizer(rows, dim, adagrad);
+    std::ranges::copy(reduced_optimizer.state(), stepped_optimizer.state().begin());
+    const std::vector<int64_t> rows_given = {2, 1500, 2999};
+    const std::vector<float> gradients_given = testing::random_values(rng, 3 * dim);
+    reduced.apply_gradients(rows_given, gradients_given, reduced_optimizer);
+    stepped.apply_gradients(rows_given, gradients_given, stepped_optimizer);
+    expect_rounded_copy(reduced, stepped, reduced_optimizer, stepped_optimizer,
+                        "apply_gradients, " + at_dim);
   }
 }
 
