@@ -40,6 +40,7 @@ struct Settings {
   int64_t rows, dim, batch, pooling_factor, tables;
   std::string mode, dtype, dist, op, write_ids, sharding;
   bool no_dedup = false;
+  bool stochastic_rounding = false;
   int threads, repeat;
   uint64_t seed;
 };
@@ -91,6 +92,7 @@ int run(const Settings& s) {
     config.table.embedding_dim = s.dim;
     config.table.mode = *mode;
     config.table.dtype = dtype;
+    config.table.stochastic_rounding = s.stochastic_rounding;
     config.table.seed = s.seed + t;
     tables.push_back(config);
     features.push_back({message("feature_", t), config.table.name, false});
@@ -163,7 +165,8 @@ int run(const Settings& s) {
   nlohmann::ordered_json result = {
       {"engine", "rowshard"}, {"op", s.op}, {"rows", s.rows}, {"dim", s.dim},
       {"batch", s.batch}, {"pooling_factor", s.pooling_factor}, {"tables", s.tables},
-      {"mode", s.mode}, {"dtype", s.dtype}, {"dist", distribution.name()},
+      {"mode", s.mode}, {"dtype", s.dtype}, {"stochastic_rounding", s.stochastic_rounding},
+      {"dist", distribution.name()},
       {"threads", s.threads}, {"repeat", s.repeat}, {"seconds_median", median},
       {"seconds_min", sorted.front()}, {"seconds_max", sorted.back()},
       {"seconds_all", seconds},
@@ -206,6 +209,8 @@ int main(int argc, char** argv) {
       ("tables", po::value(&s.tables)->default_value(1), "tables, one feature each")
       ("mode", po::value(&s.mode)->default_value("sum"), "sum | mean | max")
       ("dtype", po::value(&s.dtype)->default_value("f32"), "f32 | f16 | bf16")
+      ("stochastic-rounding", po::bool_switch(&s.stochastic_rounding),
+       "f16 / bf16: round updated rows stochastically, not to nearest even")
       ("dist", po::value(&s.dist)->default_value("uniform"), "uniform | zipf:ALPHA")
       ("op", po::value(&s.op)->default_value("forward"), "forward | train")
       ("threads", po::value(&s.threads)->default_value(omp_get_num_procs()), "OpenMP threads")
