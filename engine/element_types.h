@@ -58,21 +58,20 @@ template <typename Element>
 Element round_stochastically(float value, uint64_t random_bits) {
   const Element nearest = from_float<Element>(value);
   const float back = to_float(nearest);
-  if (back == value || !std::isfinite(back) || !std::isfinite(value))
-    return nearest;
   // Same sign on both sides: stepping the bits by one moves one ulp in
   // magnitude, toward or away from zero.
   const bool nearest_is_lower = std::fabs(back) < std::fabs(value);
-  Element lower = nearest, upper = nearest;
-  if (nearest_is_lower)
-    upper.bits = static_cast<uint16_t>(nearest.bits + 1);
-  else
-    lower.bits = static_cast<uint16_t>(nearest.bits - 1);
+  const Element lower{static_cast<uint16_t>(nearest.bits - (nearest_is_lower ? 0 : 1))};
+  const Element upper{static_cast<uint16_t>(nearest.bits + (nearest_is_lower ? 1 : 0))};
   const float low = std::fabs(to_float(lower));
   const float high = std::fabs(to_float(upper));
   const float chance_of_upper = (std::fabs(value) - low) / (high - low);
   const float uniform = static_cast<float>(random_bits >> 40) * 0x1.0p-24f;
-  return uniform < chance_of_upper ? upper : lower;
+  const Element rounded = uniform < chance_of_upper ? upper : lower;
+  // Exact and non-finite values keep their nearest. Selects, not early
+  // returns, so that loops of this vectorise.
+  const bool keep_nearest = back == value || !std::isfinite(back) || !std::isfinite(value);
+  return keep_nearest ? nearest : rounded;
 }
 
 // Calls visit(Element{}) with the C++ type that stores `dtype`, so one

@@ -151,13 +151,10 @@ class OptimizerApplier final : public cpu::RowGradientSink {
   void store(int64_t row, const float* values) {
     Element* stored = weights_.mutable_row<Element>(row);
     const int64_t dim = weights_.dim();
-    if (!rounding_key_) {
+    if (rounding_key_)
+      cpu::narrow_stochastically(values, stored, dim, *rounding_key_, row * dim);
+    else
       cpu::narrow(values, stored, dim);
-      return;
-    }
-    for (int64_t d = 0; d < dim; ++d)
-      stored[d] = round_stochastically<Element>(values[d],
-                                                counter_hash(*rounding_key_, row * dim + d));
   }
 
   RowStorage& weights_;

@@ -2,6 +2,8 @@
 
 #include <immintrin.h>
 
+#include "engine/counter_hash.h"
+
 namespace rowshard::cpu {
 
 void narrow(const float* values, Float16* row, int64_t dim) {
@@ -27,6 +29,29 @@ void narrow(const float* values, BFloat16* row, int64_t dim) {
   // vectorise; AVX512-BF16's convert would flush subnormals to zero.
 #pragma omp simd
   for (int64_t d = 0; d < dim; ++d) row[d] = from_float<BFloat16>(values[d]);
+}
+
+namespace {
+
+template <typename Element>
+void round_columns_stochastically(const float* values, Element* row, int64_t dim,
+                                  uint64_t key, uint64_t first_counter) {
+#pragma omp simd
+  for (int64_t d = 0; d < dim; ++d)
+    row[d] = round_stochastically<Element>(
+        values[d], counter_hash(key, first_counter + static_cast<uint64_t>(d)));
+}
+
+}  // namespace
+
+void narrow_stochastically(const float* values, Float16* row, int64_t dim, uint64_t key,
+                           uint64_t first_counter) {
+  round_columns_stochastically(values, row, dim, key, first_counter);
+}
+
+void narrow_stochastically(const float* values, BFloat16* row, int64_t dim, uint64_t key,
+                           uint64_t first_counter) {
+  round_columns_stochastically(values, row, dim, key, first_counter);
 }
 
 }  // namespace rowshard::cpu

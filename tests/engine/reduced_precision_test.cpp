@@ -93,9 +93,28 @@ void expect_narrow_matches_one_at_a_time() {
   }
 }
 
+// narrow_stochastically() against round_stochastically with the same bits.
+template <typename Element>
+void expect_stochastic_narrow_matches_one_at_a_time() {
+  const std::vector<float> values = many_floats();
+  constexpr int64_t kRow = 37;
+  constexpr uint64_t kKey = 99;
+  std::vector<Element> row(kRow);
+  for (std::size_t first = 0; first + kRow <= values.size(); first += kRow) {
+    cpu::narrow_stochastically(values.data() + first, row.data(), kRow, kKey, first);
+    for (int64_t d = 0; d < kRow; ++d)
+      ASSERT_EQ(row[d].bits,
+                round_stochastically<Element>(values[first + d], counter_hash(kKey, first + d))
+                    .bits)
+          << "x = " << values[first + d];
+  }
+}
+
 TEST(Rounding, VectorisedNarrowingEqualsOneElementAtATime) {
   expect_narrow_matches_one_at_a_time<Float16>();
   expect_narrow_matches_one_at_a_time<BFloat16>();
+  expect_stochastic_narrow_matches_one_at_a_time<Float16>();
+  expect_stochastic_narrow_matches_one_at_a_time<BFloat16>();
 }
 
 template <typename Element>
