@@ -103,8 +103,7 @@ class OptimizerApplier final : public cpu::RowGradientSink {
       // rows prefetched ahead instead of following all of it.
       constexpr std::size_t kRowsPerPass = 32;
       const int64_t dim = block.dim;
-      std::vector<float>& widened = widened_rows((block.rows.back() - block.first_row + 1) * dim);
-      float* const copies = widened.data();
+      float* const copies = widened_rows((block.rows.back() - block.first_row + 1) * dim);
       const std::size_t row_bytes = dim * sizeof(Element);
       for (std::size_t first = 0; first < block.rows.size(); first += kRowsPerPass) {
         const std::span<const int64_t> rows =
@@ -130,9 +129,7 @@ class OptimizerApplier final : public cpu::RowGradientSink {
     if constexpr (std::is_same_v<Element, float>) {
       optimizer_.update_row(row, {stored, static_cast<std::size_t>(dim)}, g);
     } else {
-      // The buffer may be longer than a row (a block's rows were widened
-      // into it): the optimizer is handed exactly one row.
-      const std::span<float> widened(widened_rows(dim).data(), static_cast<std::size_t>(dim));
+      const std::span<float> widened(widened_rows(dim), static_cast<std::size_t>(dim));
       cpu::widen(stored, widened.data(), dim);
       optimizer_.update_row(row, widened, g);
       store(row, widened.data());
@@ -140,11 +137,13 @@ class OptimizerApplier final : public cpu::RowGradientSink {
   }
 
  private:
-  // This thread's fp32 copies of the rows being updated.
-  static std::vector<float>& widened_rows(int64_t floats) {
+  // Room for `floats` of this thread's fp32 copies of the rows being
+  // updated. Only a pointer: the buffer grows to the largest block and may
+  // be longer than what the caller asked for.
+  static float* widened_rows(int64_t floats) {
     thread_local std::vector<float> widened;
     if (widened.size() < static_cast<std::size_t>(floats)) widened.resize(floats);
-    return widened;
+    return widened.data();
   }
 
   // Rounds an updated row back into storage.
