@@ -10,6 +10,14 @@
 // (plan, gradient pass and row-wise Adagrad, Table::step). Prints one JSON
 // object with each phase's median and fastest seconds; "update" is the
 // backward's median less the plan's and the gradient pass's.
+//
+// For fp32 tables it also times, in the same loop, the plain loops of
+// bench/plain_loops.h on the same rows: "plain_forward" gathers every
+// looked-up row of a table the same size, "plain_gradient" every entry's
+// upstream row in the order of its row, "plain_update" reads and rewrites
+// each touched row. "plain_step" adds the plan to them (the plan is itself
+// a plain counting sort), to set against "step", the forward plus the
+// backward.
 #include <omp.h>
 
 #include <algorithm>
@@ -19,12 +27,14 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <numeric>
 #include <random>
 #include <span>
 
 #include <nlohmann/json.hpp>
 
 #include "bench/command_line.h"
+#include "bench/plain_loops.h"
 #include "bench/workload.h"
 #include "engine/cpu/backward.h"
 #include "engine/cpu/pooling.h"
@@ -32,6 +42,7 @@
 #include "engine/error.h"
 #include "engine/malloc_tuning.h"
 #include "engine/optimizers/rowwise_adagrad.h"
+#include "engine/row_storage.h"
 
 namespace {
 
@@ -90,26 +101,68 @@ int run(const Settings& s) {
   cpu::BackwardPlan plan;
   DiscardingSink discard;
 
+  // The plain loops' inputs: a second table of the same size (huge pages, like
+  // the real one), the bags of the entries in the order of their rows, and
+  // the touched rows.
+  const bool with_plain_loops = options.dtype == DType::f32;
+  RowStorage plain_table;
+  std::vector<int64_t> bags_by_row;
+  std::vector<int64_t> touched_rows;
+  if (with_plain_loops) {
+    plain_table = RowStorage::allocate(s.rows, s.dim, DType::f32);
+    std::vector<int64_t> entries(lookups);
+    std::iota(entries.begin(), entries.end(), 0);
+    std::stable_sort(entries.begin(), entries.end(),
+                     [&](int64_t a, int64_t b) { return ids[a] < ids[b]; });
+    bags_by_row.resize(lookups);
+    for (int64_t i = 0; i < lookups; ++i) bags_by_row[i] = entries[i] / s.pooling_factor;
+    plan.build({&source, 1}, s.rows, s.dim, false);
+    touched_rows = plan.touched_rows();
+  }
+  auto plain_rows = [&] {
+    return std::span(plain_table.mutable_row<float>(0), static_cast<std::size_t>(s.rows * s.dim));
+  };
+
   std::map<std::string, std::vector<double>> seconds;
+  float checksum = 0.0f;
   for (int i = 0; i <= s.repeat; ++i) {
     const double forward =
         seconds_of([&] { cpu::pooled_forward(table.weights(), batch, output, {}); });
     const double build = seconds_of([&] { plan.build({&source, 1}, s.rows, s.dim, false); });
     const double gradient = seconds_of([&] { cpu::for_each_row_gradient(plan, discard); });
     const double backward = seconds_of([&] { table.step({&source, 1}, optimizer); });
+    double plain_forward = 0, plain_gradient = 0, plain_update = 0;
+    if (with_plain_loops) {
+      plain_forward = seconds_of([&] { checksum += bench::gather_rows(plain_rows(), s.dim, ids); });
+      plain_gradient =
+          seconds_of([&] { checksum += bench::gather_rows(grad_output, s.dim, bags_by_row); });
+      plain_update =
+          seconds_of([&] { bench::rewrite_rows(plain_rows(), s.dim, touched_rows); });
+    }
     if (i == 0) continue;  // warm-up
     seconds["forward"].push_back(forward);
     seconds["plan"].push_back(build);
     seconds["gradient"].push_back(gradient);
     seconds["backward"].push_back(backward);
+    seconds["step"].push_back(forward + backward);
+    if (with_plain_loops) {
+      seconds["plain_forward"].push_back(plain_forward);
+      seconds["plain_gradient"].push_back(plain_gradient);
+      seconds["plain_update"].push_back(plain_update);
+      seconds["plain_step"].push_back(plain_forward + build + plain_gradient + plain_update);
+    }
   }
+  volatile float keep = checksum;  // the plain loops' reads are used
+  (void)keep;
   nlohmann::ordered_json result = {
       {"rows", s.rows}, {"dim", s.dim}, {"batch", s.batch},
       {"pooling_factor", s.pooling_factor}, {"dist", s.dist}, {"dtype", s.dtype},
       {"threads", s.threads},
       {"repeat", s.repeat}};
   std::map<std::string, double> medians;
-  for (const char* phase : {"forward", "plan", "gradient", "backward"}) {
+  for (const char* phase : {"forward", "plan", "gradient", "backward", "step", "plain_forward",
+                            "plain_gradient", "plain_update", "plain_step"}) {
+    if (!seconds.contains(phase)) continue;
     std::vector<double>& times = seconds[phase];
     std::sort(times.begin(), times.end());
     medians[phase] = times[times.size() / 2];
