@@ -8,8 +8,11 @@
 namespace rowshard {
 
 // SplitMix64's finaliser: a bijection with good avalanche, so distinct
-// counters never collide and consecutive ones look unrelated.
-constexpr uint64_t mix64(uint64_t x) {
+// counters never collide and consecutive ones look unrelated. `Word` is
+// uint64_t, or a GCC vector of them: vector kernels then hash several
+// counters at once with these very steps.
+template <typename Word = uint64_t>
+constexpr Word mix64(Word x) {
   x += 0x9e3779b97f4a7c15ULL;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;

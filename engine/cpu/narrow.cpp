@@ -58,16 +58,10 @@ int64_t round_eight_at_a_time(const float* values, Float16* row, int64_t dim, ui
   const __m256 infinity = _mm256_set1_ps(std::numeric_limits<float>::infinity());
   const __m256 sign = _mm256_set1_ps(-0.0f);
   const __m128i one = _mm_set1_epi16(1);
-  // counter_hash(key, c) is mix64(mix64(key) ^ c); mix64 spelled out.
+  // counter_hash(key, c) for eight counters: mix64(mix64(key) ^ c).
+  using Words = uint64_t __attribute__((vector_size(64)));
   const __m512i stream = _mm512_set1_epi64(static_cast<long long>(mix64(key)));
-  auto mix = [](__m512i x) {
-    x = _mm512_add_epi64(x, _mm512_set1_epi64(static_cast<long long>(0x9e3779b97f4a7c15ULL)));
-    x = _mm512_mullo_epi64(_mm512_xor_si512(x, _mm512_maskz_srli_epi64(0xff, x, 30)),
-                           _mm512_set1_epi64(static_cast<long long>(0xbf58476d1ce4e5b9ULL)));
-    x = _mm512_mullo_epi64(_mm512_xor_si512(x, _mm512_maskz_srli_epi64(0xff, x, 27)),
-                           _mm512_set1_epi64(static_cast<long long>(0x94d049bb133111ebULL)));
-    return _mm512_xor_si512(x, _mm512_maskz_srli_epi64(0xff, x, 31));
-  };
+  auto mix = [](__m512i x) { return reinterpret_cast<__m512i>(mix64(reinterpret_cast<Words>(x))); };
   const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
   int64_t d = 0;
   for (; d + 8 <= dim; d += 8) {
