@@ -91,6 +91,13 @@ class ShardedEmbeddingBagCollection {
   // Pools this rank's examples. Collective; see the class comment for errors.
   ShardedLookup forward(const KeyedJaggedBatch& local_batch);
 
+  // The output of forward() alone, for evaluation and serving: the same
+  // bits, checked with the same errors, but like a PyTorch forward under
+  // torch.no_grad() it keeps nothing for a backward (no copy of the ids, no
+  // max winners, no exchange state) past the call. Collective; max_norm
+  // still renormalizes the rows it reads.
+  Tensor forward_no_grad(const KeyedJaggedBatch& local_batch);
+
   // One fused step from the gradient of lookup.output. Collective.
   void step(const ShardedLookup& lookup, std::span<const float> grad_output);
 
@@ -131,6 +138,10 @@ class ShardedEmbeddingBagCollection {
     std::unique_ptr<RowOptimizer> optimizer;
   };
 
+  // forward() and forward_no_grad(): pools local_batch. Without
+  // keep_for_backward, the result's `saved` is null and what only a
+  // backward reads is dropped with the call.
+  ShardedLookup pool(const KeyedJaggedBatch& local_batch, bool keep_for_backward);
   // Features whose ids travel (tables that are not data-parallel).
   std::vector<int64_t> routed_features() const;
   // The backward's exchange: each owner gets, from each source rank, the

@@ -1,5 +1,6 @@
-// ShardedEmbeddingBagCollection::forward: route ids to their owners, pool
-// on the owners, bring partial results back and reduce them.
+// ShardedEmbeddingBagCollection::forward and forward_no_grad: route ids to
+// their owners, pool on the owners, bring partial results back and reduce
+// them.
 #include <algorithm>
 #include <chrono>
 
@@ -45,8 +46,18 @@ struct Outbox {
 
 }  // namespace
 
-ShardedLookup ShardedEmbeddingBagCollection::forward(
-    const KeyedJaggedBatch& local_batch) {
+ShardedLookup ShardedEmbeddingBagCollection::forward(const KeyedJaggedBatch& local_batch) {
+  return pool(local_batch, /*keep_for_backward=*/true);
+}
+
+Tensor ShardedEmbeddingBagCollection::forward_no_grad(const KeyedJaggedBatch& local_batch) {
+  return pool(local_batch, /*keep_for_backward=*/false).output;
+}
+
+// The exchange state lives in `saved` during the call either way: the
+// reduction reads the routes, and max features the winners' positions.
+ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_batch,
+                                                  bool keep_for_backward) {
   const auto start = Clock::now();
   const int64_t sent_before = comm_.bytes_sent();
   const int64_t received_before = comm_.bytes_received();
@@ -72,9 +83,6 @@ ShardedLookup ShardedEmbeddingBagCollection::forward(
                                       "has no weights"));
     }
   });
-  saved->values.assign(local_batch.values.begin(), local_batch.values.end());
-  if (local_batch.weights)
-    saved->weights.assign(local_batch.weights->begin(), local_batch.weights->end());
 
   const std::vector<int64_t> routed = routed_features();
   const auto num_routed = static_cast<int64_t>(routed.size());
@@ -341,10 +349,10 @@ ShardedLookup ShardedEmbeddingBagCollection::forward(
     if (layouts_[t].kind() != ShardingKind::data_parallel) continue;
     const EmbeddingBag& replica = shards_[t].table;
     cpu::PoolingTask task{&replica.weights(),
-                          {saved->values,
+                          {local_batch.values,
                            std::span<const int64_t>(saved->bounds).subspan(f * batch_size,
                                                                            batch_size + 1),
-                           features_[f].weighted ? std::span<const float>(saved->weights)
+                           features_[f].weighted ? *local_batch.weights
                                                  : std::span<const float>(),
                            replica.mode(), replica.padding_idx().value_or(kNoPadding)},
                           output + column_offset(f), nullptr, total_dim()};
@@ -358,7 +366,12 @@ ShardedLookup ShardedEmbeddingBagCollection::forward(
   stats_.output_exchange_seconds = seconds_since(output_start);
   stats_.bytes_sent = comm_.bytes_sent() - sent_before;
   stats_.bytes_received = comm_.bytes_received() - received_before;
-  lookup.saved = std::move(saved);
+  if (keep_for_backward) {
+    saved->values.assign(local_batch.values.begin(), local_batch.values.end());
+    if (local_batch.weights)
+      saved->weights.assign(local_batch.weights->begin(), local_batch.weights->end());
+    lookup.saved = std::move(saved);
+  }
   return lookup;
 }
 

@@ -244,9 +244,9 @@ double from_leader(Communicator& comm, double value) {
 // examples together. Collective.
 void evaluate(Trainer::State& s) {
   const ExampleBatch& eval = s.eval;
-  const ShardedLookup lookup = s.embeddings->forward(
+  const Tensor pooled = s.embeddings->forward_no_grad(
       {eval.size, eval.sparse_values, eval.sparse_lengths, {}, std::nullopt});
-  const std::vector<float> predictions = s.model->predict(eval.dense, lookup.output.values, eval.size);
+  const std::vector<float> predictions = s.model->predict(eval.dense, pooled.values, eval.size);
   const std::vector<float> all_predictions = gather_on_leader(s.comm, predictions);
   const std::vector<float> all_labels = gather_on_leader(s.comm, eval.labels);
   const std::vector<float> all_planted = gather_on_leader(s.comm, s.planted_probability);

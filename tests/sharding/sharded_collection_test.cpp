@@ -1,13 +1,17 @@
 // The sharded collection against the unsharded one on the same global batch,
 // under mpirun with any number of ranks: every rank builds the unsharded
 // collection too, runs it on the whole batch, and checks its own examples'
-// outputs and its own shard's rows and optimizer state.
+// outputs (of forward and of forward_no_grad) and its own shard's rows and
+// optimizer state.
 #include "sharding/sharded_collection.h"
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <random>
+#include <utility>
 
 #include "engine/error.h"
 #include "sharding/collectives.h"
@@ -94,11 +98,10 @@ struct Scenario {
   bool empty_rank = false;  // rank 1 gets no examples
 };
 
-class ShardedVersusUnsharded : public ::testing::TestWithParam<Scenario> {};
-
-TEST_P(ShardedVersusUnsharded, OutputsWeightsAndStatesMatch) {
-  Communicator& comm = world();
-  const Scenario scenario = GetParam();
+// Every scenario runs on the same tables and features; only the sharding
+// and the split of the global batch over the ranks change.
+class ShardedVersusUnsharded : public ::testing::TestWithParam<Scenario> {
+ protected:
   // Dims of at least 4 so that column-wise sharding works up to 4 ranks;
   // "tiny" has fewer rows than ranks.
   const std::vector<CollectionTableConfig> tables = {
@@ -111,23 +114,31 @@ TEST_P(ShardedVersusUnsharded, OutputsWeightsAndStatesMatch) {
       {"shop", "c", false},  {"never", "b", false}, {"flag", "tiny", false}};
   const std::vector<int64_t> rows = {61, 23, 61, 17, 23, 3};
   const std::vector<int64_t> max_length = {9, 3, 14, 5, 0, 2};
+  const int64_t global_batch = 29;
 
+  // This rank's examples [first, end) of the global batch: rank k's are
+  // [split[k], split[k + 1]); with empty_rank, rank 1 has none and the
+  // others share the batch.
+  std::pair<int64_t, int64_t> local_examples() const {
+    const int ranks = world().size();
+    std::vector<int64_t> split(ranks + 1, 0);
+    const bool skip_rank_one = GetParam().empty_rank && ranks > 1;
+    const int sharing = skip_rank_one ? ranks - 1 : ranks;
+    for (int k = 0, part = 0; k < ranks; ++k) {
+      if (!(skip_rank_one && k == 1)) ++part;
+      split[k + 1] = global_batch * part / sharing;
+    }
+    return {split[world().rank()], split[world().rank() + 1]};
+  }
+};
+
+TEST_P(ShardedVersusUnsharded, OutputsWeightsAndStatesMatch) {
+  Communicator& comm = world();
+  const Scenario scenario = GetParam();
   EmbeddingBagCollection reference(tables, features);
   ShardedEmbeddingBagCollection sharded(comm, tables, scenario.sharding, features);
-
-  const int ranks = comm.size();
   const int me = comm.rank();
-  const int64_t global_batch = 29;
-  // Rank k's examples are [split[k], split[k + 1]) of the global batch; with
-  // empty_rank, rank 1 has none and the others share the batch.
-  std::vector<int64_t> split(ranks + 1, 0);
-  const bool skip_rank_one = scenario.empty_rank && ranks > 1;
-  const int sharing = skip_rank_one ? ranks - 1 : ranks;
-  for (int k = 0, part = 0; k < ranks; ++k) {
-    if (!(skip_rank_one && k == 1)) ++part;
-    split[k + 1] = global_batch * part / sharing;
-  }
-  const int64_t first = split[me], end = split[me + 1];
+  const auto [first, end] = local_examples();
 
   std::mt19937_64 rng(77);
   for (int step = 0; step < 3; ++step) {
@@ -180,6 +191,51 @@ TEST_P(ShardedVersusUnsharded, OutputsWeightsAndStatesMatch) {
   }
 }
 
+// Float for float, including the sign of zeros and NaN payloads.
+void expect_same_bits(std::span<const float> got, std::span<const float> expected,
+                      const std::string& what) {
+  ASSERT_EQ(got.size(), expected.size()) << what;
+  for (std::size_t i = 0; i < got.size(); ++i)
+    ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(expected[i]))
+        << what << " at " << i << " on rank " << world().rank() << ": " << got[i]
+        << " versus " << expected[i];
+}
+
+// Between training steps, so that the tables it reads have moved.
+TEST_P(ShardedVersusUnsharded, ForwardNoGradMatchesForwardAndTheUnshardedCollection) {
+  Communicator& comm = world();
+  EmbeddingBagCollection reference(tables, features);
+  ShardedEmbeddingBagCollection sharded(comm, tables, GetParam().sharding, features);
+  const auto [first, end] = local_examples();
+  const int64_t width = reference.total_dim();
+
+  std::mt19937_64 rng(78);
+  for (int step = 0; step < 3; ++step) {
+    const Batch global = random_batch(rng, global_batch, rows, max_length);
+    const Batch local = slice(global, first, end);
+    const KeyedJaggedBatch local_batch{local.batch_size, local.values, local.lengths, {},
+                                       local.weights};
+    const Tensor expected = reference.forward_no_grad(
+        {global.batch_size, global.values, global.lengths, {}, global.weights});
+    const Tensor got = sharded.forward_no_grad(local_batch);
+    const ShardedLookup lookup = sharded.forward(local_batch);
+    const std::string where = ", step " + std::to_string(step);
+    EXPECT_EQ(got.shape, lookup.output.shape);
+    expect_same_bits(got.values, lookup.output.values, "forward_no_grad versus forward" + where);
+    expect_close(got.values,
+                 std::span(expected.values).subspan(first * width, (end - first) * width),
+                 "forward_no_grad versus unsharded" + where);
+
+    std::vector<float> grad(expected.values.size());
+    std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+    for (float& g : grad) g = unit(rng);
+    reference.step(reference.forward(
+                       {global.batch_size, global.values, global.lengths, {}, global.weights}),
+                   grad);
+    sharded.step(lookup, std::span(grad).subspan(first * width, (end - first) * width));
+  }
+}
+
 TableSharding row(RowPlacement placement = RowPlacement::contiguous) {
   return {ShardingKind::row_wise, placement, -1};
 }
@@ -223,6 +279,51 @@ TEST(ShardedFailure, BadIdOnOneRankIsReportedOnEveryRankAndChangesNothing) {
   std::vector<int64_t> one = {1};
   allreduce_sum<int64_t>(comm, one);
   EXPECT_EQ(one[0], comm.size());
+}
+
+// The kind and message of the rowshard::Error that `call` throws.
+template <typename Call>
+std::string error_of(const Call& call) {
+  try {
+    call();
+  } catch (const OutOfRange& error) {
+    return std::string("OutOfRange: ") + error.what();
+  } catch (const InvalidArgument& error) {
+    return std::string("InvalidArgument: ") + error.what();
+  } catch (const Error& error) {
+    return std::string("Error: ") + error.what();
+  }
+  return "nothing thrown";
+}
+
+TEST(ShardedFailure, ForwardNoGradRefusesABadIdAsForwardDoes) {
+  Communicator& comm = world();
+  const int bad_rank = comm.size() - 1;
+  const std::vector<int64_t> bad_values = {1, comm.rank() == bad_rank ? 40 : 2};
+  const std::vector<int64_t> good_values = {1, 2};
+  const std::vector<int64_t> lengths = {2};
+  const std::string prefix =
+      comm.size() > 1 ? "rank " + std::to_string(bad_rank) + ": " : std::string();
+  for (const TableSharding& sharding : {row(), table_wise(), column(), replicated()}) {
+    const std::string kind(sharding_kind_name(sharding.kind));
+    ShardedEmbeddingBagCollection sharded(
+        comm, {table("a", 40, 4, PoolingMode::sum, OptimizerKind::sgd)}, {sharding},
+        {{"f", "a", false}});
+    const std::string through_forward =
+        error_of([&] { sharded.forward({1, bad_values, lengths, {}, std::nullopt}); });
+    const std::string through_no_grad =
+        error_of([&] { sharded.forward_no_grad({1, bad_values, lengths, {}, std::nullopt}); });
+    EXPECT_EQ(through_forward,
+              "OutOfRange: " + prefix +
+                  "ShardedEmbeddingBagCollection feature 'f' (table 'a'): index 40 at "
+                  "position 1 is out of range [0, 40)")
+        << kind;
+    EXPECT_EQ(through_no_grad, through_forward) << kind;
+    // Still in step: the next call works on every rank.
+    EXPECT_EQ(sharded.forward_no_grad({1, good_values, lengths, {}, std::nullopt}).shape,
+              (Shape{1, 4}))
+        << kind;
+  }
 }
 
 TEST(ShardedConfig, RefusesWhatAShardingCannotDo) {
