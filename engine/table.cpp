@@ -28,17 +28,22 @@ RowStorage normal_weights(int64_t rows, int64_t dim, DType dtype,
                          seed);
     return storage;
   }
-  // Drawn in fp32 a slice at a time, so no fp32 copy of a big table exists.
-  constexpr int64_t kSlice = int64_t{1} << 20;
-  std::vector<float> values(std::min(elements, kSlice));
+  // Drawn in fp32 a block at a time, so no fp32 copy of a big table exists.
   visit_element_type(dtype, [&]<typename Element>(Element) {
-    auto* out = reinterpret_cast<Element*>(storage.mutable_bytes());
-    for (int64_t first = 0; first < elements; first += kSlice) {
-      const int64_t count = std::min(kSlice, elements - first);
-      fill_standard_normal({values.data(), static_cast<std::size_t>(count)},
-                           seed, first);
-      for (int64_t i = 0; i < count; ++i)
-        out[first + i] = from_float<Element>(values[i]);
+    if constexpr (!std::is_same_v<Element, float>) {
+      auto* out = reinterpret_cast<Element*>(storage.mutable_bytes());
+      constexpr int64_t kBlock = 4096;
+#pragma omp parallel
+      {
+        std::vector<float> values(kBlock);
+#pragma omp for schedule(static)
+        for (int64_t first = 0; first < elements; first += kBlock) {
+          const int64_t count = std::min(kBlock, elements - first);
+          standard_normals({values.data(), static_cast<std::size_t>(count)}, seed,
+                           static_cast<uint64_t>(first));
+          cpu::narrow(values.data(), out + first, count);
+        }
+      }
     }
   });
   return storage;

@@ -1,5 +1,8 @@
 #include "sharding/shard_storage.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "engine/element_types.h"
 #include "engine/normal_init.h"
 
@@ -27,17 +30,21 @@ RowStorage initial_shard(const ShardLayout& layout, int rank, DType dtype,
   const std::optional<int64_t> padding = local_padding(layout, rank, padding_row);
   RowStorage storage = RowStorage::allocate(rows, dim, dtype);
   visit_element_type(dtype, [&]<typename Element>(Element) {
-#pragma omp parallel for schedule(static)
-    for (int64_t local = 0; local < rows; ++local) {
-      Element* out = storage.mutable_row<Element>(local);
-      if (padding && local == *padding) {
-        for (int64_t d = 0; d < dim; ++d) out[d] = from_float<Element>(0.0f);
-        continue;
+#pragma omp parallel
+    {
+      // A row's values are drawn in fp32, then rounded into storage.
+      std::vector<float> values(static_cast<std::size_t>(dim));
+#pragma omp for schedule(static)
+      for (int64_t local = 0; local < rows; ++local) {
+        Element* out = storage.mutable_row<Element>(local);
+        if (padding && local == *padding) {
+          std::fill(values.begin(), values.end(), 0.0f);
+        } else {
+          const int64_t row = layout.global_row(rank, local);
+          standard_normals(values, seed, static_cast<uint64_t>(row * layout.dim() + first_column));
+        }
+        for (int64_t d = 0; d < dim; ++d) out[d] = from_float<Element>(values[d]);
       }
-      const int64_t row = layout.global_row(rank, local);
-      const auto first = static_cast<uint64_t>(row * layout.dim() + first_column);
-      for (int64_t d = 0; d < dim; ++d)
-        out[d] = from_float<Element>(standard_normal_at(seed, first + d));
     }
   });
   return storage;

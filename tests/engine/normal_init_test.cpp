@@ -39,6 +39,23 @@ TEST(NormalInit, IndependentOfThreadCountAndOfSharding) {
   EXPECT_TRUE(std::equal(tail.begin(), tail.end(), one.begin() + 5000));
 }
 
+TEST(NormalInit, PairwiseDrawsEqualOneElementAtATime) {
+  // Even and odd starts and lengths: a run may begin or end mid-pair.
+  for (const uint64_t first : {0, 1, 2, 7, 1000}) {
+    for (const std::size_t count : {0, 1, 2, 3, 64, 65}) {
+      std::vector<float> values(count);
+      standard_normals(values, 9, first);
+      for (std::size_t i = 0; i < count; ++i)
+        ASSERT_EQ(values[i], standard_normal_at(9, first + i))
+            << "first " << first << ", count " << count << ", element " << i;
+    }
+  }
+  std::vector<float> filled(20001);
+  fill_standard_normal(filled, 9, 3);
+  for (std::size_t i = 0; i < filled.size(); ++i)
+    ASSERT_EQ(filled[i], standard_normal_at(9, 3 + i)) << "element " << i;
+}
+
 TEST(NormalInit, SeedsGiveDifferentStreams) {
   std::vector<float> a(100), b(100);
   fill_standard_normal(a, 1);
