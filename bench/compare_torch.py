@@ -60,7 +60,10 @@ torch.set_num_threads(--threads) and OMP_NUM_THREADS=--threads.
   * mlookups_per_s = B*L*T / median / 1e6; gb_per_s = B*L*T*D*4 / median /
     1e9 (fp32 rows gathered); unique_rows_per_step = sum over tables of the
     distinct ids in the table's batch; peak_rss_mb = ru_maxrss of the child
-    (taken before the unique count is computed). Extra fields: seconds_all,
+    (taken before the unique count is computed); build_seconds = the time
+    to construct the T tables (their N(0, 1) initialisation); the compare
+    line's build_speedup is torch's over rowshard's, whose build also
+    allocates its optimizer state. Extra fields: seconds_all,
     torch_version, torch_threads, fbgemm (False on Debian's 1.13 build),
     loadavg_1min_before, self_cores_busy (this process's CPU seconds per
     wall second over the timed steps) and other_cores_busy (the rest of the
@@ -258,7 +261,9 @@ def torch_worker(args, ids_dir):
     del batches
 
     torch.manual_seed(args.seed)
+    build_start = time.perf_counter()
     tables = [torch.nn.EmbeddingBag(R, D, mode=args.mode, sparse=train) for _ in range(T)]
+    build_seconds = time.perf_counter() - build_start
 
     phases = {"forward": [], "backward": [], "optimizer": [], "zero_grad": []}
     times = []
@@ -320,6 +325,7 @@ def torch_worker(args, ids_dir):
         "gb_per_s": lookups * D * 4 / med / 1e9,
         "unique_rows_per_step": unique,
         "peak_rss_mb": round(peak_rss_mb, 1),
+        "build_seconds": build_seconds,
         "seconds_all": times,
         "torch_version": torch.__version__,
         "torch_threads": torch.get_num_threads(),
@@ -400,6 +406,7 @@ def pool_rounds(results):
         "mlookups_per_s": lookups / med / 1e6,
         "gb_per_s": pooled["gb_per_s"] * pooled["seconds_median"] / med,
         "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+        "build_seconds": statistics.median(r["build_seconds"] for r in results),
     })
     if "other_cores_busy" in pooled:
         busy = [r["other_cores_busy"] for r in results if r.get("other_cores_busy") is not None]
@@ -483,6 +490,7 @@ def main():
                "speedup": torch_res["seconds_median"] / rowshard["seconds_median"],
                "rowshard_seconds_median": rowshard["seconds_median"],
                "torch_seconds_median": torch_res["seconds_median"]}
+        cmp["build_speedup"] = torch_res["build_seconds"] / rowshard["build_seconds"]
         if rowshard.get("peak_rss_mb") and torch_res.get("peak_rss_mb"):
             cmp["rss_ratio"] = rowshard["peak_rss_mb"] / torch_res["peak_rss_mb"]
         for k in WORKLOAD_KEYS + ["seed"]:

@@ -7,7 +7,9 @@
 //                  --op train --threads 2 --seed 1 --repeat 5
 //
 // The same batch is timed `repeat` times after one warm-up step; the JSON
-// gives the median and spread of seconds per step. --write-ids DIR saves the
+// gives the median and spread of seconds per step, and build_seconds, the
+// time to build the collection (its tables drawn from N(0, 1), and their
+// optimizer state). --write-ids DIR saves the
 // batch (indices_t{t}.npy, offsets_t{t}.npy) so bench/compare_torch.py can
 // time PyTorch on exactly the same ids.
 #include <omp.h>
@@ -102,6 +104,7 @@ int run(const Settings& s) {
   std::unique_ptr<Communicator> comm;
   std::unique_ptr<EmbeddingBagCollection> collection;
   std::unique_ptr<ShardedEmbeddingBagCollection> sharded;
+  const auto build_start = std::chrono::steady_clock::now();
   if (sharding) {
     comm = world_communicator();
     sharded = std::make_unique<ShardedEmbeddingBagCollection>(
@@ -110,6 +113,7 @@ int run(const Settings& s) {
   } else {
     collection = std::make_unique<EmbeddingBagCollection>(tables, features);
   }
+  const std::chrono::duration<double> build_seconds = std::chrono::steady_clock::now() - build_start;
   const int rank = comm ? comm->rank() : 0;
 
   const int64_t per_table = s.batch * s.pooling_factor;
@@ -172,7 +176,8 @@ int run(const Settings& s) {
       {"seconds_all", seconds},
       {"mlookups_per_s", lookups / median / 1e6},
       {"gb_per_s", lookups * static_cast<double>(s.dim * dtype_size(dtype)) / median / 1e9},
-      {"unique_rows_per_step", unique_rows}, {"peak_rss_mb", peak_rss_mb()}};
+      {"unique_rows_per_step", unique_rows}, {"peak_rss_mb", peak_rss_mb()},
+      {"build_seconds", build_seconds.count()}};
   if (sharded) {
     auto stat = [&](auto field) {
       std::vector<double> values;

@@ -39,8 +39,9 @@ TEST(NormalInit, IndependentOfThreadCountAndOfSharding) {
   EXPECT_TRUE(std::equal(tail.begin(), tail.end(), one.begin() + 5000));
 }
 
-TEST(NormalInit, PairwiseDrawsEqualOneElementAtATime) {
-  // Even and odd starts and lengths: a run may begin or end mid-pair.
+TEST(NormalInit, RunsOfDrawsEqualOneElementAtATime) {
+  // Starts and lengths either side of a pair and of a group of 32: a run
+  // may begin or end in the middle of either.
   for (const uint64_t first : {0, 1, 2, 7, 1000}) {
     for (const std::size_t count : {0, 1, 2, 3, 64, 65}) {
       std::vector<float> values(count);
