@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
   checkpoint::restore(*checkpoint::tables_of(restored), saved);
   const Batch probe = make_batch(rng);
   const KeyedJaggedBatch input{kBatch, probe.ids, probe.lengths, {}, std::nullopt};
-  const bool same = model.forward(input).output.values == restored.forward(input).output.values;
+  const bool same = model.forward_no_grad(input).values == restored.forward_no_grad(input).values;
   if (comm->rank() == 0)
     std::printf("checkpoint %s restored: %s\n", saved.c_str(),
                 same ? "predictions identical" : "PREDICTIONS DIFFER");
