@@ -84,18 +84,29 @@ void BackwardPlan::bucket_by_chunk() {
     return std::pair{std::max(first_bag, bag_offset_[s]) - bag_offset_[s],
                      std::min(end_bag, bag_offset_[s + 1]) - bag_offset_[s]};
   };
-  // Calls visit(source, bag, position, row) for each non-padding entry of
-  // this thread's bags, in order.
+  // Calls visit(bag, position, row) for each non-padding entry of this
+  // thread's bags, in order; `bag` numbers the bags across sources. The
+  // batch's fields are read into locals first: the visitors store int64
+  // counts and 32-bit entries, which the compiler must otherwise assume
+  // alias them, and it reloaded them for every entry.
   auto for_each_entry = [&](int64_t first_bag, int64_t end_bag, auto&& visit) {
     for (std::size_t s = 0; s < sources_.size(); ++s) {
       const PooledBatch& batch = sources_[s].batch;
+      const int64_t* const indices = batch.indices.data();
+      const int64_t* const bounds = batch.bounds.data();
+      const int64_t padding = batch.padding_idx;
+      const int64_t first_bag_of_source = bag_offset_[s];
       const auto [first, end] = bags_of_source(s, first_bag, end_bag);
-      for (int64_t b = first; b < end; ++b)
-        for (int64_t p = batch.bounds[b]; p < batch.bounds[b + 1]; ++p)
-          if (batch.indices[p] != batch.padding_idx)
-            visit(s, b, p, batch.indices[p]);
+      for (int64_t b = first; b < end; ++b) {
+        const int64_t bag_end = bounds[b + 1];
+        for (int64_t p = bounds[b]; p < bag_end; ++p) {
+          const int64_t row = indices[p];
+          if (row != padding) visit(first_bag_of_source + b, p, row);
+        }
+      }
     }
   };
+  const int shift = chunk_shift_;  // likewise: a member, reloaded after each store
 #pragma omp parallel
   {
     const int threads = omp_get_num_threads();
@@ -105,9 +116,7 @@ void BackwardPlan::bucket_by_chunk() {
     const int64_t first_bag = total_bags * t / threads;
     const int64_t end_bag = total_bags * (t + 1) / threads;
     int64_t* mine = cursors.data() + static_cast<std::size_t>(t) * chunks;
-    for_each_entry(first_bag, end_bag, [&](std::size_t, int64_t, int64_t, int64_t row) {
-      ++mine[row >> chunk_shift_];
-    });
+    for_each_entry(first_bag, end_bag, [&](int64_t, int64_t, int64_t row) { ++mine[row >> shift]; });
     for (std::size_t s = 0; s < sources_.size(); ++s) {
       const GradientSource& source = sources_[s];
       if (source.batch.mode != PoolingMode::mean) continue;
@@ -141,16 +150,22 @@ void BackwardPlan::bucket_by_chunk() {
       entries = entries_.reserve(start);
       positions = needs_positions_ ? entry_positions_.reserve(start) : nullptr;
     }
-    for_each_entry(first_bag, end_bag, [&](std::size_t s, int64_t b, int64_t p, int64_t row) {
-      const int64_t at = mine[row >> chunk_shift_]++;
+    // Thread-local copies of what the single thread set, and of the mask:
+    // shared variables are reached through memory the stores below might
+    // alias.
+    ChunkEntry* const out = entries;
+    uint32_t* const out_positions = positions;
+    const int64_t entry_count = total_entries;
+    const uint32_t row_in_chunk = offset_mask;
+    for_each_entry(first_bag, end_bag, [&](int64_t bag, int64_t p, int64_t row) {
+      const int64_t at = mine[row >> shift]++;
       // Thousands of chunks are written at once, so each store would wait
       // for its line; asking for a chunk's next line as it starts a line
       // took a quarter off this pass (4M rows, uniform ids).
-      if (at % kEntriesPerLine == 0 && at + kEntriesPerLine < total_entries)
-        prefetch_for_write(entries + at + kEntriesPerLine);
-      entries[at] = {static_cast<uint32_t>(bag_offset_[s] + b),
-                     static_cast<uint32_t>(row) & offset_mask};
-      if (positions != nullptr) positions[at] = static_cast<uint32_t>(p);
+      if (at % kEntriesPerLine == 0 && at + kEntriesPerLine < entry_count)
+        prefetch_for_write(out + at + kEntriesPerLine);
+      out[at] = {static_cast<uint32_t>(bag), static_cast<uint32_t>(row) & row_in_chunk};
+      if (out_positions != nullptr) out_positions[at] = static_cast<uint32_t>(p);
     });
   }
 }
