@@ -86,8 +86,11 @@ TEST(RowWiseAdagrad, MatchesTheDesignFormulaWithWeightDecay) {
 // same operations in the same order, so the same bits.
 TEST(RowWiseAdagrad, FixedDimBlockKernelsEqualTheAnyDimRowUpdate) {
   std::mt19937_64 rng(29);
-  const std::vector<int64_t> rows = {8, 9, 13, 20, 41};
-  const int64_t first_row = 8, num_rows = 50;
+  // 35 rows, spaced unevenly: more than the block kernels prefetch ahead
+  // (8 rows, and 32 for rows of 256 bytes and more).
+  std::vector<int64_t> rows;
+  for (int64_t row = 8; rows.size() < 35; row += 1 + row % 3) rows.push_back(row);
+  const int64_t first_row = 8, num_rows = rows.back() + 5;
   for (const int64_t dim : {64, 128}) {
     for (const float decay : {0.0f, 0.1f}) {
       const RowWiseAdagradOptions options{.lr = 0.2f, .weight_decay = decay};
