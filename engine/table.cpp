@@ -109,20 +109,24 @@ class OptimizerApplier final : public cpu::RowGradientSink {
       constexpr std::size_t kRowsPerPass = 32;
       const int64_t dim = block.dim;
       float* const copies = widened_rows((block.rows.back() - block.first_row + 1) * dim);
+      // Stored rows are addressed from the block's first row, found once:
+      // mutable_row() is an out-of-line call (it refuses read-only storage).
+      Element* const stored = weights_.mutable_row<Element>(block.first_row);
+      auto offset_of = [&](int64_t row) { return (row - block.first_row) * dim; };
       const std::size_t row_bytes = dim * sizeof(Element);
       for (std::size_t first = 0; first < block.rows.size(); first += kRowsPerPass) {
         const std::span<const int64_t> rows =
             block.rows.subspan(first, std::min(kRowsPerPass, block.rows.size() - first));
         for (std::size_t i = first; i < first + rows.size(); ++i) {
           cpu::prefetch_update_ahead(
-              block.rows, i, row_bytes, [&](int64_t row) { return weights_.row<Element>(row); },
+              block.rows, i, row_bytes, [&](int64_t row) { return stored + offset_of(row); },
               [](int64_t) {});
           const int64_t row = block.rows[i];
-          cpu::widen(weights_.row<Element>(row),
-                     copies + (row - block.first_row) * dim, dim);
+          cpu::widen(stored + offset_of(row), copies + offset_of(row), dim);
         }
         optimizer_.update_rows(rows, copies, block.sums, block.first_row);
-        for (const int64_t row : rows) store(row, copies + (row - block.first_row) * dim);
+        for (const int64_t row : rows)
+          store(row, copies + offset_of(row), stored + offset_of(row));
       }
     }
   }
@@ -137,7 +141,7 @@ class OptimizerApplier final : public cpu::RowGradientSink {
       const std::span<float> widened(widened_rows(dim), static_cast<std::size_t>(dim));
       cpu::widen(stored, widened.data(), dim);
       optimizer_.update_row(row, widened, g);
-      store(row, widened.data());
+      store(row, widened.data(), stored);
     }
   }
 
@@ -151,9 +155,8 @@ class OptimizerApplier final : public cpu::RowGradientSink {
     return widened.data();
   }
 
-  // Rounds an updated row back into storage.
-  void store(int64_t row, const float* values) {
-    Element* stored = weights_.mutable_row<Element>(row);
+  // Rounds row `row`'s updated values into its storage, `stored`.
+  void store(int64_t row, const float* values, Element* stored) {
     const int64_t dim = weights_.dim();
     if (rounding_key_)
       cpu::narrow_stochastically(values, stored, dim, *rounding_key_, row * dim);
