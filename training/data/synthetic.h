@@ -55,6 +55,10 @@ class PlantedClicks {
 
   SyntheticOptions options_;
   std::vector<double> dense_weights_;
+  // Per feature, the N(0, 1) draws behind the effects of its hot (lowest)
+  // ids, drawn once: normals come 32 at a time, so drawing one per example
+  // and feature cost as much as making the rest of the example.
+  std::vector<std::vector<float>> hot_effect_draws_;
 };
 
 // Training batches: step s is global examples [s * B, (s + 1) * B) of the
