@@ -113,7 +113,8 @@ int run(const Settings& s) {
   } else {
     collection = std::make_unique<EmbeddingBagCollection>(tables, features);
   }
-  const std::chrono::duration<double> build_seconds = std::chrono::steady_clock::now() - build_start;
+  const std::chrono::duration<double> build_seconds =
+      std::chrono::steady_clock::now() - build_start;
   const int rank = comm ? comm->rank() : 0;
 
   const int64_t per_table = s.batch * s.pooling_factor;

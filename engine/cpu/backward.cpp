@@ -116,7 +116,8 @@ void BackwardPlan::bucket_by_chunk() {
     const int64_t first_bag = total_bags * t / threads;
     const int64_t end_bag = total_bags * (t + 1) / threads;
     int64_t* mine = cursors.data() + static_cast<std::size_t>(t) * chunks;
-    for_each_entry(first_bag, end_bag, [&](int64_t, int64_t, int64_t row) { ++mine[row >> shift]; });
+    for_each_entry(first_bag, end_bag,
+                   [&](int64_t, int64_t, int64_t row) { ++mine[row >> shift]; });
     for (std::size_t s = 0; s < sources_.size(); ++s) {
       const GradientSource& source = sources_[s];
       if (source.batch.mode != PoolingMode::mean) continue;
