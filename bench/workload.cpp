@@ -9,8 +9,7 @@
 namespace rowshard::bench {
 
 DType parse_dtype(const std::string& name) {
-  for (DType dtype : {DType::f32, DType::f16, DType::bf16})
-    if (name == dtype_name(dtype)) return dtype;
+  if (const std::optional<DType> dtype = dtype_from_name(name)) return *dtype;
   throw InvalidArgument(message("--dtype '", name, "' is not f32, f16 or bf16"));
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string_view>
 
 namespace rowshard {
@@ -20,6 +21,13 @@ constexpr std::string_view dtype_name(DType dtype) {
     case DType::bf16: return "bf16";
   }
   return "?";
+}
+
+// The DType that dtype_name() calls `name`; nullopt for any other name.
+constexpr std::optional<DType> dtype_from_name(std::string_view name) {
+  for (DType dtype : {DType::f32, DType::f16, DType::bf16})
+    if (name == dtype_name(dtype)) return dtype;
+  return std::nullopt;
 }
 
 }  // namespace rowshard

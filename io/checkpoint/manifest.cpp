@@ -50,12 +50,6 @@ class Checker {
   std::string_view file_name_;
 };
 
-std::optional<DType> parse_dtype(std::string_view name) {
-  for (DType dtype : {DType::f32, DType::f16, DType::bf16})
-    if (name == dtype_name(dtype)) return dtype;
-  return std::nullopt;
-}
-
 // Checks that `files` of `kind` cover [0, rows) in order, with sizes that
 // match their shapes.
 void check_coverage(const Checker& check, const TableEntry& table, std::string_view kind,
@@ -143,7 +137,7 @@ Manifest parse_manifest(std::string_view text, std::string_view file_name) {
     if (!is_safe_name(table.name)) check.fail(where + "name", "'" + table.name + "' is not a safe name");
     table.rows = check.integer(entry, "rows", where);
     table.dim = check.integer(entry, "dim", where, 1);
-    const std::optional<DType> dtype = parse_dtype(check.text(entry, "dtype", where));
+    const std::optional<DType> dtype = dtype_from_name(check.text(entry, "dtype", where));
     if (!dtype) check.fail(where + "dtype", "not f32, f16 or bf16");
     table.dtype = *dtype;
     table.optimizer = check.text(entry, "optimizer", where);

@@ -52,9 +52,8 @@ TableSpec parse_table(const ConfigNode& node, uint64_t seed, std::size_t index) 
                                        : "sum");
   if (node.has("padding_idx")) table.padding_idx = node.at("padding_idx").as_integer();
   if (node.has("max_norm")) table.max_norm = node.at("max_norm").as_number();
-  const std::string dtype =
-      node.has("dtype") ? node.at("dtype").as_choice({"f32", "f16", "bf16"}) : "f32";
-  table.dtype = dtype == "f16" ? DType::f16 : dtype == "bf16" ? DType::bf16 : DType::f32;
+  table.dtype = *dtype_from_name(
+      node.has("dtype") ? node.at("dtype").as_choice({"f32", "f16", "bf16"}) : "f32");
   table.stochastic_rounding = node.boolean("stochastic_rounding", false);
   table.seed = seed * 1000 + index;
   spec.collection.optimizer.lr = 0.05f;
