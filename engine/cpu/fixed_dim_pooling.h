@@ -12,25 +12,12 @@
 
 #include "engine/cpu/pooling.h"
 #include "engine/cpu/prefetch.h"
+#include "engine/cpu/widen.h"
 #include "engine/element_types.h"
 
 namespace rowshard::cpu {
 
 #if defined(__AVX512F__)
-
-inline __m512 load16(const float* values) { return _mm512_loadu_ps(values); }
-inline __m512 load16(const Float16* values) {
-  // The masked form with a zero source: GCC 12 warns that the unmasked one
-  // reads an uninitialised register.
-  return _mm512_maskz_cvtph_ps(0xffff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values)));
-}
-inline __m512 load16(const BFloat16* values) {
-  // bf16 is the top half of an fp32: zero-extend each to 32 bits, shift
-  // up. Masked forms again, for the same warning.
-  const __m512i widened = _mm512_maskz_cvtepu16_epi32(
-      0xffff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values)));
-  return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(0xffff, widened, 16));
-}
 
 // Bags [first_bag, end_bag) of `task` whose table has exactly `kDim` columns.
 template <typename Element, int kDim, bool weighted, bool mean>
