@@ -1,8 +1,8 @@
 // Rounding fp32 values into a stored row, vectorised: the counterpart of
 // widen.h. Each column rounds to nearest, ties to even, exactly as
-// from_float does, or stochastically. Written one element at a time, fp16 rounding compiles to
-// a scalar convert and a 2-byte store per column, which made an fp16
-// training step slower than an fp32 one.
+// from_float does, or stochastically. Written one element at a time, fp16
+// rounding compiles to a scalar convert and a 2-byte store per column,
+// which made an fp16 training step slower than an fp32 one.
 //
 // Compiled in the engine (with its target's instruction set), not inline,
 // so that callers built for any target, tests included, run the same code.
