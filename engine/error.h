@@ -51,6 +51,13 @@ class CorruptData : public Error {
   using Error::Error;
 };
 
+// Memory for a table or a buffer could not be had; the message says how
+// many bytes for what.
+class OutOfMemory : public Error {
+ public:
+  using Error::Error;
+};
+
 // Joins the parts with operator<< into one message.
 template <typename... Parts>
 std::string message(const Parts&... parts) {

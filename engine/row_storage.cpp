@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -17,7 +18,8 @@ constexpr std::size_t kCacheLineBytes = 64;
 std::shared_ptr<void> map_anonymous(std::size_t bytes) {
   void* memory = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (memory == MAP_FAILED) throw std::bad_alloc();
+  if (memory == MAP_FAILED)
+    throw OutOfMemory(message("cannot map ", bytes, " bytes of memory: ", std::strerror(errno)));
   // Advice only: kernels without THP simply ignore it.
   madvise(memory, bytes, MADV_HUGEPAGE);
   return std::shared_ptr<void>(memory,
@@ -28,7 +30,7 @@ std::shared_ptr<void> allocate_aligned(std::size_t bytes) {
   const std::size_t rounded =
       (bytes + kCacheLineBytes - 1) / kCacheLineBytes * kCacheLineBytes;
   void* memory = std::aligned_alloc(kCacheLineBytes, rounded);
-  if (memory == nullptr) throw std::bad_alloc();
+  if (memory == nullptr) throw OutOfMemory(message("cannot allocate ", bytes, " bytes of memory"));
   std::memset(memory, 0, rounded);
   return std::shared_ptr<void>(memory, [](void* p) { std::free(p); });
 }

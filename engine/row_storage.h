@@ -19,7 +19,8 @@ namespace rowshard {
 
 class RowStorage {
  public:
-  // Zero-filled storage that owns its memory.
+  // Zero-filled storage that owns its memory; throws OutOfMemory, naming the
+  // bytes, when the system has none to give.
   static RowStorage allocate(int64_t num_rows, int64_t dim, DType dtype);
 
   // A view of `data`, which must hold num_rows * dim elements of `dtype` and

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 #include <sstream>
+#include <tuple>
 
 #include "engine/error.h"
 
@@ -19,37 +20,36 @@ int64_t table_bytes(const CollectionTableConfig& table) {
   return weight_bytes(table) + optimizer_state_bytes(table);
 }
 
-// Everyone's bytes for a given placement.
-std::vector<RankBytes> account(const std::vector<CollectionTableConfig>& tables,
-                               const std::vector<TableSharding>& sharding,
-                               const std::vector<FeatureConfig>& features,
-                               const AutoPlanInputs& in) {
-  const int ranks = in.world_size;
+// What a table puts on each rank: its weights and optimizer state there.
+std::vector<RankBytes> table_bytes_by_rank(const CollectionTableConfig& table,
+                                           const TableSharding& sharding, int ranks) {
+  const EmbeddingBagOptions& options = table.table;
+  const ShardLayout layout(sharding.kind, sharding.placement, std::max(0, sharding.home_rank),
+                           options.num_embeddings, options.embedding_dim, ranks);
+  const double state_per_weight =
+      static_cast<double>(optimizer_state_bytes(table)) /
+      static_cast<double>(std::max<int64_t>(1, options.num_embeddings * options.embedding_dim));
   std::vector<RankBytes> bytes(ranks);
-  for (std::size_t t = 0; t < tables.size(); ++t) {
-    const EmbeddingBagOptions& options = tables[t].table;
-    const ShardLayout layout(sharding[t].kind, sharding[t].placement,
-                             std::max(0, sharding[t].home_rank), options.num_embeddings,
-                             options.embedding_dim, ranks);
-    const double state_per_weight =
-        static_cast<double>(optimizer_state_bytes(tables[t])) /
-        std::max<int64_t>(1, options.num_embeddings * options.embedding_dim);
-    for (int k = 0; k < ranks; ++k) {
-      const int64_t elements = layout.local_rows(k) * layout.local_dim(k);
-      bytes[k].weights += elements * static_cast<int64_t>(dtype_size(options.dtype));
-      bytes[k].optimizer_state += static_cast<int64_t>(elements * state_per_weight);
-    }
+  for (int k = 0; k < ranks; ++k) {
+    const int64_t elements = layout.local_rows(k) * layout.local_dim(k);
+    bytes[k].weights = elements * static_cast<int64_t>(dtype_size(options.dtype));
+    bytes[k].optimizer_state =
+        static_cast<int64_t>(static_cast<double>(elements) * state_per_weight);
   }
+  return bytes;
+}
+
+int64_t exchange_buffer_bytes(const std::vector<CollectionTableConfig>& tables,
+                              const std::vector<FeatureConfig>& features,
+                              const AutoPlanInputs& in) {
   int64_t output_floats = 0;
   for (const FeatureConfig& feature : features)
     for (const CollectionTableConfig& table : tables)
       if (table.table.name == feature.table) output_floats += table.table.embedding_dim;
-  const auto ids = static_cast<int64_t>(in.batch_size_per_rank * in.mean_ids_per_bag *
+  const auto ids = static_cast<int64_t>(static_cast<double>(in.batch_size_per_rank) *
+                                        in.mean_ids_per_bag *
                                         static_cast<double>(features.size()));
-  for (RankBytes& rank : bytes)
-    rank.exchange_buffers = ids * kBytesPerId +
-                            in.batch_size_per_rank * output_floats * kBytesPerOutputFloat;
-  return bytes;
+  return ids * kBytesPerId + in.batch_size_per_rank * output_floats * kBytesPerOutputFloat;
 }
 
 int64_t largest(const std::vector<RankBytes>& bytes) {
@@ -94,7 +94,7 @@ AutoPlan plan_auto(const std::vector<CollectionTableConfig>& tables,
     if (bytes <= in.replicate_below_bytes && !tables[t].table.max_norm &&
         !tables[t].table.scale_grad_by_freq) {
       choice.kind = ShardingKind::data_parallel;
-    } else if (ranks == 1 || bytes > in.budget_bytes_per_rank / 2) {
+    } else if (ranks == 1 || bytes > in.limit.bytes / 2) {
       choice.kind = ShardingKind::row_wise;
     } else {
       choice.kind = ShardingKind::table_wise;
@@ -103,20 +103,58 @@ AutoPlan plan_auto(const std::vector<CollectionTableConfig>& tables,
       load[choice.home_rank] += bytes;
     }
   }
-  plan.ranks = account(tables, plan.sharding, features, in);
+  plan.ranks = plan_bytes(tables, plan.sharding, features, in);
   for (std::size_t t : by_size) {
-    if (largest(plan.ranks) <= in.budget_bytes_per_rank) break;
+    if (largest(plan.ranks) <= in.limit.bytes) break;
     if (plan.sharding[t].kind != ShardingKind::table_wise) continue;
     plan.sharding[t] = {ShardingKind::row_wise, RowPlacement::contiguous, -1};
-    plan.ranks = account(tables, plan.sharding, features, in);
+    plan.ranks = plan_bytes(tables, plan.sharding, features, in);
   }
-  if (largest(plan.ranks) > in.budget_bytes_per_rank)
-    throw InvalidArgument(message(
-        "auto sharding: the tables need ", largest(plan.ranks),
-        " bytes on the fullest of ", ranks, " ranks (weights, optimizer state and "
-        "exchange buffers), over the budget of ", in.budget_bytes_per_rank,
-        " bytes per rank; add ranks, raise the budget, or store weights in f16/bf16"));
+  check_plan_fits(tables, plan.sharding, features, in);
   return plan;
+}
+
+std::vector<RankBytes> plan_bytes(const std::vector<CollectionTableConfig>& tables,
+                                  const std::vector<TableSharding>& sharding,
+                                  const std::vector<FeatureConfig>& features,
+                                  const AutoPlanInputs& in) {
+  std::vector<RankBytes> bytes(in.world_size);
+  for (std::size_t t = 0; t < tables.size(); ++t) {
+    const std::vector<RankBytes> table = table_bytes_by_rank(tables[t], sharding[t], in.world_size);
+    for (int k = 0; k < in.world_size; ++k) {
+      bytes[k].weights += table[k].weights;
+      bytes[k].optimizer_state += table[k].optimizer_state;
+    }
+  }
+  const int64_t exchange = exchange_buffer_bytes(tables, features, in);
+  for (RankBytes& rank : bytes) rank.exchange_buffers = exchange;
+  return bytes;
+}
+
+void check_plan_fits(const std::vector<CollectionTableConfig>& tables,
+                     const std::vector<TableSharding>& sharding,
+                     const std::vector<FeatureConfig>& features,
+                     const AutoPlanInputs& in) {
+  const std::vector<RankBytes> bytes = plan_bytes(tables, sharding, features, in);
+  const auto fullest = static_cast<int>(
+      std::max_element(bytes.begin(), bytes.end(),
+                       [](const RankBytes& a, const RankBytes& b) { return a.total() < b.total(); }) -
+      bytes.begin());
+  if (bytes[fullest].total() <= in.limit.bytes) return;
+  std::size_t biggest = 0;
+  int64_t biggest_bytes = -1;
+  for (std::size_t t = 0; t < tables.size(); ++t) {
+    const int64_t here = table_bytes_by_rank(tables[t], sharding[t], in.world_size)[fullest].total();
+    if (here > biggest_bytes) std::tie(biggest, biggest_bytes) = std::tie(t, here);
+  }
+  throw InvalidArgument(message(
+      "sharding: rank ", fullest, " of ", in.world_size, " would need ", bytes[fullest].total(),
+      " bytes (weights, optimizer state and exchange buffers), of which table '",
+      tables[biggest].table.name, "' (", sharding_kind_name(sharding[biggest].kind), ") takes ",
+      biggest_bytes, ", over the limit of ", in.limit.bytes, " bytes per rank set by ",
+      in.limit.source, "; add ranks",
+      sharding[biggest].kind == ShardingKind::row_wise ? "" : ", shard the table row-wise",
+      ", or store weights in f16/bf16"));
 }
 
 std::string AutoPlan::describe(const std::vector<CollectionTableConfig>& tables) const {

@@ -92,12 +92,18 @@ ShardedEmbeddingBagCollection::ShardedEmbeddingBagCollection(
     local.num_embeddings = layout.local_rows(comm_.rank());
     local.embedding_dim = layout.local_dim(comm_.rank());
     local.padding_idx = local_padding(layout, comm_.rank(), padding_row(global));
-    RowStorage storage = initial_shard(layout, comm_.rank(), global.dtype,
-                                       global.seed, padding_row(global));
-    shards_.push_back(Shard{EmbeddingBag::from_pretrained(std::move(storage), local,
-                                                          /*freeze=*/false),
-                            make_optimizer(configs_[t].optimizer, local.num_embeddings,
-                                           local.embedding_dim)});
+    try {
+      RowStorage storage = initial_shard(layout, comm_.rank(), global.dtype,
+                                         global.seed, padding_row(global));
+      shards_.push_back(Shard{EmbeddingBag::from_pretrained(std::move(storage), local,
+                                                            /*freeze=*/false),
+                              make_optimizer(configs_[t].optimizer, local.num_embeddings,
+                                             local.embedding_dim)});
+    } catch (const OutOfMemory& error) {
+      throw OutOfMemory(message(kName, ": table '", global.name, "' (", local.num_embeddings,
+                                " x ", local.embedding_dim, " on rank ", comm_.rank(),
+                                "): ", error.what()));
+    }
   }
 }
 

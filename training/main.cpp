@@ -53,7 +53,15 @@ int main(int argc, char** argv) {
     const rowshard::TrainingSummary summary = trainer.run(resume);
     if (comm->rank() == 0) std::printf("%s\n", summary.to_json().c_str());
     return 0;
+  } catch (const std::bad_alloc&) {
+    std::fflush(stdout);
+    std::fprintf(stderr,
+                 "rowshard-train (rank %d): out of memory outside the tables the plan "
+                 "accounts for; lower batch_size or eval_examples, or add ranks\n",
+                 comm->rank());
+    comm->abort(1);
   } catch (const std::exception& error) {
+    std::fflush(stdout);
     std::fprintf(stderr, "rowshard-train (rank %d): %s\n", comm->rank(), error.what());
     // Errors the ranks agreed on end every rank here anyway; any other one
     // (a rank alone in trouble) must not leave the others waiting.

@@ -1,5 +1,6 @@
 #include "training/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <cmath>
@@ -17,6 +18,7 @@
 #include "io/pretrained.h"
 #include "sharding/auto_planner.h"
 #include "sharding/collectives.h"
+#include "sharding/memory_limit.h"
 #include "training/data/synthetic.h"
 #include "training/data/tsv_reader.h"
 #include "training/metrics.h"
@@ -83,6 +85,33 @@ std::string format_duration(double seconds) {
   return text;
 }
 
+// The plan: each table's own sharding, else the job's; `auto` fills in the
+// rest within each rank's memory limit. Whatever chose it, the plan is
+// checked against that limit before any table exists, and rank 0 prints it.
+std::vector<TableSharding> choose_sharding(const config::JobConfig& j,
+                                           const std::vector<CollectionTableConfig>& tables,
+                                           Communicator& comm) {
+  AutoPlanInputs inputs;
+  inputs.world_size = comm.size();
+  inputs.limit = memory_limit_per_rank(j.memory_budget_mb << 20, ranks_on_this_machine());
+  inputs.batch_size_per_rank = (j.batch_size + comm.size() - 1) / comm.size();
+  const bool needs_auto =
+      j.sharding == "auto" && std::any_of(j.tables.begin(), j.tables.end(),
+                                          [](const config::TableSpec& t) { return !t.sharding; });
+  AutoPlan plan;
+  if (needs_auto) plan = plan_auto(tables, j.features, inputs);
+  plan.sharding.resize(tables.size());
+  for (std::size_t t = 0; t < tables.size(); ++t)
+    if (j.tables[t].sharding)
+      plan.sharding[t] = *j.tables[t].sharding;
+    else if (j.sharding != "auto")
+      plan.sharding[t] = sharding_named(j.sharding);
+  check_plan_fits(tables, plan.sharding, j.features, inputs);
+  plan.ranks = plan_bytes(tables, plan.sharding, j.features, inputs);
+  if (comm.rank() == 0) std::printf("%s", plan.describe(tables).c_str());
+  return plan.sharding;
+}
+
 }  // namespace
 
 std::string TrainingSummary::to_json() const {
@@ -134,27 +163,8 @@ Trainer::Trainer(config::JobConfig job, Communicator& comm)
     throw InvalidArgument(message(j.file, ": batch_size ", j.batch_size,
                                   " is smaller than the ", comm.size(), " ranks"));
 
-  std::vector<TableSharding> sharding(j.tables.size());
-  bool needs_auto = false;
-  for (std::size_t t = 0; t < j.tables.size(); ++t) {
-    s.tables.push_back(j.tables[t].collection);
-    if (j.tables[t].sharding)
-      sharding[t] = *j.tables[t].sharding;
-    else if (j.sharding == "auto")
-      needs_auto = true;
-    else
-      sharding[t] = sharding_named(j.sharding);
-  }
-  if (needs_auto) {
-    AutoPlanInputs inputs;
-    inputs.world_size = comm.size();
-    inputs.budget_bytes_per_rank = j.memory_budget_mb << 20;
-    inputs.batch_size_per_rank = (j.batch_size + comm.size() - 1) / comm.size();
-    const AutoPlan plan = plan_auto(s.tables, j.features, inputs);
-    for (std::size_t t = 0; t < j.tables.size(); ++t)
-      if (!j.tables[t].sharding) sharding[t] = plan.sharding[t];
-    if (s.leader()) std::printf("%s", plan.describe(s.tables).c_str());
-  }
+  for (const config::TableSpec& table : j.tables) s.tables.push_back(table.collection);
+  const std::vector<TableSharding> sharding = choose_sharding(j, s.tables, comm);
   s.embeddings = std::make_unique<ShardedEmbeddingBagCollection>(comm, s.tables, sharding,
                                                                  j.features);
   for (std::size_t t = 0; t < j.tables.size(); ++t)

@@ -19,7 +19,7 @@ CollectionTableConfig table(std::string name, int64_t rows, int64_t dim) {
 AutoPlanInputs inputs(int ranks, int64_t budget) {
   AutoPlanInputs in;
   in.world_size = ranks;
-  in.budget_bytes_per_rank = budget;
+  in.limit = {budget, "memory_budget_mb"};
   in.replicate_below_bytes = 10'000;
   return in;
 }
@@ -63,8 +63,11 @@ TEST(AutoPlanner, RefusesWhatCannotFitAndSaysHowMuchIsNeeded) {
     FAIL() << "a 260 MB table fit in 2 x 10 MB";
   } catch (const InvalidArgument& error) {
     const std::string text = error.what();
-    EXPECT_NE(text.find("130000000 bytes"), std::string::npos) << text;
-    EXPECT_NE(text.find("budget of 10000000"), std::string::npos) << text;
+    EXPECT_NE(text.find("would need 130000000 bytes"), std::string::npos) << text;
+    EXPECT_NE(text.find("table 'huge' (row_wise) takes 130000000"), std::string::npos) << text;
+    EXPECT_NE(text.find("limit of 10000000 bytes per rank set by memory_budget_mb"),
+              std::string::npos)
+        << text;
   }
 }
 

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # default_job_test.sh TRAIN MPIEXEC: the README's main job, as configured,
-# must end within 0.01 held-out AUC of the planted model's own AUC.
+# must split its largest table row-wise and end within 0.01 held-out AUC of
+# the planted model's own AUC.
 set -euo pipefail
 train=$1
 mpiexec=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-summary=$("$mpiexec" -n 2 --oversubscribe "$train" --config configs/default.yaml \
-            --set checkpoint.dir="$work" | tail -n 1)
+output=$("$mpiexec" -n 2 --oversubscribe "$train" --config configs/default.yaml \
+           --set checkpoint.dir="$work/checkpoints")
+if ! grep -q "^  table items: row_wise$" <<<"$output"; then
+  echo "the plan does not split table items row-wise:"; echo "$output"; exit 1
+fi
+summary=$(tail -n 1 <<<"$output")
 echo "$summary"
 python3 - "$summary" <<'PY'
 import json, sys
