@@ -87,6 +87,7 @@ int run(const Settings& s) {
 
   std::vector<CollectionTableConfig> tables;
   std::vector<FeatureConfig> features;
+  std::vector<std::string> keys;
   for (int64_t t = 0; t < s.tables; ++t) {
     CollectionTableConfig config;
     config.table.name = message("table_", t);
@@ -98,6 +99,7 @@ int run(const Settings& s) {
     config.table.seed = s.seed + t;
     tables.push_back(config);
     features.push_back({message("feature_", t), config.table.name, false});
+    keys.push_back(features.back().name);
   }
 
   // Sharded runs: every rank has --batch examples of its own (weak scaling).
@@ -136,7 +138,7 @@ int run(const Settings& s) {
     values.insert(values.end(), ids.begin(), ids.end());
   }
   const std::vector<int64_t> lengths(s.tables * s.batch, s.pooling_factor);
-  const KeyedJaggedBatch batch{s.batch, values, lengths, {}, std::nullopt};
+  const KeyedJaggedBatch batch{keys, s.batch, values, lengths, {}, std::nullopt};
 
   std::mt19937_64 rng(s.seed);
   std::uniform_real_distribution<float> unit(-1.0f, 1.0f);

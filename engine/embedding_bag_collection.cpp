@@ -213,4 +213,9 @@ FeatureView EmbeddingBagCollection::feature_view(const Tensor& output,
           tables_[table_of(f)].embedding_dim(), total_dim()};
 }
 
+FeatureView EmbeddingBagCollection::feature_view(const Tensor& output,
+                                                 std::string_view feature) const {
+  return feature_view(output, feature_position(kOwner, feature_names_, feature));
+}
+
 }  // namespace rowshard

@@ -103,8 +103,10 @@ class EmbeddingBagCollection {
                                  std::span<const float> grad_output,
                                  int64_t table) const;
 
-  // Feature f's pooled rows within an output of this collection.
+  // Feature f's pooled rows within an output of this collection; by name,
+  // an unknown feature throws InvalidArgument.
   FeatureView feature_view(const Tensor& output, int64_t f) const;
+  FeatureView feature_view(const Tensor& output, std::string_view feature) const;
 
   int64_t num_tables() const { return static_cast<int64_t>(tables_.size()); }
   int64_t num_features() const { return static_cast<int64_t>(features_.size()); }

@@ -14,11 +14,40 @@ std::string bag_name(std::span<const std::string> feature_names,
                  bag % batch_size);
 }
 
+std::string joined(std::span<const std::string> names) {
+  std::string text;
+  for (const std::string& name : names) text += (text.empty() ? "'" : ", '") + name + "'";
+  return text;
+}
+
+void check_keys(std::string_view owner, std::span<const std::string> keys,
+                std::span<const std::string> feature_names) {
+  if (keys.size() != feature_names.size())
+    throw InvalidArgument(message(owner, ": the batch has ", keys.size(),
+                                  " keys, but the features are ", joined(feature_names),
+                                  " (keys name the batch's features, in this order)"));
+  for (std::size_t f = 0; f < keys.size(); ++f)
+    if (keys[f] != feature_names[f])
+      throw InvalidArgument(message(owner, ": the batch's feature ", f, " is '", keys[f],
+                                    "' but feature ", f, " is '", feature_names[f],
+                                    "'; keys must list the features ", joined(feature_names),
+                                    " in this order"));
+}
+
 }  // namespace
+
+int64_t feature_position(std::string_view owner, std::span<const std::string> feature_names,
+                         std::string_view feature) {
+  for (std::size_t f = 0; f < feature_names.size(); ++f)
+    if (feature_names[f] == feature) return static_cast<int64_t>(f);
+  throw InvalidArgument(message(owner, ": no feature '", feature, "'; the features are ",
+                                joined(feature_names)));
+}
 
 std::vector<int64_t> jagged_bounds(std::string_view owner,
                                    const KeyedJaggedBatch& batch,
                                    std::span<const std::string> feature_names) {
+  check_keys(owner, batch.keys, feature_names);
   const auto num_features = static_cast<int64_t>(feature_names.size());
   const int64_t num_bags = num_features * batch.batch_size;
   const auto num_values = static_cast<int64_t>(batch.values.size());

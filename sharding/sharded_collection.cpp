@@ -109,6 +109,16 @@ ShardedEmbeddingBagCollection::ShardedEmbeddingBagCollection(
 
 ShardedEmbeddingBagCollection::~ShardedEmbeddingBagCollection() = default;
 
+FeatureView ShardedEmbeddingBagCollection::feature_view(const Tensor& output, int64_t f) const {
+  return {output.values.data() + column_offsets_[f], output.shape.at(0),
+          configs_[table_of(f)].table.embedding_dim, total_dim()};
+}
+
+FeatureView ShardedEmbeddingBagCollection::feature_view(const Tensor& output,
+                                                        std::string_view feature) const {
+  return feature_view(output, feature_position(kName, feature_names_, feature));
+}
+
 void ShardedEmbeddingBagCollection::load_shard(int64_t t, const RowReader& read_row,
                                                bool freeze) {
   const ShardLayout& layout = layouts_[t];

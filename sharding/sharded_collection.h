@@ -122,6 +122,10 @@ class ShardedEmbeddingBagCollection {
   int64_t total_dim() const { return column_offsets_.back(); }
   int64_t column_offset(int64_t f) const { return column_offsets_[f]; }
   int64_t table_of(int64_t f) const { return table_of_feature_[f]; }
+  // Feature f's (or the named feature's) pooled rows within an output of
+  // this collection; an unknown name throws InvalidArgument.
+  FeatureView feature_view(const Tensor& output, int64_t f) const;
+  FeatureView feature_view(const Tensor& output, std::string_view feature) const;
   const ShardLayout& layout(int64_t t) const { return layouts_[t]; }
   const CollectionTableConfig& table_config(int64_t t) const { return configs_[t]; }
   // This rank's shard of table t (nullptr when it holds none of it).

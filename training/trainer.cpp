@@ -133,6 +133,8 @@ struct Trainer::State {
   config::JobConfig job;
   Communicator& comm;
   std::vector<CollectionTableConfig> tables;
+  // The features in config order: the order of the data sources' batches.
+  std::vector<std::string> feature_names;
   std::unique_ptr<ShardedEmbeddingBagCollection> embeddings;
   std::unique_ptr<Dlrm> model;
   std::unique_ptr<DenseOptimizer> dense_optimizer;
@@ -176,6 +178,7 @@ Trainer::Trainer(config::JobConfig job, Communicator& comm)
           j.tables[t].freeze);
 
   std::vector<int64_t> rows_per_feature;
+  for (const FeatureConfig& feature : j.features) s.feature_names.push_back(feature.name);
   for (const FeatureConfig& feature : j.features)
     for (const CollectionTableConfig& table : s.tables)
       if (table.table.name == feature.table) rows_per_feature.push_back(table.table.num_embeddings);
@@ -255,7 +258,7 @@ double from_leader(Communicator& comm, double value) {
 void evaluate(Trainer::State& s) {
   const ExampleBatch& eval = s.eval;
   const Tensor pooled = s.embeddings->forward_no_grad(
-      {eval.size, eval.sparse_values, eval.sparse_lengths, {}, std::nullopt});
+      {s.feature_names, eval.size, eval.sparse_values, eval.sparse_lengths, {}, std::nullopt});
   const std::vector<float> predictions = s.model->predict(eval.dense, pooled.values, eval.size);
   const std::vector<float> all_predictions = gather_on_leader(s.comm, predictions);
   const std::vector<float> all_labels = gather_on_leader(s.comm, eval.labels);
@@ -383,7 +386,7 @@ TrainingSummary Trainer::run(const std::optional<std::string>& resume) {
     s.summary.data_seconds += seconds_since(phase);
 
     const ShardedLookup lookup = s.embeddings->forward(
-        {batch->size, batch->sparse_values, batch->sparse_lengths, {}, std::nullopt});
+        {s.feature_names, batch->size, batch->sparse_values, batch->sparse_lengths, {}, std::nullopt});
     const StepStats forward_stats = s.embeddings->last_stats();
 
     phase = Clock::now();

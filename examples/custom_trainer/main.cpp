@@ -86,6 +86,8 @@ int main(int argc, char** argv) {
   const std::filesystem::path root =
       argc > 1 ? argv[1] : std::filesystem::temp_directory_path() / "custom_trainer_checkpoints";
   const std::vector<FeatureConfig> features = {{"user", "users", false}, {"item", "items", false}};
+  // Every batch names its features, so a batch built in another order is refused.
+  const std::vector<std::string> keys = {"user", "item"};
   const std::vector<TableSharding> sharding(2);  // row-wise, contiguous
   ShardedEmbeddingBagCollection model(*comm, tables(), sharding, features);
 
@@ -95,7 +97,7 @@ int main(int argc, char** argv) {
   double first_loss = 0, last_loss = 0;
   for (int step = 0; step < 300; ++step) {
     const Batch batch = make_batch(rng);
-    const ShardedLookup lookup = model.forward({kBatch, batch.ids, batch.lengths, {}, std::nullopt});
+    const ShardedLookup lookup = model.forward({keys, kBatch, batch.ids, batch.lengths, {}, std::nullopt});
     const double loss = loss_and_gradient(lookup, batch, grad);
     model.step(lookup, grad);
     if (step < 20) first_loss += loss / 20;
@@ -111,7 +113,7 @@ int main(int argc, char** argv) {
   ShardedEmbeddingBagCollection restored(*comm, tables(), sharding, features);
   checkpoint::restore(*checkpoint::tables_of(restored), saved);
   const Batch probe = make_batch(rng);
-  const KeyedJaggedBatch input{kBatch, probe.ids, probe.lengths, {}, std::nullopt};
+  const KeyedJaggedBatch input{keys, kBatch, probe.ids, probe.lengths, {}, std::nullopt};
   const bool same = model.forward_no_grad(input).values == restored.forward_no_grad(input).values;
   if (comm->rank() == 0)
     std::printf("checkpoint %s restored: %s\n", saved.c_str(),

@@ -117,7 +117,8 @@ LocalRun run_here(const Case& c, Communicator& comm, ShardingKind kind) {
     std::optional<std::span<const float>> weights;
     if (c.per_sample_weights)
       weights = std::span<const float>(c.per_sample_weights->values.data() + first, end - first);
-    const KeyedJaggedBatch batch{end_bag - first_bag, values, lengths, {}, weights};
+    const std::vector<std::string> keys = {"bags"};
+    const KeyedJaggedBatch batch{keys, end_bag - first_bag, values, lengths, {}, weights};
 
     ShardedLookup lookup = sharded->forward(batch);
     std::vector<int64_t> output_at(lookup.output.values.size());

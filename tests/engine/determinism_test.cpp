@@ -13,6 +13,8 @@
 namespace rowshard {
 namespace {
 
+const std::vector<std::string> kKeys = {"a", "b", "c"};
+
 struct TrainingResult {
   std::vector<float> first_output;
   std::vector<float> weights;
@@ -118,7 +120,7 @@ std::vector<std::vector<float>> train_collection(int threads) {
     }
     const std::vector<float> weights = testing::random_values(rng, values.size());
     const CollectionLookup lookup =
-        collection.forward({300, values, lengths, {}, weights});
+        collection.forward({kKeys, 300, values, lengths, {}, weights});
     collection.step(lookup, testing::random_values(rng, lookup.output.values.size()));
   }
   std::vector<std::vector<float>> result;

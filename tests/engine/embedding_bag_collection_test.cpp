@@ -75,6 +75,7 @@ class CollectionVersusTables : public ::testing::Test {
                                          {"views", "a", false},
                                          {"shop", "c", false},
                                          {"never", "b", false}};
+  std::vector<std::string> keys = {"clicks", "user", "views", "shop", "never"};
   std::vector<int64_t> rows_of_feature = {60, 40, 60, 30, 40};
   std::vector<int64_t> max_length = {12, 3, 20, 6, 0};
 };
@@ -99,7 +100,7 @@ TEST_F(CollectionVersusTables, ForwardAndStepsMatchOneEmbeddingBagPerTable) {
   for (int step = 0; step < 3; ++step) {
     const int64_t batch_size = 37;
     const JaggedBatch batch = random_jagged(rng, batch_size, rows_of_feature, max_length);
-    const KeyedJaggedBatch keyed{batch_size, batch.values, batch.lengths, {}, batch.weights};
+    const KeyedJaggedBatch keyed{keys, batch_size, batch.values, batch.lengths, {}, batch.weights};
     const Tensor no_grad = collection.forward_no_grad(keyed);
     const CollectionLookup lookup = collection.forward(keyed);
     ASSERT_EQ(lookup.output.shape, (Shape{batch_size, 5 + 3 + 5 + 17 + 3}));
@@ -168,7 +169,7 @@ TEST_F(CollectionVersusTables, SparseGradientCoversEveryFeatureOfTheTable) {
   std::mt19937_64 rng(8);
   const JaggedBatch batch = random_jagged(rng, 9, rows_of_feature, max_length);
   const CollectionLookup lookup =
-      collection.forward({9, batch.values, batch.lengths, {}, batch.weights});
+      collection.forward({keys, 9, batch.values, batch.lengths, {}, batch.weights});
   const auto grad = testing::random_values(rng, lookup.output.values.size());
   const SparseGradient gradient = collection.sparse_gradient(lookup, grad, 0);
   std::set<int64_t> expected(batch.feature_values[0].begin(),
@@ -184,9 +185,9 @@ TEST_F(CollectionVersusTables, OffsetsAndLengthsAreTheSameBatch) {
   std::vector<int64_t> offsets = {0};
   for (int64_t length : batch.lengths) offsets.push_back(offsets.back() + length);
   const auto by_lengths =
-      collection.forward({11, batch.values, batch.lengths, {}, batch.weights});
+      collection.forward({keys, 11, batch.values, batch.lengths, {}, batch.weights});
   const auto by_offsets =
-      collection.forward({11, batch.values, {}, offsets, batch.weights});
+      collection.forward({keys, 11, batch.values, {}, offsets, batch.weights});
   EXPECT_EQ(by_lengths.output.values, by_offsets.output.values);
 }
 
@@ -198,7 +199,7 @@ TEST_F(CollectionVersusTables, BadIdNamesFeatureAndTableAndWritesNothing) {
   const std::vector<int64_t> values = {0, 1, 5, 1, 30};
   const std::vector<int64_t> lengths = {1, 1, 1, 2, 0};
   const std::vector<float> weights(5, 1.0f);
-  const KeyedJaggedBatch batch{1, values, lengths, {}, weights};
+  const KeyedJaggedBatch batch{keys, 1, values, lengths, {}, weights};
   for (const bool no_grad : {false, true}) {
     try {
       if (no_grad)
@@ -220,7 +221,7 @@ TEST_F(CollectionVersusTables, NoGradForwardRenormalizesAsForwardDoes) {
   EmbeddingBagCollection with_grad(tables, features), without_grad(tables, features);
   std::mt19937_64 rng(5);
   const JaggedBatch batch = random_jagged(rng, 13, rows_of_feature, max_length);
-  const KeyedJaggedBatch keyed{13, batch.values, batch.lengths, {}, batch.weights};
+  const KeyedJaggedBatch keyed{keys, 13, batch.values, batch.lengths, {}, batch.weights};
   const CollectionLookup lookup = with_grad.forward(keyed);
   const Tensor output = without_grad.forward_no_grad(keyed);
   EXPECT_THAT(output.values, ::testing::ElementsAreArray(lookup.output.values));
@@ -243,12 +244,13 @@ TEST(CollectionBadIds, LargeBatchNamesFeatureAndFirstPosition) {
   for (int64_t f = 0; f < 2; ++f)
     for (int64_t i = 0; i < batch_size * 20; ++i) values.push_back(i % (f == 0 ? 50 : 1000));
   const std::vector<int64_t> lengths(2 * batch_size, 20);
+  const std::vector<std::string> keys = {"first", "second"};
   // Both forwards give the same message (forward_no_grad checks inside the
   // pooling kernels).
   const auto message_for = [&](std::vector<int64_t> bad_values) {
     std::string messages[2];
     for (const bool no_grad : {false, true}) {
-      const KeyedJaggedBatch batch{batch_size, bad_values, lengths, {}, std::nullopt};
+      const KeyedJaggedBatch batch{keys, batch_size, bad_values, lengths, {}, std::nullopt};
       try {
         if (no_grad)
           collection.forward_no_grad(batch);
@@ -281,13 +283,54 @@ TEST_F(CollectionVersusTables, MalformedBatchesAreRefused) {
   const std::vector<int64_t> short_lengths = {1, 1, 1, 1};
   const std::vector<int64_t> lengths = {1, 1, 1, 1, 1};
   const std::vector<float> weights(4, 1.0f);
-  EXPECT_THROW(collection.forward({1, values, short_lengths, {}, weights}),
+  EXPECT_THROW(collection.forward({keys, 1, values, short_lengths, {}, weights}),
                InvalidArgument);
-  EXPECT_THROW(collection.forward({1, values, lengths, {}, weights}), OutOfRange);
-  EXPECT_THROW(collection.forward({1, values, {}, {}, weights}), InvalidArgument);
+  EXPECT_THROW(collection.forward({keys, 1, values, lengths, {}, weights}), OutOfRange);
+  EXPECT_THROW(collection.forward({keys, 1, values, {}, {}, weights}), InvalidArgument);
   const std::vector<int64_t> four = {1, 1, 1, 1, 0};
-  EXPECT_THROW(collection.forward({1, values, four, {}, std::nullopt}),
+  EXPECT_THROW(collection.forward({keys, 1, values, four, {}, std::nullopt}),
                InvalidArgument);  // "clicks" is weighted
+}
+
+TEST_F(CollectionVersusTables, BatchesWhoseKeysDifferAreRefusedNamingTheFeature) {
+  EmbeddingBagCollection collection(tables, features);
+  std::mt19937_64 rng(12);
+  const JaggedBatch batch = random_jagged(rng, 4, rows_of_feature, max_length);
+  const std::vector<float> before = testing::table_values(collection.table(0).weights());
+  const auto error_for = [&](const std::vector<std::string>& batch_keys) {
+    try {
+      collection.forward({batch_keys, 4, batch.values, batch.lengths, {}, batch.weights});
+      return std::string("no error");
+    } catch (const InvalidArgument& error) {
+      return std::string(error.what());
+    }
+  };
+  EXPECT_EQ(error_for({"user", "clicks", "views", "shop", "never"}),
+            "EmbeddingBagCollection: the batch's feature 0 is 'user' but feature 0 is "
+            "'clicks'; keys must list the features 'clicks', 'user', 'views', 'shop', "
+            "'never' in this order");
+  EXPECT_EQ(error_for({}),
+            "EmbeddingBagCollection: the batch has 0 keys, but the features are 'clicks', "
+            "'user', 'views', 'shop', 'never' (keys name the batch's features, in this order)");
+  EXPECT_NE(error_for({"clicks", "user", "views", "shop"}).find("the batch has 4 keys"),
+            std::string::npos);
+  EXPECT_EQ(testing::table_values(collection.table(0).weights()), before);
+}
+
+TEST_F(CollectionVersusTables, OutputIsReadByFeatureName) {
+  EmbeddingBagCollection collection(tables, features);
+  std::mt19937_64 rng(13);
+  const JaggedBatch batch = random_jagged(rng, 6, rows_of_feature, max_length);
+  const Tensor output =
+      collection.forward_no_grad({keys, 6, batch.values, batch.lengths, {}, batch.weights});
+  for (int64_t f = 0; f < collection.num_features(); ++f) {
+    const FeatureView by_name = collection.feature_view(output, keys[f]);
+    const FeatureView by_position = collection.feature_view(output, f);
+    EXPECT_EQ(by_name.data, by_position.data) << keys[f];
+    EXPECT_EQ(by_name.dim, by_position.dim) << keys[f];
+  }
+  EXPECT_EQ(collection.feature_view(output, "shop").dim, 17);
+  EXPECT_THROW(collection.feature_view(output, "shops"), InvalidArgument);
 }
 
 TEST(CollectionConfig, RefusesInconsistentConfigs) {

@@ -37,6 +37,7 @@ std::vector<CollectionTableConfig> configs(uint64_t seed) {
 
 const std::vector<FeatureConfig> kFeatures = {
     {"a", "items", false}, {"b", "users", false}, {"c", "half", false}};
+const std::vector<std::string> kKeys = {"a", "b", "c"};
 
 // A few training steps, so optimizer state is not all zeros.
 void train(EmbeddingBagCollection& collection, int steps) {
@@ -48,7 +49,7 @@ void train(EmbeddingBagCollection& collection, int steps) {
         lengths.push_back(3);
         for (int i = 0; i < 3; ++i) values.push_back(static_cast<int64_t>(rng() % rows));
       }
-    const CollectionLookup lookup = collection.forward({16, values, lengths, {}, std::nullopt});
+    const CollectionLookup lookup = collection.forward({kKeys, 16, values, lengths, {}, std::nullopt});
     std::vector<float> grad(lookup.output.values.size());
     for (float& g : grad) g = static_cast<float>(rng() % 1000) / 1000.0f - 0.5f;
     collection.step(lookup, grad);

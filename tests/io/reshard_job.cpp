@@ -95,6 +95,8 @@ int save_and_check(Communicator& comm, const std::string& directory) {
   const int64_t global_batch = 24;
   const int64_t first = global_batch * comm.rank() / comm.size();
   const int64_t end = global_batch * (comm.rank() + 1) / comm.size();
+  std::vector<std::string> keys;
+  for (const FeatureConfig& feature : features()) keys.push_back(feature.name);
   for (int step = 0; step < 3; ++step) {
     std::vector<int64_t> values, lengths;
     for (const auto& table : tables(0))
@@ -107,7 +109,7 @@ int save_and_check(Communicator& comm, const std::string& directory) {
           if (mine) values.push_back(id);
         }
       }
-    const ShardedLookup lookup = trained.forward({end - first, values, lengths, {}, std::nullopt});
+    const ShardedLookup lookup = trained.forward({keys, end - first, values, lengths, {}, std::nullopt});
     trained.step(lookup, std::vector<float>(lookup.output.values.size(), 0.25f));
   }
   checkpoint::save(*checkpoint::tables_of(trained), {directory, 3, 0, "reshard test"});

@@ -20,8 +20,9 @@ int main() {
     const bool bad = comm->rank() == comm->size() - 1;
     const std::vector<int64_t> ids = {3, bad ? 100 : 7, 9};
     const std::vector<int64_t> lengths = {2, 1};
+    const std::vector<std::string> keys = {"clicked"};
     for (int step = 0; step < 3; ++step) {
-      const ShardedLookup lookup = collection.forward({2, ids, lengths, {}, std::nullopt});
+      const ShardedLookup lookup = collection.forward({keys, 2, ids, lengths, {}, std::nullopt});
       collection.step(lookup, std::vector<float>(lookup.output.values.size(), 1.0f));
     }
     return 0;

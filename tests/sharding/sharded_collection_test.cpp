@@ -5,6 +5,7 @@
 // optimizer state.
 #include "sharding/sharded_collection.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -112,6 +113,7 @@ class ShardedVersusUnsharded : public ::testing::TestWithParam<Scenario> {
   const std::vector<FeatureConfig> features = {
       {"clicks", "a", true}, {"user", "b", false}, {"views", "a", false},
       {"shop", "c", false},  {"never", "b", false}, {"flag", "tiny", false}};
+  const std::vector<std::string> keys = {"clicks", "user", "views", "shop", "never", "flag"};
   const std::vector<int64_t> rows = {61, 23, 61, 17, 23, 3};
   const std::vector<int64_t> max_length = {9, 3, 14, 5, 0, 2};
   const int64_t global_batch = 29;
@@ -145,9 +147,9 @@ TEST_P(ShardedVersusUnsharded, OutputsWeightsAndStatesMatch) {
     const Batch global = random_batch(rng, global_batch, rows, max_length);
     const Batch local = slice(global, first, end);
     const CollectionLookup expected = reference.forward(
-        {global.batch_size, global.values, global.lengths, {}, global.weights});
+        {keys, global.batch_size, global.values, global.lengths, {}, global.weights});
     const ShardedLookup got = sharded.forward(
-        {local.batch_size, local.values, local.lengths, {}, local.weights});
+        {keys, local.batch_size, local.values, local.lengths, {}, local.weights});
     const int64_t width = reference.total_dim();
     expect_close(got.output.values,
                  std::span(expected.output.values).subspan(first * width, (end - first) * width),
@@ -213,10 +215,10 @@ TEST_P(ShardedVersusUnsharded, ForwardNoGradMatchesForwardAndTheUnshardedCollect
   for (int step = 0; step < 3; ++step) {
     const Batch global = random_batch(rng, global_batch, rows, max_length);
     const Batch local = slice(global, first, end);
-    const KeyedJaggedBatch local_batch{local.batch_size, local.values, local.lengths, {},
+    const KeyedJaggedBatch local_batch{keys, local.batch_size, local.values, local.lengths, {},
                                        local.weights};
     const Tensor expected = reference.forward_no_grad(
-        {global.batch_size, global.values, global.lengths, {}, global.weights});
+        {keys, global.batch_size, global.values, global.lengths, {}, global.weights});
     const Tensor got = sharded.forward_no_grad(local_batch);
     const ShardedLookup lookup = sharded.forward(local_batch);
     const std::string where = ", step " + std::to_string(step);
@@ -230,7 +232,7 @@ TEST_P(ShardedVersusUnsharded, ForwardNoGradMatchesForwardAndTheUnshardedCollect
     std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
     for (float& g : grad) g = unit(rng);
     reference.step(reference.forward(
-                       {global.batch_size, global.values, global.lengths, {}, global.weights}),
+                       {keys, global.batch_size, global.values, global.lengths, {}, global.weights}),
                    grad);
     sharded.step(lookup, std::span(grad).subspan(first * width, (end - first) * width));
   }
@@ -256,6 +258,8 @@ INSTANTIATE_TEST_SUITE_P(
                  {row(), table_wise(), column(), replicated()}, true}),
     [](const auto& info) { return info.param.name; });
 
+const std::vector<std::string> single_key = {"f"};
+
 TEST(ShardedFailure, BadIdOnOneRankIsReportedOnEveryRankAndChangesNothing) {
   Communicator& comm = world();
   const std::vector<CollectionTableConfig> tables = {
@@ -265,7 +269,7 @@ TEST(ShardedFailure, BadIdOnOneRankIsReportedOnEveryRankAndChangesNothing) {
   const std::vector<int64_t> values = {1, comm.rank() == bad_rank ? 40 : 2};
   const std::vector<int64_t> lengths = {2};
   try {
-    sharded.forward({1, values, lengths, {}, std::nullopt});
+    sharded.forward({single_key, 1, values, lengths, {}, std::nullopt});
     FAIL() << "rank " << comm.rank() << " accepted the batch";
   } catch (const OutOfRange& error) {
     // Which rank failed is only said when there are several.
@@ -310,9 +314,9 @@ TEST(ShardedFailure, ForwardNoGradRefusesABadIdAsForwardDoes) {
         comm, {table("a", 40, 4, PoolingMode::sum, OptimizerKind::sgd)}, {sharding},
         {{"f", "a", false}});
     const std::string through_forward =
-        error_of([&] { sharded.forward({1, bad_values, lengths, {}, std::nullopt}); });
+        error_of([&] { sharded.forward({single_key, 1, bad_values, lengths, {}, std::nullopt}); });
     const std::string through_no_grad =
-        error_of([&] { sharded.forward_no_grad({1, bad_values, lengths, {}, std::nullopt}); });
+        error_of([&] { sharded.forward_no_grad({single_key, 1, bad_values, lengths, {}, std::nullopt}); });
     EXPECT_EQ(through_forward,
               "OutOfRange: " + prefix +
                   "ShardedEmbeddingBagCollection feature 'f' (table 'a'): index 40 at "
@@ -320,9 +324,29 @@ TEST(ShardedFailure, ForwardNoGradRefusesABadIdAsForwardDoes) {
         << kind;
     EXPECT_EQ(through_no_grad, through_forward) << kind;
     // Still in step: the next call works on every rank.
-    EXPECT_EQ(sharded.forward_no_grad({1, good_values, lengths, {}, std::nullopt}).shape,
+    EXPECT_EQ(sharded.forward_no_grad({single_key, 1, good_values, lengths, {}, std::nullopt}).shape,
               (Shape{1, 4}))
         << kind;
+  }
+}
+
+TEST(ShardedFailure, BatchWithFeaturesInAnotherOrderIsRefusedOnEveryRank) {
+  Communicator& comm = world();
+  const std::vector<CollectionTableConfig> tables = {
+      table("a", 40, 4, PoolingMode::sum, OptimizerKind::sgd),
+      table("b", 40, 6, PoolingMode::sum, OptimizerKind::sgd)};
+  for (const TableSharding& sharding : {row(), table_wise(), column(), replicated()}) {
+    ShardedEmbeddingBagCollection sharded(comm, tables, {sharding, sharding},
+                                          {{"f", "a", false}, {"g", "b", false}});
+    const std::vector<int64_t> values = {1, 2};
+    const std::vector<int64_t> lengths = {1, 1};
+    const std::vector<std::string> in_order = {"f", "g"}, swapped = {"g", "f"};
+    EXPECT_THAT(error_of([&] { sharded.forward({swapped, 1, values, lengths, {}, std::nullopt}); }),
+                ::testing::HasSubstr("the batch's feature 0 is 'g' but feature 0 is 'f'"))
+        << sharding_kind_name(sharding.kind);
+    const Tensor output = sharded.forward_no_grad({in_order, 1, values, lengths, {}, std::nullopt});
+    EXPECT_EQ(sharded.feature_view(output, "g").dim, 6);
+    EXPECT_EQ(sharded.feature_view(output, "g").data, output.values.data() + 4);
   }
 }
 
