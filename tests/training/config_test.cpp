@@ -30,13 +30,14 @@ data:
   source: synthetic
 )";
 
+// The message, less the temporary file's path where it starts with it.
 std::string error_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
   const std::string path = write_config("rowshard_config_test.yaml", text);
   try {
     load_job_config(path, overrides);
   } catch (const InvalidArgument& error) {
     const std::string what = error.what();
-    return what.substr(what.find(".yaml") + 5);  // drop the temporary directory
+    return what.rfind(path, 0) == 0 ? what.substr(path.size()) : what;
   }
   return "no error";
 }
@@ -101,6 +102,88 @@ TEST(JobConfig, OverridesApplyBeforeChecking) {
   EXPECT_THROW(load_job_config(path, {"steps"}), InvalidArgument);
   EXPECT_THROW(load_job_config(path, {"steps=[1"}), InvalidArgument);
   EXPECT_THROW(load_job_config(path, {"steps=soon"}), InvalidArgument);
+}
+
+// kValid with its first `from` replaced by `to`.
+std::string valid_with(const std::string& from, const std::string& to) {
+  std::string text = kValid;
+  return text.replace(text.find(from), from.size(), to);
+}
+
+TEST(JobConfig, DuplicateKeysAreRefusedNamingBothLines) {
+  EXPECT_EQ(error_of(kValid + "steps: 5\n"), ":10: steps: duplicate key, first given at line 3");
+  EXPECT_EQ(error_of(valid_with("rows: 100", "rows: 100, rows: 5")),
+            ":5: tables[0].rows: duplicate key, first given at line 5");
+  EXPECT_EQ(error_of(valid_with("  source: synthetic", "  source: tsv\n  source: synthetic")),
+            ":10: data.source: duplicate key, first given at line 9");
+  EXPECT_EQ(error_of(kValid, {"model={top_mlp: [4], top_mlp: [8]}"}),
+            "--set 'model={top_mlp: [4], top_mlp: [8]}': model.top_mlp: duplicate key");
+}
+
+TEST(JobConfig, ErrorsInASetValueNameTheArgument) {
+  EXPECT_EQ(error_of(kValid, {"steps=5", "tables.0.rows=abc"}),
+            "--set 'tables.0.rows=abc': tables[0].rows: expected an integer, got 'abc'");
+  EXPECT_EQ(error_of(kValid, {"data.colour=red"}),
+            "--set 'data.colour=red': data.colour: unknown key (valid here: source, synthetic, "
+            "tsv)");
+  EXPECT_EQ(error_of(kValid, {"checkpoint.every=5"}),
+            "--set 'checkpoint.every=5': checkpoint: missing required key 'dir'");
+  // A later --set inside an earlier one's value names the later one.
+  EXPECT_EQ(error_of(kValid, {"model={top_mlp: [4]}", "model.top_mlp=[0]"}),
+            "--set 'model.top_mlp=[0]': model.top_mlp[0]: must be at least 1, got 0");
+  // What the file gives is still named by its line.
+  EXPECT_EQ(error_of("batch_size: 0\n" + kValid.substr(kValid.find("steps")), {"steps=5"}),
+            ":1: batch_size: must be at least 1, got 0");
+  EXPECT_EQ(error_of(kValid, {"steps.every=5"}),
+            "--set 'steps.every=5': 'steps' is '10', not a mapping with key 'every'");
+  EXPECT_EQ(error_of(kValid, {"tables.name=x"}),
+            "--set 'tables.name=x': 'tables' is a list: name its element by index, not 'name'");
+}
+
+TEST(JobConfig, MemoryBudgetInBytesFitsInt64) {
+  const std::string range = "[1, 8796093022207]";  // 8796093022207 << 20 < 2^63
+  EXPECT_EQ(error_of(kValid + "memory_budget_mb: 9223372036854775807\n"),
+            ":10: memory_budget_mb: must be in " + range + ", got 9223372036854775807");
+  EXPECT_EQ(error_of(kValid + "memory_budget_mb: 99999999999999999999\n"),
+            ":10: memory_budget_mb: must be in " + range + ", got 99999999999999999999");
+  EXPECT_EQ(error_of(kValid + "memory_budget_mb: 0\n"),
+            ":10: memory_budget_mb: must be in " + range + ", got 0");
+  const JobConfig job = load_job_config(
+      write_config("largest.yaml", kValid + "memory_budget_mb: 8796093022207\n"), {});
+  EXPECT_EQ(job.memory_budget_mb << 20, INT64_MAX - ((int64_t{1} << 20) - 1));
+}
+
+// A tab-separated layout of two categorical columns and no dense ones.
+const std::string kDenseFree = R"(tables:
+  - {name: items, rows: 100, dim: 4}
+features:
+  - {name: a, table: items}
+  - {name: b, table: items}
+data:
+  source: tsv
+  tsv:
+    files: [clicks.tsv]
+    layout: {label: 0, dense: [], categorical: [1, 2]}
+)";
+
+TEST(JobConfig, ZeroDenseFeaturesMeanNoBottomMlp) {
+  const JobConfig tsv = load_job_config(write_config("dense_free.yaml", kDenseFree), {});
+  EXPECT_TRUE(tsv.data.tsv.dense_columns.empty());
+  EXPECT_TRUE(tsv.model.bottom_mlp.empty());
+  const JobConfig synthetic = load_job_config(
+      write_config("synthetic.yaml", kValid),
+      {"data.synthetic.num_dense=0", "features=[{name: f, table: items}, {name: g, table: items}]",
+       "model.bottom_mlp=[]"});
+  EXPECT_EQ(synthetic.data.synthetic.num_dense, 0);
+  EXPECT_TRUE(synthetic.model.bottom_mlp.empty());
+
+  EXPECT_EQ(error_of(kDenseFree + "model: {bottom_mlp: [8]}\n"),
+            ":11: model.bottom_mlp: there are no dense features (data.tsv.layout.dense is "
+            "empty), so there is no bottom MLP: leave it out or give []");
+  EXPECT_EQ(error_of(kValid, {"data.synthetic.num_dense=0"}),
+            ":7: features: without dense features (data.synthetic.num_dense is 0) the model's "
+            "interaction is the dot products among the features' embeddings, so it needs at "
+            "least 2 features, got 1");
 }
 
 TEST(JobConfig, SyntaxErrorsNameTheLine) {

@@ -26,6 +26,15 @@ DlrmConfig small_config() {
           .seed = 11};
 }
 
+// No dense features: no bottom MLP, the interaction is the dots alone.
+DlrmConfig dense_free_config() {
+  return {.num_dense = 0,
+          .num_sparse = 3,
+          .embedding_dim = 4,
+          .top_mlp = {6, 3},
+          .seed = 12};
+}
+
 // One batch of inputs, uniform in [-1, 1), with labels 0, 1 and a soft one.
 struct Batch {
   int64_t size;
@@ -54,6 +63,8 @@ struct ReferenceLayer {
   bool relu;
 };
 
+bool has_bottom(const DlrmConfig& config) { return config.num_dense > 0; }
+
 std::vector<ReferenceLayer> reference_layers(const DlrmConfig& config) {
   std::vector<ReferenceLayer> layers;
   int64_t width = config.num_dense;
@@ -61,9 +72,10 @@ std::vector<ReferenceLayer> reference_layers(const DlrmConfig& config) {
     layers.push_back({width, hidden, true});
     width = hidden;
   }
-  layers.push_back({width, config.embedding_dim, true});
-  const int64_t vectors = config.num_sparse + 1;
-  width = config.embedding_dim + vectors * (vectors - 1) / 2;
+  if (has_bottom(config)) layers.push_back({width, config.embedding_dim, true});
+  const int64_t vectors = config.num_sparse + (has_bottom(config) ? 1 : 0);
+  width = (has_bottom(config) ? config.embedding_dim : 0) +
+          vectors * (vectors - 1) / 2;
   for (int64_t hidden : config.top_mlp) {
     layers.push_back({width, hidden, true});
     width = hidden;
@@ -94,7 +106,9 @@ std::vector<double> reference_logits(const DlrmConfig& config,
                                      const std::vector<double>& embeddings,
                                      int64_t batch_size) {
   const std::vector<ReferenceLayer> layers = reference_layers(config);
-  const int64_t num_bottom = static_cast<int64_t>(config.bottom_mlp.size()) + 1;
+  const int64_t num_bottom =
+      has_bottom(config) ? static_cast<int64_t>(config.bottom_mlp.size()) + 1
+                         : 0;
   const int64_t dim = config.embedding_dim;
   std::vector<double> logits;
   for (int64_t b = 0; b < batch_size; ++b) {
@@ -104,12 +118,14 @@ std::vector<double> reference_logits(const DlrmConfig& config,
     for (int64_t k = 0; k < num_bottom; ++k)
       activation = reference_linear(layers[k], parameters, offset, activation);
 
-    std::vector<std::vector<double>> vectors = {activation};
+    std::vector<std::vector<double>> vectors;
+    if (has_bottom(config)) vectors.push_back(activation);
     for (int64_t f = 0; f < config.num_sparse; ++f) {
       auto begin = embeddings.begin() + (b * config.num_sparse + f) * dim;
       vectors.emplace_back(begin, begin + dim);
     }
-    std::vector<double> z = activation;
+    std::vector<double> z =
+        has_bottom(config) ? activation : std::vector<double>();
     for (std::size_t i = 0; i < vectors.size(); ++i)
       for (std::size_t j = i + 1; j < vectors.size(); ++j) {
         double dot = 0.0;
@@ -174,24 +190,34 @@ TEST(Dlrm, LayoutAndInitialisationAreAsDocumented) {
   for (float g : model.gradients()) EXPECT_EQ(g, 0.0f);
 }
 
-TEST(Dlrm, LossMatchesTheDoubleReference) {
-  const DlrmConfig config = small_config();
+TEST(Dlrm, WithoutDenseFeaturesThereIsNoBottomMlp) {
+  const DlrmConfig config = dense_free_config();
   Dlrm model(config);
-  const Batch batch = random_batch(config, 4, 1);
-  std::vector<float> embedding_grad(batch.embeddings.size());
-  const double loss =
-      model.forward_backward(batch.dense, batch.embeddings, batch.labels,
-                             batch.size, 1.0f, embedding_grad);
-  const double expected = reference_loss(
-      config, to_double(model.parameters()), to_double(batch.dense),
-      to_double(batch.embeddings), batch.labels);
-  EXPECT_NEAR(loss, expected, 1e-5 * std::fabs(expected));
+  EXPECT_EQ(model.interaction_width(), 3);  // pairs (0,1) (0,2) (1,2)
+  // Top: 3 -> 6 -> 3 -> 1.
+  EXPECT_EQ(model.num_parameters(), (3 * 6 + 6) + (6 * 3 + 3) + (3 + 1));
+  ASSERT_EQ(model.num_parameters(), count_parameters(config));
+}
+
+TEST(Dlrm, LossMatchesTheDoubleReference) {
+  for (const DlrmConfig& config : {small_config(), dense_free_config()}) {
+    Dlrm model(config);
+    const Batch batch = random_batch(config, 4, 1);
+    std::vector<float> embedding_grad(batch.embeddings.size());
+    const double loss =
+        model.forward_backward(batch.dense, batch.embeddings, batch.labels,
+                               batch.size, 1.0f, embedding_grad);
+    const double expected = reference_loss(
+        config, to_double(model.parameters()), to_double(batch.dense),
+        to_double(batch.embeddings), batch.labels);
+    EXPECT_NEAR(loss, expected, 1e-5 * std::fabs(expected))
+        << "num_dense " << config.num_dense;
+  }
 }
 
 // Central differences of the double reference, so the only rounding in the
 // comparison is the model's own float arithmetic.
-TEST(Dlrm, GradientsMatchFiniteDifferencesOfTheReference) {
-  const DlrmConfig config = small_config();
+void expect_gradients_match_finite_differences(const DlrmConfig& config) {
   Dlrm model(config);
   // Positive biases keep most ReLUs open, so that most gradients are not
   // trivially zero.
@@ -244,6 +270,14 @@ TEST(Dlrm, GradientsMatchFiniteDifferencesOfTheReference) {
   }
 }
 
+TEST(Dlrm, GradientsMatchFiniteDifferencesOfTheReference) {
+  expect_gradients_match_finite_differences(small_config());
+}
+
+TEST(Dlrm, GradientsWithoutDenseFeaturesMatchFiniteDifferences) {
+  expect_gradients_match_finite_differences(dense_free_config());
+}
+
 TEST(Dlrm, GradientsAccumulateUntilZeroed) {
   const DlrmConfig config = small_config();
   Dlrm model(config);
@@ -289,6 +323,39 @@ TEST(Dlrm, InteractionIsXThenDotsInRowMajorPairOrder) {
   for (int i = 0; i < 5; ++i)
     EXPECT_FLOAT_EQ(model.gradients()[6 + i], 0.5f * expected_z[i]) << i;
   EXPECT_FLOAT_EQ(model.gradients()[11], 0.5f);  // the top bias
+}
+
+// As above, without dense features: z is the dots alone, read back through
+// the top layer's weight gradient; then with that layer's weights (1, 0, 0)
+// the logit is v0 . v1, whose gradient sends v1 to v0 and v0 to v1.
+TEST(Dlrm, InteractionWithoutDenseFeaturesIsTheDotsAlone) {
+  Dlrm model({.num_dense = 0, .num_sparse = 3, .embedding_dim = 2});
+  ASSERT_EQ(model.num_parameters(), 3 + 1);  // top: 3 -> 1, nothing else
+  std::span<float> p = model.parameters();
+  std::fill(p.begin(), p.end(), 0.0f);
+
+  const std::vector<float> none;
+  const std::vector<float> embeddings = {1, 2, 3, 4, 5, 6};
+  std::vector<float> embedding_grad(6);
+  const std::vector<float> label = {0.0f};
+  const double loss =
+      model.forward_backward(none, embeddings, label, 1, 1.0f, embedding_grad);
+  EXPECT_NEAR(loss, std::log(2.0), 1e-7);
+  // v = (1,2) (3,4) (5,6); pairs (0,1) (0,2) (1,2).
+  const float expected_z[] = {11, 17, 39};
+  for (int i = 0; i < 3; ++i)
+    EXPECT_FLOAT_EQ(model.gradients()[i], 0.5f * expected_z[i]) << i;
+  EXPECT_FLOAT_EQ(model.gradients()[3], 0.5f);  // the top bias
+
+  // For label 0: dv0 = sigmoid(logit) v1, dv1 = sigmoid(logit) v0, dv2 = 0.
+  p[0] = 1.0f;
+  const std::vector<float> small = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f};
+  model.forward_backward(none, small, label, 1, 1.0f, embedding_grad);
+  const double slope = 1.0 / (1.0 + std::exp(-(0.1 * 0.3 + 0.2 * 0.4)));
+  const double expected_grad[] = {0.3, 0.4, 0.1, 0.2, 0, 0};
+  for (int i = 0; i < 6; ++i)
+    EXPECT_NEAR(embedding_grad[i], slope * expected_grad[i], 1e-6) << i;
+  EXPECT_EQ(model.predict(none, small, 1).size(), 1u);
 }
 
 TEST(Dlrm, SameInputsGiveSameBitsWhateverTheThreadCount) {
@@ -410,8 +477,14 @@ TEST(Dlrm, RefusesBadSizes) {
     ADD_FAILURE() << "accepted a config with " << expected_message;
   };
   DlrmConfig config = small_config();
-  config.num_dense = 0;
-  refused(config, "num_dense = 0");
+  config.num_dense = -1;
+  refused(config, "num_dense = -1");
+  config = dense_free_config();
+  config.bottom_mlp = {4};
+  refused(config, "num_dense = 0 means no bottom MLP");
+  config = dense_free_config();
+  config.num_sparse = 1;
+  refused(config, "num_sparse = 1 with num_dense = 0");
   config = small_config();
   config.num_sparse = -2;
   refused(config, "num_sparse = -2");

@@ -10,6 +10,9 @@
 namespace rowshard::config {
 namespace {
 
+// The planner works in bytes, as int64: memory_budget_mb << 20 must fit.
+constexpr int64_t kMaxMemoryBudgetMb = INT64_MAX >> 20;
+
 TableSharding parse_sharding(const ConfigNode& node) {
   TableSharding sharding;
   const std::string kind = node.as_choice(
@@ -120,6 +123,30 @@ ModelConfig parse_model(const ConfigNode& node) {
   return model;
 }
 
+// The model without dense features has no bottom MLP: a bottom_mlp given
+// with hidden widths is refused rather than silently dropped, and the
+// interaction, then the embeddings' dot products alone, needs two features.
+void check_dense_free_model(const ConfigNode& root, JobConfig& job) {
+  const bool synthetic = job.data.source == "synthetic";
+  const bool dense_free = synthetic
+                              ? job.data.synthetic.num_dense == 0
+                              : !job.data.tsv.criteo_layout && job.data.tsv.dense_columns.empty();
+  if (!dense_free) return;
+  const char* why = synthetic ? "data.synthetic.num_dense is 0" : "data.tsv.layout.dense is empty";
+  const std::optional<ConfigNode> model = root.find("model");
+  const std::optional<ConfigNode> bottom_mlp = model ? model->find("bottom_mlp") : std::nullopt;
+  if (bottom_mlp && !job.model.bottom_mlp.empty())
+    bottom_mlp->fail(message("there are no dense features (", why,
+                             "), so there is no bottom MLP: leave it out or give []"));
+  job.model.bottom_mlp.clear();
+  if (job.features.size() < 2)
+    root.at("features")
+        .fail(message("without dense features (", why,
+                      ") the model's interaction is the dot products among "
+                      "the features' embeddings, so it needs at least 2 features, got ",
+                      job.features.size()));
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw IoError(message("cannot read config '", path, "'"));
@@ -129,12 +156,10 @@ std::string read_file(const std::string& path) {
 }  // namespace
 
 JobConfig load_job_config(const std::string& path, const std::vector<std::string>& overrides) {
-  ConfigNode document = parse_document(read_file(path), path);
-  YAML::Node tree = document.yaml();
-  for (const std::string& assignment : overrides) apply_override(tree, assignment);
+  ConfigNode root = parse_document(read_file(path), path);
+  for (const std::string& assignment : overrides) apply_override(root, assignment);
   YAML::Emitter emitter;
-  emitter << tree;
-  const ConfigNode root(tree, "", path);
+  emitter << root.yaml();
 
   root.allow_only({"seed", "threads", "batch_size", "steps", "eval_every", "eval_examples",
                    "progress_seconds", "checkpoint", "sharding", "memory_budget_mb", "tables",
@@ -149,7 +174,8 @@ JobConfig load_job_config(const std::string& path, const std::vector<std::string
   job.eval_every = root.integer("eval_every", 0, 0);
   job.eval_examples = root.integer("eval_examples", job.eval_examples, 1);
   job.progress_seconds = root.number("progress_seconds", job.progress_seconds);
-  job.memory_budget_mb = root.integer("memory_budget_mb", job.memory_budget_mb, 1);
+  job.memory_budget_mb =
+      root.integer("memory_budget_mb", job.memory_budget_mb, 1, kMaxMemoryBudgetMb);
   if (root.has("checkpoint")) {
     const ConfigNode checkpoint = root.at("checkpoint");
     checkpoint.allow_only({"dir", "every", "keep_last"});
@@ -198,6 +224,7 @@ JobConfig load_job_config(const std::string& path, const std::vector<std::string
     root.at("features").fail(message("the criteo layout has 26 categorical columns, one per "
                                      "feature, but there are ", job.features.size(), " features"));
   if (root.has("model")) job.model = parse_model(root.at("model"));
+  check_dense_free_model(root, job);
   return job;
 }
 

@@ -76,22 +76,25 @@ LogitLoss binary_cross_entropy(double logit, double label) {
           sigmoid(logit) - label};
 }
 
-// The interaction of one example works on its F + 1 vectors stacked as the
-// rows of V [F + 1, D] (x, then the pooled embeddings): the dots are the
-// strict upper triangle of the Gram matrix V V^T, and their gradient is
-// dV = (S + S^T) V with S holding each dot's gradient at (i, j). Small
+// The interaction of one example works on its vectors stacked as the rows of
+// V [vectors, D] (x if there is one, then the pooled embeddings): the dots
+// are the strict upper triangle of the Gram matrix V V^T, and their gradient
+// is dV = (S + S^T) V with S holding each dot's gradient at (i, j). Small
 // matrix products vectorise where pair-by-pair dots of D floats would not.
+// Without dense features x is null and V holds the pooled embeddings alone.
 struct InteractionScratch {
-  InteractionScratch(int64_t num_sparse, int64_t dim)
-      : stacked(num_sparse + 1, dim),
-        gram(num_sparse + 1, num_sparse + 1),
-        stacked_grad(num_sparse + 1, dim) {}
+  InteractionScratch(int64_t vectors, int64_t dim)
+      : stacked(vectors, dim),
+        gram(vectors, vectors),
+        stacked_grad(vectors, dim) {}
 
   void stack(const float* x, const float* pooled) {
-    const int64_t num_sparse = stacked.rows() - 1;
-    stacked.row(0) = ConstRowVectorView(x, stacked.cols());
-    stacked.bottomRows(num_sparse) =
-        ConstMatrixView(pooled, num_sparse, stacked.cols());
+    if (x) stacked.row(0) = ConstRowVectorView(x, stacked.cols());
+    stacked.bottomRows(num_pooled(x)) =
+        ConstMatrixView(pooled, num_pooled(x), stacked.cols());
+  }
+  int64_t num_pooled(const float* x) const {
+    return stacked.rows() - (x ? 1 : 0);
   }
 
   RowMajorMatrix stacked;       // V
@@ -99,28 +102,28 @@ struct InteractionScratch {
   RowMajorMatrix stacked_grad;  // dV
 };
 
-// z = [x, dots] from x [D] and pooled [F, D].
+// z = [x, dots] from x [D] and pooled [F, D]; z = dots when x is null.
 void interaction_forward(const float* x, const float* pooled,
                          InteractionScratch& scratch, float* z) {
   scratch.stack(x, pooled);
   scratch.gram.noalias() = scratch.stacked * scratch.stacked.transpose();
   const int64_t dim = scratch.stacked.cols();
   const int64_t vectors = scratch.stacked.rows();
-  std::copy(x, x + dim, z);
-  float* dots = z + dim;
+  float* dots = x ? std::copy(x, x + dim, z) : z;
   for (int64_t i = 0; i < vectors; ++i)
     for (int64_t j = i + 1; j < vectors; ++j) *dots++ = scratch.gram(i, j);
 }
 
 // From z_grad [D + pairs]: x_grad [D] = z_grad[0, D) + dV row 0, and
-// pooled_grad [F, D] = dV rows 1..F (overwritten).
+// pooled_grad [F, D] = dV rows 1..F (overwritten). Without x (null), z_grad
+// holds the pairs only, x_grad is not written and pooled_grad = dV.
 void interaction_backward(const float* x, const float* pooled,
                           const float* z_grad, InteractionScratch& scratch,
                           float* x_grad, float* pooled_grad) {
   scratch.stack(x, pooled);
   const int64_t dim = scratch.stacked.cols();
   const int64_t vectors = scratch.stacked.rows();
-  const float* dot_grad = z_grad + dim;
+  const float* dot_grad = x ? z_grad + dim : z_grad;
   for (int64_t i = 0; i < vectors; ++i) {
     scratch.gram(i, i) = 0.0f;
     for (int64_t j = i + 1; j < vectors; ++j) {
@@ -129,21 +132,33 @@ void interaction_backward(const float* x, const float* pooled,
     }
   }
   scratch.stacked_grad.noalias() = scratch.gram * scratch.stacked;
-  for (int64_t d = 0; d < dim; ++d)
-    x_grad[d] = z_grad[d] + scratch.stacked_grad(0, d);
-  MatrixView(pooled_grad, vectors - 1, dim) =
-      scratch.stacked_grad.bottomRows(vectors - 1);
+  if (x)
+    for (int64_t d = 0; d < dim; ++d)
+      x_grad[d] = z_grad[d] + scratch.stacked_grad(0, d);
+  MatrixView(pooled_grad, scratch.num_pooled(x), dim) =
+      scratch.stacked_grad.bottomRows(scratch.num_pooled(x));
 }
 
 }  // namespace
 
 Dlrm::Dlrm(DlrmConfig config) : config_(std::move(config)) {
-  check_size("num_dense", config_.num_dense);
+  if (config_.num_dense < 0)
+    throw InvalidArgument(
+        message("Dlrm: num_dense = ", config_.num_dense, " must be >= 0"));
   check_size("num_sparse", config_.num_sparse);
   check_size("embedding_dim", config_.embedding_dim);
   for (int64_t width : config_.bottom_mlp)
     check_size("bottom_mlp width", width);
   for (int64_t width : config_.top_mlp) check_size("top_mlp width", width);
+  if (!has_bottom() && !config_.bottom_mlp.empty())
+    throw InvalidArgument(
+        "Dlrm: num_dense = 0 means no bottom MLP, but bottom_mlp has hidden "
+        "widths");
+  if (!has_bottom() && config_.num_sparse < 2)
+    throw InvalidArgument(message(
+        "Dlrm: num_sparse = ", config_.num_sparse,
+        " with num_dense = 0 leaves the interaction without a pair; it needs "
+        "num_sparse >= 2"));
 
   int64_t offset = 0;
   auto add_layer = [&](int64_t in, int64_t out, bool relu) {
@@ -155,7 +170,7 @@ Dlrm::Dlrm(DlrmConfig config) : config_(std::move(config)) {
     add_layer(width, hidden, true);
     width = hidden;
   }
-  add_layer(width, config_.embedding_dim, true);
+  if (has_bottom()) add_layer(width, config_.embedding_dim, true);
   num_bottom_layers_ = static_cast<int64_t>(layers_.size());
   width = interaction_width();
   for (int64_t hidden : config_.top_mlp) {
@@ -177,9 +192,14 @@ Dlrm::Dlrm(DlrmConfig config) : config_(std::move(config)) {
   activations_.outputs.resize(layers_.size());
 }
 
+int64_t Dlrm::interaction_vectors() const {
+  return config_.num_sparse + (has_bottom() ? 1 : 0);
+}
+
 int64_t Dlrm::interaction_width() const {
-  const int64_t vectors = config_.num_sparse + 1;
-  return config_.embedding_dim + vectors * (vectors - 1) / 2;
+  const int64_t vectors = interaction_vectors();
+  return (has_bottom() ? config_.embedding_dim : 0) +
+         vectors * (vectors - 1) / 2;
 }
 
 void Dlrm::zero_gradients() {
@@ -224,9 +244,9 @@ void Dlrm::forward(const float* dense, const float* embeddings,
   }
 
   activations.interaction.resize(batch_size * z_width);
-  InteractionScratch scratch(config_.num_sparse, dim);
+  InteractionScratch scratch(interaction_vectors(), dim);
   for (int64_t b = 0; b < batch_size; ++b)
-    interaction_forward(input + b * dim,
+    interaction_forward(has_bottom() ? input + b * dim : nullptr,
                         embeddings + b * config_.num_sparse * dim, scratch,
                         activations.interaction.data() + b * z_width);
 
@@ -269,7 +289,8 @@ double Dlrm::forward_backward(std::span<const float> dense,
 
   // Walks the layers backwards with output_grad_ holding the gradient with
   // respect to the current layer's output; the first bottom layer's input is
-  // the data, whose gradient nobody needs.
+  // the data, whose gradient nobody needs (without a bottom MLP, layer 0 is
+  // the first top layer, whose input gradient is z's).
   auto linear_backward = [&](int64_t index, const float* input) {
     const Layer& layer = layers_[index];
     MatrixView grad(output_grad_.data(), batch_size, layer.out);
@@ -287,7 +308,7 @@ double Dlrm::forward_backward(std::span<const float> dense,
     // Row by row: contiguous, vectorised adds (a column-wise sum of a
     // row-major matrix strides through memory one float at a time).
     for (int64_t b = 0; b < batch_size; ++b) bias_grad += grad.row(b);
-    if (index == 0) return;
+    if (index == 0 && has_bottom()) return;
     input_grad_.resize(batch_size * layer.in);
     const ConstMatrixView weight(parameters_.data() + layer.offset, layer.out,
                                  layer.in);
@@ -306,13 +327,16 @@ double Dlrm::forward_backward(std::span<const float> dense,
   const int64_t dim = config_.embedding_dim;
   const int64_t pooled_width = config_.num_sparse * dim;
   const int64_t z_width = interaction_width();
-  const float* bottom = activations_.outputs[num_bottom_layers_ - 1].data();
+  const float* bottom =
+      has_bottom() ? activations_.outputs[num_bottom_layers_ - 1].data()
+                   : nullptr;
   input_grad_.resize(batch_size * dim);
-  InteractionScratch scratch(config_.num_sparse, dim);
+  InteractionScratch scratch(interaction_vectors(), dim);
   for (int64_t b = 0; b < batch_size; ++b)
-    interaction_backward(bottom + b * dim, embeddings.data() + b * pooled_width,
+    interaction_backward(bottom ? bottom + b * dim : nullptr,
+                         embeddings.data() + b * pooled_width,
                          output_grad_.data() + b * z_width, scratch,
-                         input_grad_.data() + b * dim,
+                         bottom ? input_grad_.data() + b * dim : nullptr,
                          embedding_grad.data() + b * pooled_width);
   std::swap(output_grad_, input_grad_);
 

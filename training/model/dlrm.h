@@ -28,6 +28,9 @@
 //   loss   = -(y log p + (1 - y) log(1 - p)), computed from the logit as
 //            max(logit, 0) - logit * y + log1p(exp(-|logit|))
 //
+// With num_dense = 0 there is no bottom MLP and no x: v = (e_0, ..,
+// e_{F-1}), F vectors, and z = dots, width F (F - 1) / 2 (so F >= 2).
+//
 // Each Linear is PyTorch's nn.Linear: out = in W^T + b with W [out, in].
 // ReLU's gradient at exactly 0 is 0, as in PyTorch.
 //
@@ -44,11 +47,12 @@
 namespace rowshard {
 
 struct DlrmConfig {
-  int64_t num_dense = 0;      // dense features per example
+  int64_t num_dense = 0;      // dense features per example; 0: no bottom MLP
   int64_t num_sparse = 0;     // pooled embeddings per example (F)
   int64_t embedding_dim = 0;  // D, the width of every pooled embedding
   // Hidden widths of the bottom MLP; its last layer, to embedding_dim, is
-  // implied (so {} means a single layer num_dense -> embedding_dim).
+  // implied (so {} means a single layer num_dense -> embedding_dim). Empty
+  // when num_dense is 0.
   std::vector<int64_t> bottom_mlp;
   // Hidden widths of the top MLP; its last layer, to 1 logit, is implied.
   std::vector<int64_t> top_mlp;
@@ -61,8 +65,9 @@ class Dlrm {
   // (nn.Linear's default bound) by a counter-based generator: the weight at
   // flat index i of parameters() depends only on (config.seed, i), so the
   // same config gives the same bits on every rank (the numbers are not
-  // PyTorch's); biases are 0. Throws InvalidArgument if num_dense,
-  // num_sparse, embedding_dim or any hidden width is < 1.
+  // PyTorch's); biases are 0. Throws InvalidArgument if num_sparse,
+  // embedding_dim or any hidden width is < 1, num_dense is < 0, or num_dense
+  // is 0 with bottom_mlp not empty or num_sparse < 2.
   explicit Dlrm(DlrmConfig config);
 
   // The math of one training step on a local batch of `batch_size` examples:
@@ -112,7 +117,8 @@ class Dlrm {
   }
 
   const DlrmConfig& config() const { return config_; }
-  // D + (F + 1) F / 2: the width of z, the top MLP's input.
+  // D + (F + 1) F / 2: the width of z, the top MLP's input (F (F - 1) / 2
+  // without dense features).
   int64_t interaction_width() const;
 
  private:
@@ -129,13 +135,17 @@ class Dlrm {
     std::vector<float> interaction;  // z [batch, interaction_width()]
   };
 
+  bool has_bottom() const { return config_.num_dense > 0; }
+  // The vectors the interaction dots: x (if there is one) and the pooled
+  // embeddings.
+  int64_t interaction_vectors() const;
   void check_batch(std::span<const float> dense,
                    std::span<const float> embeddings, int64_t batch_size) const;
   void forward(const float* dense, const float* embeddings, int64_t batch_size,
                Activations& activations) const;
 
   DlrmConfig config_;
-  std::vector<Layer> layers_;  // bottom layers, then top layers
+  std::vector<Layer> layers_;  // bottom layers (if any), then top layers
   int64_t num_bottom_layers_;
   std::vector<float> parameters_;
   std::vector<float> gradients_;
