@@ -20,6 +20,7 @@
 #include "sharding/collectives.h"
 #include "sharding/memory_limit.h"
 #include "training/data/synthetic.h"
+#include "training/data/tsv_held_out.h"
 #include "training/data/tsv_reader.h"
 #include "training/metrics.h"
 #include "training/model/dense_optimizer.h"
@@ -115,12 +116,16 @@ std::vector<TableSharding> choose_sharding(const config::JobConfig& j,
 }  // namespace
 
 std::string TrainingSummary::to_json() const {
+  const auto or_null = [](const std::optional<double>& value) {
+    return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
+  };
   nlohmann::ordered_json out = {{"steps", steps},
                                 {"examples_per_s", examples_per_s},
-                                {"train_logloss", train_logloss},
-                                {"eval_logloss", eval_logloss},
-                                {"eval_auc", eval_auc}};
+                                {"train_logloss", or_null(train_logloss)},
+                                {"eval_logloss", or_null(eval_logloss)},
+                                {"eval_auc", or_null(eval_auc)}};
   if (planted_auc) out["planted_auc"] = *planted_auc;
+  out["malformed_lines_skipped"] = malformed_lines_skipped;
   out["bytes_exchanged"] = bytes_exchanged;
   out["seconds"] = {{"data", data_seconds},
                     {"embedding_exchange", embedding_exchange_seconds},
@@ -142,6 +147,10 @@ struct Trainer::State {
   ExampleBatch eval;
   // Synthetic data: the planted click probability of each held-out example.
   std::vector<float> planted_probability;
+  // Why there is no evaluation at all, or no AUC (see check_held_out).
+  std::optional<std::string> no_evaluation;
+  std::optional<std::string> no_auc;
+  int64_t held_out_skipped_lines = 0;
   int64_t num_dense = 0;
   int64_t step = 0;
   // Per step: the global sum of losses and number of examples.
@@ -153,6 +162,35 @@ struct Trainer::State {
 
   bool leader() const { return comm.rank() == 0; }
 };
+
+namespace {
+
+std::string quoted_list(const std::vector<std::string>& names) {
+  std::string list;
+  for (const std::string& name : names) list += (list.empty() ? "'" : ", '") + name + "'";
+  return list;
+}
+
+// Finds why the held-out set gives no evaluation (no example on any rank)
+// or no AUC (one class only), so that neither is reported as a figure.
+// Collective.
+void check_held_out(Trainer::State& s) {
+  std::vector<int64_t> counts = {s.eval.size, 0};  // examples, clicks
+  for (float label : s.eval.labels) counts[1] += label > 0.5f ? 1 : 0;
+  allreduce_sum<int64_t>(s.comm, counts);
+  const std::vector<std::string>& files = s.job.data.tsv.eval_files;
+  if (counts[0] == 0 && files.empty()) {
+    s.no_evaluation = "data.tsv.eval_files is empty";
+  } else if (counts[0] == 0) {
+    s.no_evaluation = message("data.tsv.eval_files ", quoted_list(files), " hold no valid line (",
+                              s.held_out_skipped_lines, " malformed)");
+  } else if (counts[1] == 0 || counts[1] == counts[0]) {
+    s.no_auc = message("all ", counts[0], " held-out examples are ",
+                       counts[1] == 0 ? "non-clicks" : "clicks");
+  }
+}
+
+}  // namespace
 
 Trainer::~Trainer() = default;
 
@@ -215,12 +253,12 @@ Trainer::Trainer(config::JobConfig job, Communicator& comm)
     if (!j.data.tsv.eval_files.empty()) {
       TsvReaderOptions eval_options = options;
       eval_options.files = j.data.tsv.eval_files;
-      eval_options.loop = false;
-      eval_options.batch_size = j.eval_examples;
-      TsvReader eval_reader(eval_options);
-      if (auto batch = eval_reader.next()) s.eval = std::move(*batch);
+      TsvHeldOut held_out = tsv_held_out(eval_options, j.eval_examples);
+      s.eval = std::move(held_out.batch);
+      s.held_out_skipped_lines = held_out.skipped_lines;
     }
   }
+  check_held_out(s);
 
   DlrmConfig model;
   model.num_dense = s.num_dense;
@@ -256,6 +294,7 @@ double from_leader(Communicator& comm, double value) {
 // Predicts the held-out set and computes AUC and log loss over all ranks'
 // examples together. Collective.
 void evaluate(Trainer::State& s) {
+  if (s.no_evaluation) return;
   const ExampleBatch& eval = s.eval;
   const Tensor pooled = s.embeddings->forward_no_grad(
       {s.feature_names, eval.size, eval.sparse_values, eval.sparse_lengths, {}, std::nullopt});
@@ -269,9 +308,24 @@ void evaluate(Trainer::State& s) {
     loss = log_loss(all_predictions, all_labels);
     if (!all_planted.empty()) planted = exact_auc(all_planted, all_labels);
   }
-  s.summary.eval_auc = from_leader(s.comm, auc);
+  // from_leader is collective: every rank calls it, whatever is kept.
+  auc = from_leader(s.comm, auc);
   s.summary.eval_logloss = from_leader(s.comm, loss);
-  if (!s.planted_probability.empty()) s.summary.planted_auc = from_leader(s.comm, planted);
+  planted = from_leader(s.comm, planted);
+  if (s.no_auc) return;
+  s.summary.eval_auc = auc;
+  if (s.job.data.source == "synthetic") s.summary.planted_auc = planted;
+}
+
+// "auc 0.71234  logloss 0.51234", "auc undefined" for one class only.
+std::string describe_evaluation(const TrainingSummary& summary) {
+  char text[64];
+  if (summary.eval_auc)
+    std::snprintf(text, sizeof text, "auc %.5f  logloss %.5f", *summary.eval_auc,
+                  *summary.eval_logloss);
+  else
+    std::snprintf(text, sizeof text, "auc undefined  logloss %.5f", *summary.eval_logloss);
+  return text;
 }
 
 }  // namespace
@@ -432,12 +486,11 @@ TrainingSummary Trainer::run(const std::optional<std::string>& resume) {
                   sum / count, format_duration(remaining).c_str());
       std::fflush(stdout);
     }
-    if (j.eval_every > 0 && (s.step + 1) % j.eval_every == 0 && !last) {
+    if (j.eval_every > 0 && (s.step + 1) % j.eval_every == 0 && !last && !s.no_evaluation) {
       evaluate(s);
       if (s.leader())
-        std::printf("eval at step %lld: auc %.5f  logloss %.5f\n",
-                    static_cast<long long>(s.step + 1), s.summary.eval_auc,
-                    s.summary.eval_logloss);
+        std::printf("eval at step %lld: %s\n", static_cast<long long>(s.step + 1),
+                    describe_evaluation(s.summary).c_str());
     }
     if (!j.checkpoint_dir.empty() && j.checkpoint_every > 0 &&
         (s.step + 1) % j.checkpoint_every == 0 && !last) {
@@ -448,6 +501,8 @@ TrainingSummary Trainer::run(const std::optional<std::string>& resume) {
   }
   const double elapsed = seconds_since(start);
   evaluate(s);
+  if (s.leader() && s.no_evaluation) std::printf("no evaluation: %s\n", s.no_evaluation->c_str());
+  if (s.leader() && s.no_auc) std::printf("eval AUC undefined: %s\n", s.no_auc->c_str());
   if (!j.checkpoint_dir.empty()) save_checkpoint(s);
 
   double sum = 0, count = 0;
@@ -455,13 +510,16 @@ TrainingSummary Trainer::run(const std::optional<std::string>& resume) {
     sum += l;
     count += n;
   }
-  std::vector<int64_t> bytes = {s.comm.bytes_sent() - bytes_before};
-  allreduce_sum<int64_t>(s.comm, bytes);
+  // All ranks': bytes sent, training lines skipped.
+  std::vector<int64_t> totals = {s.comm.bytes_sent() - bytes_before, s.train->skipped_lines()};
+  allreduce_sum<int64_t>(s.comm, totals);
   s.summary.steps = s.step;
-  s.summary.train_logloss = count > 0 ? sum / count : 0;
+  if (count > 0) s.summary.train_logloss = sum / count;
   s.summary.examples_per_s =
       elapsed > 0 ? static_cast<double>(examples_seen) / elapsed : 0;
-  s.summary.bytes_exchanged = bytes[0];
+  s.summary.bytes_exchanged = totals[0];
+  // Every rank read the same held-out lines: they count once.
+  s.summary.malformed_lines_skipped = totals[1] + s.held_out_skipped_lines;
   return s.summary;
 }
 

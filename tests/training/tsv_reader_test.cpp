@@ -6,13 +6,16 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <numeric>
 #include <sstream>
 
 #include "engine/error.h"
+#include "training/data/tsv_held_out.h"
 
 namespace rowshard {
 namespace {
@@ -229,6 +232,54 @@ TEST(TsvReader, DenseIsLog1pOfTheClippedCountAndMissingFieldsAreEmpty) {
   EXPECT_EQ(reader.skipped_lines(), 0);
 }
 
+// The dense vector that `line` parses to under a layout of one label column
+// and dense columns only, or the parser's complaint.
+std::vector<float> dense_of(const std::string& line, std::string* problem = nullptr) {
+  const int num_dense = static_cast<int>(std::count(line.begin(), line.end(), '\t'));
+  TsvLayout layout{.label_column = 0, .num_columns = num_dense + 1};
+  for (int column = 1; column <= num_dense; ++column) layout.dense_columns.push_back(column);
+  const TsvLineParser parser(layout, {});
+  TsvExample example;
+  const std::optional<std::string> complaint = parser.parse(line, example);
+  if (problem) *problem = complaint.value_or("");
+  EXPECT_EQ(complaint.has_value(), problem != nullptr) << complaint.value_or("");
+  return example.dense;
+}
+
+TEST(TsvLineParser, DenseFeaturesMayBeRealNumbers) {
+  const std::vector<float> dense = dense_of("1\t2.5\t-0.5\t1e2\t0.25\t-0\t-1e-3\t.5");
+  ASSERT_EQ(dense.size(), 7u);
+  EXPECT_FLOAT_EQ(dense[0], 1.2527629684953681f);   // ln(3.5)
+  EXPECT_EQ(dense[1], 0.0f);                        // negative: clipped to 0
+  EXPECT_FLOAT_EQ(dense[2], 4.6151205168412594f);   // ln(101)
+  EXPECT_FLOAT_EQ(dense[3], 0.22314355131420976f);  // ln(1.25)
+  EXPECT_EQ(dense[4], 0.0f);
+  EXPECT_FALSE(std::signbit(dense[4]));  // -0 clips to +0, as the integer 0 gives
+  EXPECT_EQ(dense[5], 0.0f);
+  EXPECT_FLOAT_EQ(dense[6], 0.40546510810816438f);  // ln(1.5)
+}
+
+TEST(TsvLineParser, IntegerDenseFeaturesKeepTheirBits) {
+  for (const int64_t count : {int64_t{0}, int64_t{-1}, int64_t{7}, int64_t{123456789},
+                              int64_t{9007199254740993}, std::numeric_limits<int64_t>::max(),
+                              std::numeric_limits<int64_t>::min()}) {
+    const float expected =
+        static_cast<float>(std::log1p(static_cast<double>(std::max<int64_t>(count, 0))));
+    const std::vector<float> dense = dense_of("0\t" + std::to_string(count));
+    ASSERT_EQ(dense.size(), 1u);
+    EXPECT_EQ(std::bit_cast<uint32_t>(dense[0]), std::bit_cast<uint32_t>(expected)) << count;
+  }
+}
+
+TEST(TsvLineParser, DenseFeaturesThatAreNotFiniteNumbersAreMalformed) {
+  for (const std::string field :
+       {"nan", "inf", "-inf", "1.5x", "1e999", "0x10", "+3", " 3", "1,5"}) {
+    std::string problem;
+    dense_of("1\t" + field, &problem);
+    EXPECT_EQ(problem, "column 1 '" + field + "' is not a number");
+  }
+}
+
 TEST(TsvReader, BatchesAreFullButTheLast) {
   TsvReader reader(criteo_options({kCriteoSample}, 7));
   const std::vector<ExampleBatch> batches = read_all(reader);
@@ -392,7 +443,7 @@ TEST(TsvReader, SkipsMalformedLinesWithAWarningNamingFileAndLine) {
   EXPECT_NE(warnings.find("file '" + path + "', line 3: column 0 (label) '2' is not 0 or 1"),
             std::string::npos)
       << warnings;
-  EXPECT_NE(warnings.find("file '" + path + "', line 5: column 3 '12a' is not an integer; line "
+  EXPECT_NE(warnings.find("file '" + path + "', line 5: column 3 '12a' is not a number; line "
                           "skipped"),
             std::string::npos)
       << warnings;
@@ -443,6 +494,23 @@ TEST(TsvReader, MalformedLinesStillCountForSharding) {
     expect_examples(actual, expected_from(mine, criteo_layout(), criteo_rows()));
   }
   EXPECT_EQ(skipped, 3);
+}
+
+TEST(TsvReader, MalformedLinesAreWarnedAboutAndCountedOnceOverEpochs) {
+  std::vector<std::string> good;
+  TsvReaderOptions options = criteo_options({damaged_sample(&good)}, 4);
+  options.loop = true;
+  testing::internal::CaptureStderr();
+  int64_t skipped = 0;
+  {
+    TsvReader reader(options);
+    int64_t examples = 0;
+    while (examples < 3 * static_cast<int64_t>(good.size())) examples += reader.next()->size;
+    skipped = reader.skipped_lines();
+  }
+  const std::string warnings = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(skipped, 3);
+  EXPECT_EQ(lines_of(warnings).size(), 3u) << warnings;
 }
 
 TEST(TsvReader, WarningsStopAfterTwentyAndTheRestAreCounted) {
@@ -639,6 +707,49 @@ TEST(TsvLayout, CriteoIsLabelThenThirteenDenseThenTwentySixCategorical) {
   EXPECT_EQ(layout.categorical_columns.front(), 14);
   EXPECT_EQ(layout.categorical_columns.back(), 39);
   EXPECT_NO_THROW(validate_layout(layout));
+}
+
+// The held-out set is the first `examples` valid lines at any rank count:
+// lines 3, 5 and 7 of the damaged sample are malformed, so the first 5
+// examples are lines 1, 2, 4, 6 and 8.
+TEST(TsvHeldOut, RanksShareTheFirstValidLinesWhateverTheirNumber) {
+  std::vector<std::string> good;
+  TsvReaderOptions options = criteo_options({damaged_sample(&good)}, 1);
+  const std::vector<Expected> first_five = expected_from(
+      std::vector<std::string>(good.begin(), good.begin() + 5), criteo_layout(), criteo_rows());
+  for (int world_size = 1; world_size <= 3; ++world_size) {
+    SCOPED_TRACE(testing::Message() << world_size << " ranks");
+    std::vector<Expected> together;
+    for (int rank = 0; rank < world_size; ++rank) {
+      options.rank = rank;
+      options.world_size = world_size;
+      testing::internal::CaptureStderr();
+      const TsvHeldOut held_out = tsv_held_out(options, 5);
+      const std::string warnings = testing::internal::GetCapturedStderr();
+      EXPECT_EQ(held_out.examples, 5);
+      EXPECT_EQ(held_out.skipped_lines, 3);
+      EXPECT_EQ(held_out.batch.size, 5 * (rank + 1) / world_size - 5 * rank / world_size);
+      EXPECT_EQ(lines_of(warnings).size(), rank == 0 ? 3u : 0u) << warnings;
+      const std::vector<Expected> share = examples_of(held_out.batch, criteo_layout());
+      together.insert(together.end(), share.begin(), share.end());
+    }
+    expect_examples(together, first_five);
+  }
+}
+
+TEST(TsvHeldOut, FewerLinesThanAskedForGiveWhatThereIs) {
+  TsvReaderOptions options = criteo_options({write_file("empty.tsv", "")}, 1);
+  EXPECT_EQ(tsv_held_out(options, 10).examples, 0);
+  options.files = {kCriteoSample};
+  options.world_size = 3;
+  options.rank = 2;
+  const TsvHeldOut held_out = tsv_held_out(options, 1000);
+  EXPECT_EQ(held_out.examples, 100);
+  EXPECT_EQ(held_out.batch.size, 34);
+  const std::vector<std::string> lines = sample_lines();
+  expect_examples(examples_of(held_out.batch, criteo_layout()),
+                  expected_from(std::vector<std::string>(lines.begin() + 66, lines.end()),
+                                criteo_layout(), criteo_rows()));
 }
 
 }  // namespace

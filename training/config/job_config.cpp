@@ -1,5 +1,6 @@
 #include "training/config/job_config.h"
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -153,6 +154,19 @@ std::string read_file(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
+// Makes the files the job reads, if relative, relative to the config file's
+// folder rather than to the working directory, so a config runs from anywhere.
+void resolve_input_paths(JobConfig& job) {
+  const std::filesystem::path folder = std::filesystem::path(job.file).parent_path();
+  const auto resolve = [&](std::string& path) {
+    if (std::filesystem::path(path).is_relative()) path = (folder / path).lexically_normal();
+  };
+  for (std::string& file : job.data.tsv.files) resolve(file);
+  for (std::string& file : job.data.tsv.eval_files) resolve(file);
+  for (TableSpec& table : job.tables)
+    if (table.pretrained_path) resolve(*table.pretrained_path);
+}
+
 }  // namespace
 
 JobConfig load_job_config(const std::string& path, const std::vector<std::string>& overrides) {
@@ -225,6 +239,7 @@ JobConfig load_job_config(const std::string& path, const std::vector<std::string
                                      "feature, but there are ", job.features.size(), " features"));
   if (root.has("model")) job.model = parse_model(root.at("model"));
   check_dense_free_model(root, job);
+  resolve_input_paths(job);
   return job;
 }
 

@@ -80,7 +80,9 @@ struct JobConfig {
 // Reads the config file, applies the --set overrides in order, and checks
 // everything before any work starts: unknown keys, wrong types, missing
 // required keys, bad values — each an InvalidArgument naming the file, the
-// line and the key.
+// line and the key. A relative path to a file the job reads (data.tsv.files
+// and eval_files, tables' pretrained paths), whether in the file or from
+// --set, is taken from the config file's folder: it comes back joined to it.
 JobConfig load_job_config(const std::string& path, const std::vector<std::string>& overrides);
 
 }  // namespace rowshard::config

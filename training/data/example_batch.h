@@ -47,6 +47,10 @@ class BatchSource {
   // same data and options. Throws InvalidArgument for a string that is not
   // such a position.
   virtual void seek(const std::string& position) = 0;
+
+  // How many malformed input lines the source has left out so far, each line
+  // once (0 for a source that makes its examples rather than reading them).
+  virtual int64_t skipped_lines() const { return 0; }
 };
 
 }  // namespace rowshard

@@ -24,6 +24,18 @@ void check_column(const TsvLayout& layout, const char* role, int column,
                                   named->second, " and as ", role));
 }
 
+// A dense field's value: a finite decimal number, integer or real, in plain
+// or scientific notation; nullopt for anything else (NaN and infinities
+// included). An integer converts exactly as static_cast<double> of it would:
+// both round to nearest.
+std::optional<double> dense_value(std::string_view text) {
+  const char* const end = text.data() + text.size();
+  double value = 0;
+  const auto [stop, error] = std::from_chars(text.data(), end, value);
+  if (error != std::errc() || stop != end || !std::isfinite(value)) return std::nullopt;
+  return value;
+}
+
 }  // namespace
 
 TsvLayout criteo_layout() {
@@ -100,12 +112,10 @@ std::optional<std::string> TsvLineParser::parse(std::string_view line,
           break;
         case ColumnRole::Kind::dense: {
           if (text.empty()) break;
-          int64_t value = 0;
-          const auto [stop, error] = std::from_chars(field, field_end, value);
-          if (error != std::errc() || stop != field_end)
-            return message("column ", column, " '", text, "' is not an integer");
-          example.dense[role.feature] =
-              static_cast<float>(std::log1p(static_cast<double>(std::max<int64_t>(value, 0))));
+          const std::optional<double> value = dense_value(text);
+          if (!value) return message("column ", column, " '", text, "' is not a number");
+          // Clips -0 too, to the +0 that an integer's transform gives.
+          example.dense[role.feature] = static_cast<float>(std::log1p(*value > 0 ? *value : 0.0));
           break;
         }
         case ColumnRole::Kind::categorical:

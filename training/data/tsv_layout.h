@@ -4,7 +4,7 @@
 // A line is fields separated by '\t'; columns count from 0. Per column role:
 //
 //   label        "0" or "1"                      -> 0.0f or 1.0f
-//   dense        a decimal integer v, or empty   -> log(1 + max(v, 0)), 0 if
+//   dense        a decimal number v, or empty    -> log(1 + max(v, 0)), 0 if
 //                                                   empty
 //   categorical  any bytes, or empty             -> a row of the feature's
 //                                                   table, none if empty
@@ -13,7 +13,11 @@
 // The dense transform is the standard DLRM preprocessing of the Criteo
 // counts (which may be -1): negatives clip to 0, then log1p, computed in
 // double and rounded to float:
-//   dense = float(log1p(double(max(v, 0))))
+//   dense = float(log1p(max(double(v), 0)))
+// A dense value may be an integer ("12", "-1") or a real ("2.5", "-0.3",
+// "1e-3"), so logs of measured quantities load as they are. The transform is
+// the same for both (a negative real becomes 0 as a negative count does), and
+// an integer gives the bits it gave when only integers were allowed.
 //
 // Categorical feature k (its position in categorical_columns, not its
 // column) hashes its field's bytes into the rows of its table:
@@ -24,8 +28,8 @@
 //
 // Missing trailing fields (a line with fewer fields than num_columns) are
 // missing values too. A line is malformed when its label is missing or not
-// "0"/"1", a dense field is not an integer, or it has more than num_columns
-// fields.
+// "0"/"1", a dense field is not a finite number, or it has more than
+// num_columns fields.
 #pragma once
 
 #include <cstdint>
@@ -76,7 +80,7 @@ class TsvLineParser {
 
   // Parses `line` (without its line ending) into `example`, whose vectors are
   // resized and reused. Returns nullopt, or what makes the line malformed
-  // (e.g. "column 3 '12a' is not an integer"); `example` is then unspecified.
+  // (e.g. "column 3 '12a' is not a number"); `example` is then unspecified.
   std::optional<std::string> parse(std::string_view line, TsvExample& example) const;
 
   const TsvLayout& layout() const { return layout_; }

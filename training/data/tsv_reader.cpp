@@ -75,6 +75,7 @@ class File {
 // One line as read, with where it was.
 struct Line {
   std::string_view text;  // without its line ending
+  int64_t epoch = 0;
   int64_t file = 0;
   int64_t file_line = 0;  // lines before it in its file
   int64_t index = 0;      // lines before it in the epoch
@@ -139,7 +140,7 @@ class LineSource {
     std::string_view text(start, text_end - start);
     if (newline != nullptr && text.ends_with('\r')) text.remove_suffix(1);
 
-    const Line line{text, cursor_.file, cursor_.file_line, cursor_.line};
+    const Line line{text, cursor_.epoch, cursor_.file, cursor_.file_line, cursor_.line};
     begin_ += consumed;
     cursor_.offset += static_cast<int64_t>(consumed);
     ++cursor_.file_line;
@@ -225,6 +226,12 @@ class BatchBuilder {
 
 std::string where(const std::vector<std::string>& files, const Line& line) {
   return message("file '", files[line.file], "', line ", line.file_line + 1);
+}
+
+// Whether reading from `start` meets `line` for the first time: lines come
+// round again one epoch later, from the start's place in its epoch on.
+bool first_visit(const Line& line, const Cursor& start) {
+  return line.epoch == start.epoch || (line.epoch == start.epoch + 1 && line.index < start.line);
 }
 
 std::string format(const Cursor& cursor) {
@@ -319,12 +326,14 @@ class TsvReader::ReadAhead {
         }
         if (line->index % options_.world_size != options_.rank) continue;
         if (const std::optional<std::string> problem = parser_.parse(line->text, example)) {
-          const std::string text = message(where(options_.files, *line), ": ", *problem);
+          auto text = [&] { return message(where(options_.files, *line), ": ", *problem); };
           if (options_.on_malformed == TsvReaderOptions::OnMalformed::fail)
-            throw CorruptData(text);
+            throw CorruptData(text());
+          // A line met again in a later epoch was counted and reported already.
+          if (!first_visit(*line, start)) continue;
           ++item.skipped_lines;
-          if (warnings_made < kMaxWarnings) {
-            item.warnings.push_back(text);
+          if (options_.print_warnings && warnings_made < kMaxWarnings) {
+            item.warnings.push_back(text());
             ++warnings_made;
           }
           continue;
@@ -422,7 +431,7 @@ TsvReader::TsvReader(TsvReaderOptions options)
 
 TsvReader::~TsvReader() {
   read_ahead_.reset();
-  if (skipped_lines_ > warnings_printed_)
+  if (options_.print_warnings && skipped_lines_ > warnings_printed_)
     std::fprintf(stderr, "warning: TsvReader skipped %lld malformed lines; %lld not shown\n",
                  static_cast<long long>(skipped_lines_),
                  static_cast<long long>(skipped_lines_ - warnings_printed_));

@@ -28,10 +28,12 @@
 //
 // Malformed lines. Under OnMalformed::skip a malformed line is left out,
 // counted, and reported on stderr ("warning: file 'day_0.tsv', line 17:
-// column 3 '12a' is not an integer; line skipped") by the next() whose batch
+// column 3 '12a' is not a number; line skipped") by the next() whose batch
 // it would have been in; after kMaxWarnings such reports only the count
-// goes on, and the destructor prints how many were not shown. Under
-// OnMalformed::fail next() throws CorruptData with the same text.
+// goes on, and the destructor prints how many were not shown. Each line is
+// counted and reported once: with `loop`, the same line met in later epochs
+// is skipped silently. Under OnMalformed::fail next() throws CorruptData
+// with the same text.
 //
 // Positions. position() is five integers joined by ':',
 //   epoch:file:offset:file_line:line
@@ -69,6 +71,9 @@ struct TsvReaderOptions {
   OnMalformed on_malformed = OnMalformed::skip;
   // Start again at the first file after the last (epochs), forever.
   bool loop = false;
+  // false: skipped lines are only counted, for a reader whose lines another
+  // reader (on another rank) reports.
+  bool print_warnings = true;
 };
 
 class TsvReader : public BatchSource {
@@ -94,8 +99,10 @@ class TsvReader : public BatchSource {
   void seek(const std::string& position) override;
 
   // How many malformed lines were skipped in making the batches next() has
-  // returned (the count goes on across seek()).
-  int64_t skipped_lines() const { return skipped_lines_; }
+  // returned, each line once from where reading began (construction or the
+  // last seek(); the count goes on across seek(), so lines read again after a
+  // seek back count again).
+  int64_t skipped_lines() const override { return skipped_lines_; }
 
  private:
   class ReadAhead;
