@@ -23,6 +23,11 @@ EmbeddingBagCollection::EmbeddingBagCollection(
     if (!table_names.insert(config.table.name).second)
       throw InvalidArgument(message(kOwner, ": two tables are named '",
                                     config.table.name, "'"));
+    if (config.table.include_last_offset)
+      throw InvalidArgument(message(
+          kOwner, ": table '", config.table.name,
+          "' sets include_last_offset, which a collection does not read: its batches' "
+          "offsets always end with the end of the values (features * batch_size + 1 entries)"));
     tables_.emplace_back(config.table);
     optimizers_.push_back(make_optimizer(config.optimizer,
                                          config.table.num_embeddings,

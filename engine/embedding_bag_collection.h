@@ -35,7 +35,8 @@ namespace rowshard {
 
 struct CollectionTableConfig {
   // name, num_embeddings, embedding_dim, mode, padding_idx, max_norm,
-  // scale_grad_by_freq, dtype, seed (include_last_offset does not apply).
+  // scale_grad_by_freq, dtype, seed. include_last_offset is refused: a
+  // KeyedJaggedBatch's offsets always include the last one.
   EmbeddingBagOptions table;
   OptimizerConfig optimizer;
 };

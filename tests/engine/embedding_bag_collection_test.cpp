@@ -333,6 +333,18 @@ TEST_F(CollectionVersusTables, OutputIsReadByFeatureName) {
   EXPECT_THROW(collection.feature_view(output, "shops"), InvalidArgument);
 }
 
+TEST(CollectionConfig, RefusesIncludeLastOffsetRatherThanIgnoringIt) {
+  CollectionTableConfig config =
+      table_config("a", 10, 4, PoolingMode::sum, OptimizerKind::sgd);
+  config.table.include_last_offset = true;
+  try {
+    EmbeddingBagCollection collection({config}, {{"f", "a", false}});
+    FAIL() << "include_last_offset was accepted and would be ignored";
+  } catch (const InvalidArgument& error) {
+    EXPECT_THAT(error.what(), ::testing::HasSubstr("table 'a' sets include_last_offset"));
+  }
+}
+
 TEST(CollectionConfig, RefusesInconsistentConfigs) {
   auto table = table_config("a", 10, 4, PoolingMode::mean, OptimizerKind::sgd);
   EXPECT_THROW(EmbeddingBagCollection({table, table}, {}), InvalidArgument);
