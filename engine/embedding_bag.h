@@ -2,10 +2,13 @@
 // each bag to one vector by sum, mean (the default) or max, without
 // materialising the looked-up rows.
 //
-//   EmbeddingBag bag({.name = "user_id", .num_embeddings = 1000,
-//                     .embedding_dim = 64, .mode = PoolingMode::sum});
-//   Lookup lookup = bag.forward({.indices = ids, .shape = {n},
-//                                .offsets = offsets});
+//   EmbeddingBagOptions options;  // TableOptions' fields, then the bag's own
+//   options.name = "user_id";
+//   options.num_embeddings = 1000;
+//   options.embedding_dim = 64;
+//   options.mode = PoolingMode::sum;
+//   EmbeddingBag bag(options);
+//   Lookup lookup = bag.forward({.indices = ids, .shape = {n}, .offsets = offsets});
 //   // lookup.output is [bags, 64]; then, with the upstream gradient:
 //   RowWiseAdagrad adagrad(1000, 64, {.lr = 0.05f});
 //   bag.step(lookup, grad_output, adagrad);

@@ -8,6 +8,9 @@
 //       {{.name = "clicked_items", .table = "items"},
 //        {.name = "viewed_items", .table = "items"},    // shares "items"
 //        {.name = "user", .table = "users"}});
+//   const std::vector<std::string> keys = {"clicked_items", "viewed_items", "user"};
+//   const KeyedJaggedBatch batch{
+//       .keys = keys, .batch_size = 32, .values = ids, .lengths = lengths};
 //   CollectionLookup lookup = collection.forward(batch);  // [B, sum of dims]
 //   collection.step(lookup, grad_output);                 // fused, all tables
 //   Tensor scores = collection.forward_no_grad(batch);    // evaluation
