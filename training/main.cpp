@@ -12,6 +12,7 @@
 #include "engine/error.h"
 #include "engine/malloc_tuning.h"
 #include "sharding/communicator.h"
+#include "training/checkpoint_dir_check.h"
 #include "training/config/job_config.h"
 #include "training/trainer.h"
 
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
   try {
     // Every rank reads the config, so every rank refuses a bad one alike.
     const rowshard::config::JobConfig job = rowshard::config::load_job_config(config_path, overrides);
+    rowshard::refuse_used_checkpoint_dir(job, resume.has_value());
     if (comm->rank() == 0)
       std::printf("rowshard-train: %d rank(s), config %s\n---\n%s\n---\n", comm->size(),
                   config_path.c_str(), job.effective_yaml.c_str());
