@@ -4,7 +4,8 @@
 // tables sharded across the ranks it runs on (mpirun -np N, or alone).
 // Rank 0 prints the effective config, the sharding plan, progress, and a
 // final one-line JSON summary. Any rank's error ends the whole job with
-// that rank's message and a non-zero exit.
+// that rank's message and a non-zero exit. Without --resume, a
+// checkpoint.dir that already holds checkpoints is refused at start.
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
@@ -23,7 +24,9 @@ int main(int argc, char** argv) {
   std::string config_path;
   std::optional<std::string> resume;
   std::vector<std::string> overrides;
-  po::options_description options("rowshard-train options");
+  po::options_description options(
+      "usage: rowshard-train --config FILE.yaml [--resume latest|DIR] [--set key=value ...]\n"
+      "options");
   options.add_options()("help", "show this help")(
       "config", po::value(&config_path)->required(), "the job's YAML config")(
       "resume", po::value<std::string>(), "continue from a checkpoint: latest or a directory")(
