@@ -381,7 +381,7 @@ TrainingSummary Trainer::run(const std::optional<std::string>& resume) {
   }
   // A finished job resumed again: nothing to train, and its checkpoint is
   // already saved; evaluate and report.
-  const bool already_done = s.step >= j.steps;
+  const bool already_done = resume && s.step >= j.steps;
   if (already_done && s.leader())
     std::printf("the checkpoint at step %lld already reached steps %lld: nothing to train\n",
                 static_cast<long long>(s.step), static_cast<long long>(j.steps));

@@ -1,5 +1,7 @@
 // Checkpoints of a single-process collection: bit-exact round trips, the
 // atomic-save protocol under injected faults, and corrupt files refused.
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -71,8 +73,11 @@ void expect_same(EmbeddingBagCollection& a, EmbeddingBagCollection& b) {
 class Checkpoints : public ::testing::Test {
  protected:
   void SetUp() override {
+    // The process id keeps suites run side by side on one machine apart.
     root = fs::temp_directory_path() /
-           ("rowshard_ckpt_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("rowshard_ckpt_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+            std::to_string(::getpid()));
     fs::remove_all(root);
     fs::create_directories(root);
   }
