@@ -53,8 +53,7 @@ class PosixFileSystem final : public FileSystem {
                             "': ", std::strerror(errno)));
   }
 
-  void exchange(const std::filesystem::path& first,
-                const std::filesystem::path& second) override {
+  void exchange(const std::filesystem::path& first, const std::filesystem::path& second) override {
     if (::renameat2(AT_FDCWD, first.c_str(), AT_FDCWD, second.c_str(), RENAME_EXCHANGE) != 0)
       throw IoError(message("cannot exchange '", first.string(), "' and '", second.string(),
                             "': ", std::strerror(errno)));

@@ -10,11 +10,11 @@ void refuse_used_checkpoint_dir(const config::JobConfig& job, bool resuming) {
   const std::vector<std::filesystem::path> found =
       checkpoint::complete_checkpoints(job.checkpoint_dir);
   if (found.empty()) return;
-  throw InvalidArgument(message(
-      "checkpoint.dir '", job.checkpoint_dir, "' already holds ",
-      checkpoint::describe_checkpoints(found), ", the newest at step ",
-      *checkpoint::checkpoint_step(found.back()),
-      ": continue it with --resume latest, or set another checkpoint.dir"));
+  throw InvalidArgument(
+      message("checkpoint.dir '", job.checkpoint_dir, "' already holds ",
+              checkpoint::describe_checkpoints(found), ", the newest at step ",
+              *checkpoint::checkpoint_step(found.back()),
+              ": continue it with --resume latest, or set another checkpoint.dir"));
 }
 
 }  // namespace rowshard

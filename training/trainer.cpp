@@ -313,10 +313,11 @@ void announce_rollback(const Trainer::State& s) {
   for (const std::filesystem::path& other : s.checkpoints.outside_lineage(s.job.checkpoint_dir))
     if (*checkpoint::checkpoint_step(other) > s.step) later.push_back(other);
   if (later.empty()) return;
-  std::printf("rolled back: checkpoint.dir '%s' holds %s past step %lld from before the "
-              "rollback; this run replaces each as it saves that step\n",
-              s.job.checkpoint_dir.c_str(), checkpoint::describe_checkpoints(later).c_str(),
-              static_cast<long long>(s.step));
+  std::printf(
+      "rolled back: checkpoint.dir '%s' holds %s past step %lld from before the "
+      "rollback; this run replaces each as it saves that step\n",
+      s.job.checkpoint_dir.c_str(), checkpoint::describe_checkpoints(later).c_str(),
+      static_cast<long long>(s.step));
 }
 
 void resume_from(Trainer::State& s, const std::string& which) {

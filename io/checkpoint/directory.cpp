@@ -48,7 +48,8 @@ std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::pa
 
 std::string describe_checkpoints(const std::vector<std::filesystem::path>& checkpoints) {
   if (checkpoints.empty()) return "no checkpoints";
-  if (checkpoints.size() == 1) return message("1 checkpoint (", checkpoints[0].filename().string(), ")");
+  if (checkpoints.size() == 1)
+    return message("1 checkpoint (", checkpoints[0].filename().string(), ")");
   return message(checkpoints.size(), " checkpoints (", checkpoints.front().filename().string(),
                  " .. ", checkpoints.back().filename().string(), ")");
 }

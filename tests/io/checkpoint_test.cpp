@@ -1,8 +1,7 @@
 // Checkpoints of a single-process collection: bit-exact round trips, the
 // atomic-save protocol under injected faults, and corrupt files refused.
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <random>
@@ -196,9 +195,9 @@ TEST_F(Checkpoints, KeepLastNeverRemovesTheCheckpointJustWritten) {
   for (int64_t step : {10, 20, 30}) save(*tables_of(collection), {root, step, 2, ""});
   // Without a history, steps after the one saved are not its to remove.
   save(*tables_of(collection), {root, 5, 2, ""});
-  EXPECT_EQ(complete_checkpoints(root),
-            (std::vector<fs::path>{root / "ckpt-000005", root / "ckpt-000020",
-                                   root / "ckpt-000030"}));
+  EXPECT_EQ(
+      complete_checkpoints(root),
+      (std::vector<fs::path>{root / "ckpt-000005", root / "ckpt-000020", root / "ckpt-000030"}));
 }
 
 TEST_F(Checkpoints, KeepLastCountsTheRunsLineage) {
@@ -212,9 +211,9 @@ TEST_F(Checkpoints, KeepLastCountsTheRunsLineage) {
   train(new_run, 2);
   save(*tables_of(new_run), {root, 30, 2, "", &history});
   history.record_save(30);
-  EXPECT_EQ(complete_checkpoints(root),
-            (std::vector<fs::path>{root / "ckpt-000020", root / "ckpt-000030",
-                                   root / "ckpt-000040"}))
+  EXPECT_EQ(
+      complete_checkpoints(root),
+      (std::vector<fs::path>{root / "ckpt-000020", root / "ckpt-000030", root / "ckpt-000040"}))
       << "keeps its save and the checkpoint it resumed from; 40 is not its own yet";
   EXPECT_EQ(history.outside_lineage(root), std::vector<fs::path>{root / "ckpt-000040"});
   save(*tables_of(new_run), {root, 40, 2, "", &history});
@@ -236,9 +235,9 @@ TEST_F(Checkpoints, AFreshRunsKeepLastLeavesOtherRunsCheckpointsAlone) {
     save(*tables_of(collection), {root, step, 1, "", &fresh});
     fresh.record_save(step);
   }
-  EXPECT_EQ(complete_checkpoints(root),
-            (std::vector<fs::path>{root / "ckpt-000003", root / "ckpt-000010",
-                                   root / "ckpt-000020"}));
+  EXPECT_EQ(
+      complete_checkpoints(root),
+      (std::vector<fs::path>{root / "ckpt-000003", root / "ckpt-000010", root / "ckpt-000020"}));
 }
 
 TEST_F(Checkpoints, ANegativeStepIsRefused) {
