@@ -71,7 +71,7 @@ void drop_from_page_cache(const std::filesystem::path& path) {
 int main(int argc, char** argv) {
   std::string directory;
   int64_t rows = 0, dim = 0, lookups = 0;
-  po::options_description options("checkpoint-bench options");
+  po::options_description options("usage: checkpoint-bench [OPTIONS]\noptions");
   options.add_options()("help", "show this help")
       ("dir", po::value(&directory)->default_value("/tmp/rowshard-checkpoint-bench"),
        "where to write (same disk as the checkpoints you care about)")

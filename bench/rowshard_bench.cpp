@@ -207,7 +207,7 @@ int run(const Settings& s) {
 int main(int argc, char** argv) {
   keep_freed_memory_for_reuse();
   Settings s;
-  po::options_description options("rowshard-bench options");
+  po::options_description options("usage: rowshard-bench [OPTIONS]\noptions");
   options.add_options()
       ("help", "show this help")
       ("rows", po::value(&s.rows)->default_value(1'000'000), "rows per table")

@@ -179,7 +179,7 @@ int run(const Settings& s) {
 int main(int argc, char** argv) {
   keep_freed_memory_for_reuse();
   Settings s;
-  po::options_description options("step-phases options");
+  po::options_description options("usage: step-phases [OPTIONS]\noptions");
   options.add_options()
       ("help", "show this help")
       ("rows", po::value(&s.rows)->default_value(4'000'000), "rows of the table")

@@ -1,6 +1,7 @@
 #include "io/file_system.h"
 
 #include <fcntl.h>
+#include <stdio.h>  // renameat2
 #include <unistd.h>
 
 #include <cerrno>
@@ -49,6 +50,12 @@ class PosixFileSystem final : public FileSystem {
   void rename(const std::filesystem::path& from, const std::filesystem::path& to) override {
     if (::rename(from.c_str(), to.c_str()) != 0)
       throw IoError(message("cannot rename '", from.string(), "' to '", to.string(),
+                            "': ", std::strerror(errno)));
+  }
+
+  void exchange(const std::filesystem::path& first, const std::filesystem::path& second) override {
+    if (::renameat2(AT_FDCWD, first.c_str(), AT_FDCWD, second.c_str(), RENAME_EXCHANGE) != 0)
+      throw IoError(message("cannot exchange '", first.string(), "' and '", second.string(),
                             "': ", std::strerror(errno)));
   }
 

@@ -1,5 +1,5 @@
 // The file-system seam: every file a checkpoint writes goes through this
-// interface, so a test can make any write, fsync or rename fail and check
+// interface, so a test can make any write, fsync, rename or exchange fail and check
 // that nothing already on disk is lost (LevelDB's Env, in small).
 #pragma once
 
@@ -24,6 +24,12 @@ class FileSystem {
   // Renames atomically (POSIX rename).
   virtual void rename(const std::filesystem::path& from,
                       const std::filesystem::path& to) = 0;
+
+  // Swaps two existing entries of one file system atomically (Linux's
+  // renameat2 with RENAME_EXCHANGE): at every moment each name holds one of
+  // the two, whole. Throws IoError naming both paths.
+  virtual void exchange(const std::filesystem::path& first,
+                        const std::filesystem::path& second) = 0;
 
   // fsyncs a directory, making the entries created or renamed in it durable.
   virtual void sync_directory(const std::filesystem::path& path) = 0;

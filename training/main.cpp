@@ -4,7 +4,8 @@
 // tables sharded across the ranks it runs on (mpirun -np N, or alone).
 // Rank 0 prints the effective config, the sharding plan, progress, and a
 // final one-line JSON summary. Any rank's error ends the whole job with
-// that rank's message and a non-zero exit.
+// that rank's message and a non-zero exit. Without --resume, a
+// checkpoint.dir that already holds checkpoints is refused at start.
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
@@ -12,6 +13,7 @@
 #include "engine/error.h"
 #include "engine/malloc_tuning.h"
 #include "sharding/communicator.h"
+#include "training/checkpoint_dir_check.h"
 #include "training/config/job_config.h"
 #include "training/trainer.h"
 
@@ -22,7 +24,9 @@ int main(int argc, char** argv) {
   std::string config_path;
   std::optional<std::string> resume;
   std::vector<std::string> overrides;
-  po::options_description options("rowshard-train options");
+  po::options_description options(
+      "usage: rowshard-train --config FILE.yaml [--resume latest|DIR] [--set key=value ...]\n"
+      "options");
   options.add_options()("help", "show this help")(
       "config", po::value(&config_path)->required(), "the job's YAML config")(
       "resume", po::value<std::string>(), "continue from a checkpoint: latest or a directory")(
@@ -46,6 +50,7 @@ int main(int argc, char** argv) {
   try {
     // Every rank reads the config, so every rank refuses a bad one alike.
     const rowshard::config::JobConfig job = rowshard::config::load_job_config(config_path, overrides);
+    rowshard::refuse_used_checkpoint_dir(job, resume.has_value());
     if (comm->rank() == 0)
       std::printf("rowshard-train: %d rank(s), config %s\n---\n%s\n---\n", comm->size(),
                   config_path.c_str(), job.effective_yaml.c_str());

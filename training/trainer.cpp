@@ -13,6 +13,7 @@
 
 #include "engine/error.h"
 #include "io/checkpoint/directory.h"
+#include "io/checkpoint/history.h"
 #include "io/checkpoint/restore.h"
 #include "io/checkpoint/save.h"
 #include "io/pretrained.h"
@@ -153,6 +154,8 @@ struct Trainer::State {
   int64_t held_out_skipped_lines = 0;
   int64_t num_dense = 0;
   int64_t step = 0;
+  // The checkpoint resumed from and the ones saved since, for keep_last.
+  checkpoint::CheckpointHistory checkpoints;
   // Per step: the global sum of losses and number of examples.
   std::deque<std::pair<double, double>> recent_losses;
   TrainingSummary summary;
@@ -359,12 +362,29 @@ checkpoint::Extras extras_of(Trainer::State& s) {
 
 void save_checkpoint(Trainer::State& s) {
   checkpoint::Extras extras = extras_of(s);  // collective: every rank's position
-  checkpoint::save(*checkpoint::tables_of(*s.embeddings),
-                   {s.job.checkpoint_dir, s.step, s.job.keep_last, s.job.effective_yaml}, extras);
+  checkpoint::save(
+      *checkpoint::tables_of(*s.embeddings),
+      {s.job.checkpoint_dir, s.step, s.job.keep_last, s.job.effective_yaml, &s.checkpoints},
+      extras);
+  s.checkpoints.record_save(s.step);
   if (s.leader())
     std::printf("checkpoint: %s\n",
                 (std::filesystem::path(s.job.checkpoint_dir) / checkpoint::checkpoint_name(s.step))
                     .c_str());
+}
+
+// After a rollback, the later checkpoints of the abandoned timeline stay
+// until this run saves their steps (keep_last is not theirs to apply): say so.
+void announce_rollback(const Trainer::State& s) {
+  std::vector<std::filesystem::path> later;
+  for (const std::filesystem::path& other : s.checkpoints.outside_lineage(s.job.checkpoint_dir))
+    if (*checkpoint::checkpoint_step(other) > s.step) later.push_back(other);
+  if (later.empty()) return;
+  std::printf(
+      "rolled back: checkpoint.dir '%s' holds %s past step %lld from before the "
+      "rollback; this run replaces each as it saves that step\n",
+      s.job.checkpoint_dir.c_str(), checkpoint::describe_checkpoints(later).c_str(),
+      static_cast<long long>(s.step));
 }
 
 void resume_from(Trainer::State& s, const std::string& which) {
@@ -411,8 +431,10 @@ void resume_from(Trainer::State& s, const std::string& which) {
         manifest.world_size, " ranks"));
   }
   s.step = restored.step;
+  s.checkpoints = checkpoint::CheckpointHistory(directory, s.step);
   if (s.leader()) std::printf("resumed from %s at step %lld\n", directory.c_str(),
                               static_cast<long long>(s.step));
+  if (s.leader() && !s.job.checkpoint_dir.empty()) announce_rollback(s);
 }
 
 }  // namespace
@@ -425,6 +447,12 @@ TrainingSummary Trainer::run(const std::optional<std::string>& resume) {
       throw InvalidArgument(message(j.file, ": --resume latest needs checkpoint.dir"));
     resume_from(s, *resume);
   }
+  // A finished job resumed again: nothing to train, and its checkpoint is
+  // already saved; evaluate and report.
+  const bool already_done = resume && s.step >= j.steps;
+  if (already_done && s.leader())
+    std::printf("the checkpoint at step %lld already reached steps %lld: nothing to train\n",
+                static_cast<long long>(s.step), static_cast<long long>(j.steps));
   const int64_t bytes_before = s.comm.bytes_sent();
   const auto start = Clock::now();
   auto last_progress = start;
@@ -503,7 +531,7 @@ TrainingSummary Trainer::run(const std::optional<std::string>& resume) {
   evaluate(s);
   if (s.leader() && s.no_evaluation) std::printf("no evaluation: %s\n", s.no_evaluation->c_str());
   if (s.leader() && s.no_auc) std::printf("eval AUC undefined: %s\n", s.no_auc->c_str());
-  if (!j.checkpoint_dir.empty()) save_checkpoint(s);
+  if (!j.checkpoint_dir.empty() && !already_done) save_checkpoint(s);
 
   double sum = 0, count = 0;
   for (const auto& [l, n] : s.recent_losses) {

@@ -7,9 +7,8 @@
 #include "engine/error.h"
 
 namespace rowshard::checkpoint {
-namespace {
 
-std::optional<int64_t> step_of(const std::filesystem::path& directory) {
+std::optional<int64_t> checkpoint_step(const std::filesystem::path& directory) {
   const std::string name = directory.filename().string();
   constexpr std::string_view kPrefix = "ckpt-";
   if (!name.starts_with(kPrefix) || name.size() == kPrefix.size()) return std::nullopt;
@@ -21,8 +20,6 @@ std::optional<int64_t> step_of(const std::filesystem::path& directory) {
   return step;
 }
 
-}  // namespace
-
 std::string checkpoint_name(int64_t step) {
   char name[32];
   std::snprintf(name, sizeof name, "ckpt-%06lld", static_cast<long long>(step));
@@ -33,7 +30,7 @@ std::vector<std::filesystem::path> complete_checkpoints(const std::filesystem::p
   std::vector<std::pair<int64_t, std::filesystem::path>> found;
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(root, error)) {
-    const std::optional<int64_t> step = step_of(entry.path());
+    const std::optional<int64_t> step = checkpoint_step(entry.path());
     if (step && std::filesystem::is_regular_file(entry.path() / "MANIFEST.json"))
       found.emplace_back(*step, entry.path());
   }
@@ -47,6 +44,14 @@ std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::pa
   std::vector<std::filesystem::path> all = complete_checkpoints(root);
   if (all.empty()) return std::nullopt;
   return all.back();
+}
+
+std::string describe_checkpoints(const std::vector<std::filesystem::path>& checkpoints) {
+  if (checkpoints.empty()) return "no checkpoints";
+  if (checkpoints.size() == 1)
+    return message("1 checkpoint (", checkpoints[0].filename().string(), ")");
+  return message(checkpoints.size(), " checkpoints (", checkpoints.front().filename().string(),
+                 " .. ", checkpoints.back().filename().string(), ")");
 }
 
 std::filesystem::path resolve_checkpoint(const std::filesystem::path& root,

@@ -149,6 +149,34 @@ std::vector<FileEntry> parse_descriptions(const std::string& text) {
   return files;
 }
 
+// Renames the finished `directory` to `final_directory`. A checkpoint
+// already there (a run rolled back to an earlier step reaches it again) is
+// swapped out in one atomic exchange, then removed from its temporary name;
+// a crash in between leaves a complete checkpoint under the final name and
+// the old one under a .tmp name, which the next save removes.
+void move_into_place(FileSystem& file_system, const std::filesystem::path& directory,
+                     const std::filesystem::path& final_directory) {
+  const std::filesystem::path root = final_directory.parent_path();
+  if (!std::filesystem::exists(final_directory)) {
+    file_system.rename(directory, final_directory);
+    file_system.sync_directory(root);
+    return;
+  }
+  file_system.exchange(directory, final_directory);
+  file_system.sync_directory(root);
+  file_system.remove_all(directory);
+}
+
+void remove_beyond_keep_last(FileSystem& file_system, const SaveOptions& options) {
+  if (options.keep_last <= 0) return;
+  const CheckpointHistory everything_before(options.root / checkpoint_name(options.step),
+                                            options.step);
+  const CheckpointHistory& history = options.history ? *options.history : everything_before;
+  const std::vector<std::filesystem::path> lineage = history.lineage(options.root, options.step);
+  for (std::size_t i = static_cast<std::size_t>(options.keep_last); i < lineage.size(); ++i)
+    file_system.remove_all(lineage[i]);
+}
+
 }  // namespace
 
 std::filesystem::path save(CheckpointTables& tables, const SaveOptions& options,
@@ -160,6 +188,8 @@ std::filesystem::path save(CheckpointTables& tables, const SaveOptions& options,
       options.root / (checkpoint_name(options.step) + ".tmp");
 
   agree_on_input(comm, [&] {
+    if (options.step < 0)
+      throw InvalidArgument(message("checkpoint: step ", options.step, " is negative"));
     for (int64_t t = 0; t < tables.num_tables(); ++t)
       if (!is_safe_name(tables.config(t).table.name))
         throw InvalidArgument(message("checkpoint: table name '", tables.config(t).table.name,
@@ -234,13 +264,9 @@ std::filesystem::path save(CheckpointTables& tables, const SaveOptions& options,
     const std::span<const std::byte> parts[] = {std::as_bytes(std::span(text))};
     file_system.write_file(directory / "MANIFEST.json", parts);
     file_system.sync_directory(directory);
-    file_system.rename(directory, final_directory);
-    file_system.sync_directory(options.root);
+    move_into_place(file_system, directory, final_directory);
     // Only now, with the new checkpoint durable, may old ones go.
-    const std::vector<std::filesystem::path> complete = complete_checkpoints(options.root);
-    if (options.keep_last > 0 && complete.size() > static_cast<std::size_t>(options.keep_last))
-      for (std::size_t i = 0; i + options.keep_last < complete.size(); ++i)
-        file_system.remove_all(complete[i]);
+    remove_beyond_keep_last(file_system, options);
   });
   return final_directory;
 }

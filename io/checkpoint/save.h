@@ -1,6 +1,8 @@
 // Saving a collection's tables and optimizer state as a checkpoint
 // (docs/checkpoint-format.md), atomically: a crash at any point leaves the
 // previous checkpoints whole and `latest` never points at a partial one.
+// Saving a step that already has a checkpoint replaces it atomically: at
+// every moment ckpt-<step> is complete, the old one or the new one.
 #pragma once
 
 #include <cstddef>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "io/checkpoint/checkpoint_tables.h"
+#include "io/checkpoint/history.h"
 #include "io/file_system.h"
 
 namespace rowshard::checkpoint {
@@ -20,11 +23,16 @@ using Extras = std::map<std::string, std::vector<std::byte>>;
 
 struct SaveOptions {
   std::filesystem::path root;  // the checkpoint lands in root/ckpt-<step>
-  int64_t step = 0;
-  // Complete checkpoints kept after this one is saved (0 keeps all).
+  int64_t step = 0;  // at least 0
+  // Checkpoints of the saving run's lineage kept after this one is saved,
+  // this one included (0 keeps all).
   int keep_last = 3;
   // The config that produced the checkpoint, stored verbatim.
   std::string config;
+  // The saving run, whose lineage keep_last counts (see CheckpointHistory;
+  // the caller records each save in it). Without one, the lineage is every
+  // checkpoint at or before `step`: later steps are never removed.
+  const CheckpointHistory* history = nullptr;
 };
 
 // Collective: every rank calls it. Ranks exchange rows so that each writes

@@ -13,9 +13,14 @@
 //       "<table>.optimizer_state"); bf16 goes to .npy as float32
 //   rowshard-ckpt import FILE --table NAME --root ROOT [--tensor T]
 //                 [--step N] [--optimizer sgd|adagrad|rowwise_adagrad]
-//       a .npy or safetensors table into ROOT/ckpt-<N> (optimizer state zero)
+//       a .npy or safetensors table into ROOT/ckpt-<N> (optimizer state
+//       zero); N is at least 0 and ROOT/ckpt-<N> must not exist yet
+//   rowshard-ckpt --help
+//       this usage, on stdout
+#include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -24,6 +29,7 @@
 
 #include "engine/element_types.h"
 #include "engine/error.h"
+#include "io/checkpoint/directory.h"
 #include "io/checkpoint/restore.h"
 #include "io/checkpoint/save.h"
 #include "io/npy/npy_file.h"
@@ -40,9 +46,11 @@ constexpr const char* kUsage =
     "       rowshard-ckpt verify DIR\n"
     "       rowshard-ckpt export DIR OUT.npy|OUT.safetensors [--table NAME]\n"
     "       rowshard-ckpt import FILE --table NAME --root ROOT [--tensor T] [--step N]\n"
-    "                     [--optimizer sgd|adagrad|rowwise_adagrad]\n";
+    "                     [--optimizer sgd|adagrad|rowwise_adagrad]\n"
+    "       rowshard-ckpt --help\n";
 
 struct Arguments {
+  bool help = false;
   std::vector<std::string> positional;
   std::map<std::string, std::string> options;
 
@@ -62,7 +70,9 @@ Arguments parse(int argc, char** argv) {
   Arguments arguments;
   for (int i = 1; i < argc; ++i) {
     const std::string word = argv[i];
-    if (word.starts_with("--")) {
+    if (word == "--help" || word == "-h") {
+      arguments.help = true;
+    } else if (word.starts_with("--")) {
       if (i + 1 == argc) throw InvalidArgument(message(word, " needs a value"));
       arguments.options[word.substr(2)] = argv[++i];
     } else {
@@ -173,8 +183,27 @@ int export_checkpoint(const std::filesystem::path& directory, const std::string&
   return 0;
 }
 
+// --step of import: a whole number, at least 0.
+int64_t import_step(const Arguments& arguments) {
+  const std::string text = arguments.option("step").value_or("0");
+  int64_t step = -1;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), step);
+  if (error != std::errc() || end != text.data() + text.size() || step < 0)
+    throw InvalidArgument(message("import: --step '", text,
+                                  "' is not a step: a whole number from 0 to ",
+                                  std::numeric_limits<int64_t>::max()));
+  return step;
+}
+
 int import_table(const Arguments& arguments) {
   const std::string file = arguments.positional.at(1);
+  const std::filesystem::path root = arguments.required("root");
+  const int64_t step = import_step(arguments);
+  const std::filesystem::path checkpoint = root / checkpoint_name(step);
+  if (std::filesystem::exists(checkpoint))
+    throw InvalidArgument(message("import: '", checkpoint.string(),
+                                  "' already exists; import never replaces a checkpoint: "
+                                  "choose another --step or --root"));
   RowStorage weights = map_pretrained({file, arguments.option("tensor")}, false);
   CollectionTableConfig config;
   config.table.name = arguments.required("table");
@@ -189,9 +218,7 @@ int import_table(const Arguments& arguments) {
   EmbeddingBagCollection collection({config}, {{"imported", config.table.name, false}});
   RowStorage& target = collection.mutable_table(0).mutable_weights();
   std::memcpy(target.mutable_bytes(), weights.bytes(), weights.size_bytes());
-  const int64_t step = std::stoll(arguments.option("step").value_or("0"));
-  const auto saved = save(*tables_of(collection),
-                          {arguments.required("root"), step, 0, "imported from " + file});
+  const auto saved = save(*tables_of(collection), {root, step, 0, "imported from " + file});
   std::printf("%s\n", saved.c_str());
   return 0;
 }
@@ -201,6 +228,10 @@ int import_table(const Arguments& arguments) {
 int main(int argc, char** argv) {
   try {
     const Arguments arguments = parse(argc, argv);
+    if (arguments.help) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
     const std::vector<std::string>& words = arguments.positional;
     if (words.size() == 2 && words[0] == "inspect") return inspect(words[1]);
     if (words.size() == 2 && words[0] == "verify") return verify(words[1]);

@@ -1,4 +1,5 @@
 // rowshard-conformance [--sharding row|table|column] DIR...
+// rowshard-conformance --help
 //
 // Runs every conformance case (CONFORMANCE.md) found under the directories
 // and prints one line per failing case, then "N passed, M failed" (and
@@ -36,11 +37,10 @@ std::vector<fs::path> find_cases(const std::vector<std::string>& roots) {
   return cases;
 }
 
+constexpr const char* kUsage = "usage: rowshard-conformance [--sharding row|table|column] DIR...\n";
+
 int usage(const char* problem) {
-  std::fprintf(stderr,
-               "rowshard-conformance: %s\n"
-               "usage: rowshard-conformance [--sharding row|table|column] DIR...\n",
-               problem);
+  std::fprintf(stderr, "rowshard-conformance: %s\n%s", problem, kUsage);
   return 2;
 }
 
@@ -58,6 +58,10 @@ int main(int argc, char** argv) {
   std::optional<rowshard::ShardingKind> sharding;
   for (int i = 1; i < argc; ++i) {
     const std::string argument = argv[i];
+    if (argument == "--help" || argument == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
     if (argument == "--sharding") {
       if (i + 1 == argc) return usage("--sharding needs row, table or column");
       sharding = parse_sharding(argv[++i]);

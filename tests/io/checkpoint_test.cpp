@@ -1,12 +1,14 @@
 // Checkpoints of a single-process collection: bit-exact round trips, the
 // atomic-save protocol under injected faults, and corrupt files refused.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <random>
 
 #include "engine/error.h"
 #include "io/checkpoint/directory.h"
+#include "io/checkpoint/history.h"
 #include "io/checkpoint/restore.h"
 #include "io/checkpoint/save.h"
 #include "tests/io/faulty_file_system.h"
@@ -71,8 +73,11 @@ void expect_same(EmbeddingBagCollection& a, EmbeddingBagCollection& b) {
 class Checkpoints : public ::testing::Test {
  protected:
   void SetUp() override {
+    // The process id keeps suites run side by side on one machine apart.
     root = fs::temp_directory_path() /
-           ("rowshard_ckpt_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("rowshard_ckpt_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+            std::to_string(::getpid()));
     fs::remove_all(root);
     fs::create_directories(root);
   }
@@ -138,6 +143,108 @@ TEST_F(Checkpoints, AFailureAtAnyFileOperationLeavesThePreviousCheckpointWhole) 
       fs::remove_all(latest);  // start the next attempt from step 1 again
     }
   }
+}
+
+TEST_F(Checkpoints, SavingAStepThatExistsReplacesItWhole) {
+  EmbeddingBagCollection first(configs(1), kFeatures);
+  save(*tables_of(first), {root, 10, 0, ""});
+  EmbeddingBagCollection second(configs(1), kFeatures);
+  train(second, 3);
+  EXPECT_EQ(save(*tables_of(second), {root, 10, 0, ""}), root / "ckpt-000010");
+
+  EXPECT_EQ(complete_checkpoints(root), std::vector<fs::path>{root / "ckpt-000010"});
+  EXPECT_FALSE(fs::exists(root / "ckpt-000010.tmp")) << "the replaced checkpoint is removed";
+  EmbeddingBagCollection loaded(configs(9), kFeatures);
+  restore(*tables_of(loaded), root / "ckpt-000010");
+  expect_same(second, loaded);
+}
+
+TEST_F(Checkpoints, AFailureWhileReplacingAStepLeavesItComplete) {
+  EmbeddingBagCollection first(configs(1), kFeatures);
+  EmbeddingBagCollection second(configs(1), kFeatures);
+  train(second, 2);
+  const fs::path counted = root / "count";
+  save(*tables_of(first), {counted, 10, 0, ""});
+  testing::FaultyFileSystem counting(-1);
+  save(*tables_of(second), {counted, 10, 0, ""}, {}, counting);
+  ASSERT_GT(counting.operations(), 10);
+  for (int64_t fail_at = 0; fail_at < counting.operations(); ++fail_at) {
+    const fs::path attempt = root / std::to_string(fail_at);
+    save(*tables_of(first), {attempt, 10, 0, ""});
+    testing::FaultyFileSystem faulty(fail_at);
+    EXPECT_THROW(save(*tables_of(second), {attempt, 10, 0, ""}, {}, faulty), IoError)
+        << "operation " << fail_at;
+    // ckpt-000010 is complete and is the old checkpoint or the new one.
+    ASSERT_EQ(complete_checkpoints(attempt), std::vector<fs::path>{attempt / "ckpt-000010"})
+        << "operation " << fail_at;
+    EmbeddingBagCollection loaded(configs(9), kFeatures);
+    restore(*tables_of(loaded), attempt / "ckpt-000010");
+    if (bytes_of(loaded.table(0).weights()) == bytes_of(first.table(0).weights()))
+      expect_same(first, loaded);
+    else
+      expect_same(second, loaded);
+    // The next save cleans up whatever the failed one left.
+    save(*tables_of(second), {attempt, 10, 0, ""});
+    EXPECT_EQ(fs::directory_iterator(attempt)->path(), attempt / "ckpt-000010")
+        << "operation " << fail_at;
+    fs::remove_all(attempt);
+  }
+}
+
+TEST_F(Checkpoints, KeepLastNeverRemovesTheCheckpointJustWritten) {
+  EmbeddingBagCollection collection(configs(1), kFeatures);
+  for (int64_t step : {10, 20, 30}) save(*tables_of(collection), {root, step, 2, ""});
+  // Without a history, steps after the one saved are not its to remove.
+  save(*tables_of(collection), {root, 5, 2, ""});
+  EXPECT_EQ(
+      complete_checkpoints(root),
+      (std::vector<fs::path>{root / "ckpt-000005", root / "ckpt-000020", root / "ckpt-000030"}));
+}
+
+TEST_F(Checkpoints, KeepLastCountsTheRunsLineage) {
+  EmbeddingBagCollection old_run(configs(1), kFeatures);
+  for (int64_t step : {10, 20, 30, 40}) save(*tables_of(old_run), {root, step, 0, ""});
+  // A run rolled back to step 20 with keep_last 2.
+  CheckpointHistory history(root / "ckpt-000020", 20);
+  EXPECT_EQ(history.outside_lineage(root),
+            (std::vector<fs::path>{root / "ckpt-000030", root / "ckpt-000040"}));
+  EmbeddingBagCollection new_run(configs(1), kFeatures);
+  train(new_run, 2);
+  save(*tables_of(new_run), {root, 30, 2, "", &history});
+  history.record_save(30);
+  EXPECT_EQ(
+      complete_checkpoints(root),
+      (std::vector<fs::path>{root / "ckpt-000020", root / "ckpt-000030", root / "ckpt-000040"}))
+      << "keeps its save and the checkpoint it resumed from; 40 is not its own yet";
+  EXPECT_EQ(history.outside_lineage(root), std::vector<fs::path>{root / "ckpt-000040"});
+  save(*tables_of(new_run), {root, 40, 2, "", &history});
+  history.record_save(40);
+  EXPECT_EQ(complete_checkpoints(root),
+            (std::vector<fs::path>{root / "ckpt-000030", root / "ckpt-000040"}));
+  for (const fs::path& kept : complete_checkpoints(root)) {
+    EmbeddingBagCollection loaded(configs(9), kFeatures);
+    restore(*tables_of(loaded), kept);
+    expect_same(new_run, loaded);
+  }
+}
+
+TEST_F(Checkpoints, AFreshRunsKeepLastLeavesOtherRunsCheckpointsAlone) {
+  EmbeddingBagCollection collection(configs(1), kFeatures);
+  for (int64_t step : {10, 20}) save(*tables_of(collection), {root, step, 0, ""});
+  CheckpointHistory fresh;
+  for (int64_t step : {1, 2, 3}) {
+    save(*tables_of(collection), {root, step, 1, "", &fresh});
+    fresh.record_save(step);
+  }
+  EXPECT_EQ(
+      complete_checkpoints(root),
+      (std::vector<fs::path>{root / "ckpt-000003", root / "ckpt-000010", root / "ckpt-000020"}));
+}
+
+TEST_F(Checkpoints, ANegativeStepIsRefused) {
+  EmbeddingBagCollection collection(configs(1), kFeatures);
+  EXPECT_THROW(save(*tables_of(collection), {root, -3, 0, ""}), InvalidArgument);
+  EXPECT_TRUE(fs::is_empty(root));
 }
 
 // Copies of a saved checkpoint with one file changed by `damage`.

@@ -1,5 +1,5 @@
 // A FileSystem that fails on purpose: operation number `fail_at` (counting
-// every create, write, fsync, rename, directory sync and remove from 0)
+// every create, write, fsync, rename, exchange, directory sync and remove from 0)
 // throws IoError, and a failing write leaves half the file behind, as a
 // crash in the middle of write() would. Operations before it really happen.
 #pragma once
@@ -39,6 +39,12 @@ class FaultyFileSystem final : public FileSystem {
   void rename(const std::filesystem::path& from, const std::filesystem::path& to) override {
     step("rename", from);
     local_file_system().rename(from, to);
+  }
+
+  void exchange(const std::filesystem::path& first,
+                const std::filesystem::path& second) override {
+    step("exchange", first);
+    local_file_system().exchange(first, second);
   }
 
   void sync_directory(const std::filesystem::path& path) override {
