@@ -53,6 +53,10 @@ int main(int argc, char** argv) {
     const rowshard::TrainingSummary summary = trainer.run(resume);
     if (comm->rank() == 0) std::printf("%s\n", summary.to_json().c_str());
     return 0;
+  } catch (const rowshard::CollectiveTimeout& error) {
+    std::fprintf(stderr, "rowshard-train (rank %d): %s (comm_timeout_s = %g)\n", comm->rank(),
+                 error.what(), comm->timeout_seconds());
+    comm->abort(1);
   } catch (const std::exception& error) {
     std::fprintf(stderr, "rowshard-train (rank %d): %s\n", comm->rank(), error.what());
     // Errors the ranks agreed on end every rank here anyway; any other one

@@ -137,7 +137,7 @@ JobConfig load_job_config(const std::string& path, const std::vector<std::string
   const ConfigNode root(tree, "", path);
 
   root.allow_only({"seed", "threads", "batch_size", "steps", "eval_every", "eval_examples",
-                   "progress_seconds", "checkpoint", "sharding", "memory_budget_mb", "tables",
+                   "progress_seconds", "comm_timeout_s", "checkpoint", "sharding", "memory_budget_mb", "tables",
                    "features", "data", "model"});
   JobConfig job;
   job.file = path;
@@ -149,6 +149,10 @@ JobConfig load_job_config(const std::string& path, const std::vector<std::string
   job.eval_every = root.integer("eval_every", 0, 0);
   job.eval_examples = root.integer("eval_examples", job.eval_examples, 1);
   job.progress_seconds = root.number("progress_seconds", job.progress_seconds);
+  job.comm_timeout_s = root.number("comm_timeout_s", job.comm_timeout_s);
+  if (!(job.comm_timeout_s > 0 && job.comm_timeout_s <= Communicator::kMaxTimeoutSeconds))
+    root.at("comm_timeout_s").fail(message("must be in (0, ", Communicator::kMaxTimeoutSeconds,
+                                           "], got ", job.comm_timeout_s));
   job.memory_budget_mb = root.integer("memory_budget_mb", job.memory_budget_mb, 1);
   if (root.has("checkpoint")) {
     const ConfigNode checkpoint = root.at("checkpoint");
