@@ -117,6 +117,7 @@ void ShardedEmbeddingBagCollection::step(const ShardedLookup& lookup,
   const auto start = Clock::now();
   const int64_t sent_before = comm_.bytes_sent();
   const int64_t received_before = comm_.bytes_received();
+  CollectivePhase phase(comm_, Phase::gradient_exchange);
   const ReceivedArrays<float> gradients = exchange_gradients(lookup, grad_output);
   for (int64_t t = 0; t < num_tables(); ++t) {
     Shard& shard = shards_[t];
@@ -142,6 +143,7 @@ void ShardedEmbeddingBagCollection::step(const ShardedLookup& lookup,
 
 SparseGradient ShardedEmbeddingBagCollection::shard_gradient(
     const ShardedLookup& lookup, std::span<const float> grad_output, int64_t t) {
+  CollectivePhase phase(comm_, Phase::gradient_exchange);
   const ReceivedArrays<float> gradients = exchange_gradients(lookup, grad_output);
   if (layouts_[t].kind() == ShardingKind::data_parallel)
     return data_parallel_gradient(t, lookup, grad_output);

@@ -67,6 +67,7 @@ ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_
   const int64_t batch_size = local_batch.batch_size;
 
   auto saved = std::make_shared<SavedExchange>();
+  CollectivePhase phase(comm_, Phase::input_exchange);
   agree_on_input(comm_, [&] {
     saved->bounds = jagged_bounds(ShardedEmbeddingBagCollection::kName, local_batch, feature_names_);
     for (int64_t f = 0; f < num_features(); ++f) {
@@ -274,6 +275,7 @@ ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_
 
   // --- Back to the sources, reduced in rank order. ------------------------
   const auto output_start = Clock::now();
+  phase.switch_to(Phase::output_exchange);
   const bool any_max = std::any_of(routed.begin(), routed.end(), [&](int64_t f) {
     return configs_[table_of(f)].table.mode == PoolingMode::max;
   });

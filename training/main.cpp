@@ -58,6 +58,11 @@ int main(int argc, char** argv) {
     const rowshard::TrainingSummary summary = trainer.run(resume);
     if (comm->rank() == 0) std::printf("%s\n", summary.to_json().c_str());
     return 0;
+  } catch (const rowshard::CollectiveTimeout& error) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "rowshard-train (rank %d): %s (comm_timeout_s = %g)\n", comm->rank(),
+                 error.what(), comm->timeout_seconds());
+    comm->abort(1);
   } catch (const std::bad_alloc&) {
     std::fflush(stdout);
     std::fprintf(stderr,

@@ -26,6 +26,7 @@
 #include "training/metrics.h"
 #include "training/model/dense_optimizer.h"
 #include "training/model/dlrm.h"
+#include "training/test_stall.h"
 
 namespace rowshard {
 namespace {
@@ -159,6 +160,7 @@ struct Trainer::State {
   // Per step: the global sum of losses and number of examples.
   std::deque<std::pair<double, double>> recent_losses;
   TrainingSummary summary;
+  std::optional<TestStall> test_stall;
 
   State(config::JobConfig job_config, Communicator& communicator)
       : job(std::move(job_config)), comm(communicator) {}
@@ -202,6 +204,8 @@ Trainer::Trainer(config::JobConfig job, Communicator& comm)
   State& s = *state_;
   const config::JobConfig& j = s.job;
   if (j.threads > 0) omp_set_num_threads(j.threads);
+  comm.set_timeout(j.comm_timeout_s);
+  s.test_stall = test_stall_from_environment();
   if (j.batch_size < comm.size())
     throw InvalidArgument(message(j.file, ": batch_size ", j.batch_size,
                                   " is smaller than the ", comm.size(), " ranks"));
@@ -280,6 +284,13 @@ Trainer::Trainer(config::JobConfig job, Communicator& comm)
 
 namespace {
 
+// allreduce_sum, named for the collective watchdog's message.
+template <typename T>
+void all_reduce(Communicator& comm, std::span<T> values) {
+  CollectivePhase phase(comm, Phase::all_reduce);
+  allreduce_sum<T>(comm, values);
+}
+
 // Concatenates every rank's `values` on rank 0 (others get nothing back).
 std::vector<float> gather_on_leader(Communicator& comm, std::span<const float> values) {
   std::vector<int64_t> counts(comm.size(), 0);
@@ -298,6 +309,7 @@ double from_leader(Communicator& comm, double value) {
 // examples together. Collective.
 void evaluate(Trainer::State& s) {
   if (s.no_evaluation) return;
+  CollectivePhase phase(s.comm, Phase::evaluation);
   const ExampleBatch& eval = s.eval;
   const Tensor pooled = s.embeddings->forward_no_grad(
       {s.feature_names, eval.size, eval.sparse_values, eval.sparse_lengths, {}, std::nullopt});
@@ -361,6 +373,7 @@ checkpoint::Extras extras_of(Trainer::State& s) {
 }
 
 void save_checkpoint(Trainer::State& s) {
+  CollectivePhase phase(s.comm, Phase::checkpoint_save);
   checkpoint::Extras extras = extras_of(s);  // collective: every rank's position
   checkpoint::save(
       *checkpoint::tables_of(*s.embeddings),
@@ -459,12 +472,14 @@ TrainingSummary Trainer::run(const std::optional<std::string>& resume) {
   int64_t examples_seen = 0;
   std::vector<float> embedding_grad;
   for (; s.step < j.steps; ++s.step) {
+    s.comm.set_step(s.step + 1);
     auto phase = Clock::now();
     std::optional<ExampleBatch> batch = s.train->next();
     // Every rank must stop together: a source that ends early ends the job.
     std::vector<int64_t> exhausted = {batch ? 0 : 1};
-    allreduce_sum<int64_t>(s.comm, exhausted);
+    all_reduce<int64_t>(s.comm, exhausted);
     if (exhausted[0] > 0) break;
+    if (s.test_stall) s.test_stall->stall_if_due(s.comm.rank(), s.step + 1);
     s.summary.data_seconds += seconds_since(phase);
 
     const ShardedLookup lookup = s.embeddings->forward(
@@ -480,9 +495,9 @@ TrainingSummary Trainer::run(const std::optional<std::string>& resume) {
                                                   embedding_grad);
     // Dense parameters are replicated: every rank applies the same summed
     // gradient, so they stay identical.
-    allreduce_sum<float>(s.comm, s.model->gradients());
+    all_reduce<float>(s.comm, s.model->gradients());
     std::vector<double> totals = {loss, static_cast<double>(batch->size)};
-    allreduce_sum<double>(s.comm, totals);
+    all_reduce<double>(s.comm, totals);
     s.dense_optimizer->step(s.model->parameters(), s.model->gradients());
     s.summary.dense_seconds += seconds_since(phase);
 
@@ -540,7 +555,7 @@ TrainingSummary Trainer::run(const std::optional<std::string>& resume) {
   }
   // All ranks': bytes sent, training lines skipped.
   std::vector<int64_t> totals = {s.comm.bytes_sent() - bytes_before, s.train->skipped_lines()};
-  allreduce_sum<int64_t>(s.comm, totals);
+  all_reduce<int64_t>(s.comm, totals);
   s.summary.steps = s.step;
   if (count > 0) s.summary.train_logloss = sum / count;
   s.summary.examples_per_s =

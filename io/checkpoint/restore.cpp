@@ -121,6 +121,7 @@ std::vector<std::byte> read_whole(const std::filesystem::path& directory,
 Restored restore(CheckpointTables& tables, const std::filesystem::path& directory,
                  const RestoreOptions& options) {
   Communicator& comm = tables.communicator();
+  CollectivePhase phase(comm, Phase::checkpoint_restore);
   const int me = comm.rank();
   Manifest manifest;
   // Every file this rank needs, mapped and checked before anything is written.

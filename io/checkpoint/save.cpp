@@ -182,6 +182,7 @@ void remove_beyond_keep_last(FileSystem& file_system, const SaveOptions& options
 std::filesystem::path save(CheckpointTables& tables, const SaveOptions& options,
                            const Extras& extras, FileSystem& file_system) {
   Communicator& comm = tables.communicator();
+  CollectivePhase phase(comm, Phase::checkpoint_save);
   const bool leader = comm.rank() == 0;
   const std::filesystem::path final_directory = options.root / checkpoint_name(options.step);
   const std::filesystem::path directory =

@@ -176,7 +176,7 @@ JobConfig load_job_config(const std::string& path, const std::vector<std::string
   emitter << root.yaml();
 
   root.allow_only({"seed", "threads", "batch_size", "steps", "eval_every", "eval_examples",
-                   "progress_seconds", "checkpoint", "sharding", "memory_budget_mb", "tables",
+                   "progress_seconds", "comm_timeout_s", "checkpoint", "sharding", "memory_budget_mb", "tables",
                    "features", "data", "model"});
   JobConfig job;
   job.file = path;
@@ -188,6 +188,10 @@ JobConfig load_job_config(const std::string& path, const std::vector<std::string
   job.eval_every = root.integer("eval_every", 0, 0);
   job.eval_examples = root.integer("eval_examples", job.eval_examples, 1);
   job.progress_seconds = root.number("progress_seconds", job.progress_seconds);
+  job.comm_timeout_s = root.number("comm_timeout_s", job.comm_timeout_s);
+  if (!(job.comm_timeout_s > 0 && job.comm_timeout_s <= Communicator::kMaxTimeoutSeconds))
+    root.at("comm_timeout_s").fail(message("must be in (0, ", Communicator::kMaxTimeoutSeconds,
+                                           "], got ", job.comm_timeout_s));
   job.memory_budget_mb =
       root.integer("memory_budget_mb", job.memory_budget_mb, 1, kMaxMemoryBudgetMb);
   if (root.has("checkpoint")) {

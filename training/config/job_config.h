@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/embedding_bag_collection.h"
+#include "sharding/communicator.h"
 #include "sharding/sharded_collection.h"
 
 namespace rowshard::config {
@@ -66,6 +67,7 @@ struct JobConfig {
   int64_t eval_every = 0;      // 0: only at the end
   int64_t eval_examples = 20000;
   double progress_seconds = 5;
+  double comm_timeout_s = Communicator::kDefaultTimeoutSeconds;  // the collective watchdog
   std::string checkpoint_dir;  // empty: no checkpoints
   int64_t checkpoint_every = 0;
   int keep_last = 3;

@@ -1,0 +1,42 @@
+#include "sharding/communicator.h"
+
+#include <iterator>
+
+namespace rowshard {
+
+std::string_view phase_name(Phase phase) {
+  switch (phase) {
+    case Phase::input_exchange: return "input exchange";
+    case Phase::output_exchange: return "output exchange";
+    case Phase::gradient_exchange: return "gradient exchange";
+    case Phase::all_reduce: return "all-reduce";
+    case Phase::evaluation: return "evaluation";
+    case Phase::checkpoint_save: return "checkpoint save";
+    case Phase::checkpoint_restore: return "checkpoint restore";
+  }
+  return "unknown";
+}
+
+void Communicator::set_timeout(double seconds) {
+  if (!(seconds > 0 && seconds <= kMaxTimeoutSeconds))
+    throw InvalidArgument(message("collective timeout of ", seconds,
+                                  " s is out of range (0, ", kMaxTimeoutSeconds, "]"));
+  timeout_seconds_ = seconds;
+}
+
+CollectiveTimeout Communicator::timeout_error(std::span<const int> late_ranks) const {
+  std::string where;
+  if (step_) where += message(" at step ", *step_);
+  // Innermost first: "phase 'input exchange' during 'evaluation'".
+  for (auto phase = phases_.rbegin(); phase != phases_.rend(); ++phase) {
+    if (phase != phases_.rbegin() && *phase == *std::prev(phase)) continue;
+    where += message(phase == phases_.rbegin() ? ", phase '" : " during '", phase_name(*phase),
+                     "'");
+  }
+  std::string ranks;
+  for (int rank : late_ranks) ranks += message(ranks.empty() ? "" : ", ", rank);
+  return CollectiveTimeout(message("collective timed out after ", timeout_seconds_, " s", where,
+                                   ": rank(s) ", ranks, " did not arrive"));
+}
+
+}  // namespace rowshard
