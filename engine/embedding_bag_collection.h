@@ -40,13 +40,13 @@ struct CollectionTableConfig {
   // name, num_embeddings, embedding_dim, mode, padding_idx, max_norm,
   // scale_grad_by_freq, dtype, seed. include_last_offset is refused: a
   // KeyedJaggedBatch's offsets always include the last one.
-  EmbeddingBagOptions table;
-  OptimizerConfig optimizer;
+  EmbeddingBagOptions table{};
+  OptimizerConfig optimizer{};
 };
 
 struct FeatureConfig {
-  std::string name;
-  std::string table;
+  std::string name{};
+  std::string table{};
   // Reads the batch's per-sample weights; only for sum-pooled tables.
   bool weighted = false;
 };

@@ -26,12 +26,12 @@
 namespace rowshard {
 
 struct KeyedJaggedBatch {
-  std::span<const std::string> keys;
+  std::span<const std::string> keys{};
   int64_t batch_size = 0;
-  std::span<const int64_t> values;
-  std::span<const int64_t> lengths;
-  std::span<const int64_t> offsets;
-  std::optional<std::span<const float>> weights;
+  std::span<const int64_t> values{};
+  std::span<const int64_t> lengths{};
+  std::span<const int64_t> offsets{};
+  std::optional<std::span<const float>> weights{};
 };
 
 // The F * B + 1 bag boundaries of `batch` (the offsets, or the running sum

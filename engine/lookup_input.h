@@ -16,8 +16,8 @@ int64_t element_count(const Shape& shape);
 
 // Input to Embedding: indices of any shape; the output has shape + [dim].
 struct IndexInput {
-  std::span<const int64_t> indices;
-  Shape shape;
+  std::span<const int64_t> indices{};
+  Shape shape{};
 };
 
 // Input to EmbeddingBag, in one of PyTorch's two forms:
@@ -28,12 +28,12 @@ struct IndexInput {
 // per_sample_weights, allowed in sum mode only, has the shape of indices and
 // scales each looked-up row before it is added to its bag.
 struct BagInput {
-  std::span<const int64_t> indices;
-  Shape shape;
-  std::optional<std::span<const int64_t>> offsets;
-  std::optional<std::span<const float>> per_sample_weights;
+  std::span<const int64_t> indices{};
+  Shape shape{};
+  std::optional<std::span<const int64_t>> offsets{};
+  std::optional<std::span<const float>> per_sample_weights{};
   // The shape of per_sample_weights; empty means "the same as indices".
-  Shape per_sample_weights_shape;
+  Shape per_sample_weights_shape{};
 };
 
 }  // namespace rowshard

@@ -30,10 +30,10 @@ struct TableOptions {
   int64_t embedding_dim = 0;
   // A row that reads as excluded (EmbeddingBag) and never gets a gradient.
   // Negative values count from the end; valid range [-rows, rows).
-  std::optional<int64_t> padding_idx;
+  std::optional<int64_t> padding_idx{};
   // When set, looked-up rows are renormalised in place before each lookup
   // (see engine/max_norm.h).
-  std::optional<double> max_norm;
+  std::optional<double> max_norm{};
   double norm_type = 2.0;
   // Divides a row's gradient by its number of occurrences in the batch.
   bool scale_grad_by_freq = false;

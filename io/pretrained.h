@@ -20,9 +20,9 @@
 namespace rowshard {
 
 struct PretrainedFile {
-  std::string path;
+  std::string path{};
   // Which tensor of a safetensors file; may be omitted when it holds one.
-  std::optional<std::string> tensor;
+  std::optional<std::string> tensor{};
   // Also check a rowshard shard file's data checksum. Headers are always
   // checked; the checksum reads the whole file, which is what mapping it
   // is meant to avoid, so it is asked for, not assumed.

@@ -15,7 +15,7 @@ struct MemoryLimit {
   int64_t bytes = 0;
   // What sets it, for the refusal: "memory_budget_mb", "physical memory
   // (... shared by N ranks)", "the address-space limit (ulimit -v)", ...
-  std::string source;
+  std::string source{};
 };
 
 // The ranks of this job that run on this machine and so share its memory:

@@ -15,7 +15,11 @@ for example in custom_trainer snippets; do
   cmake -S "$source_dir/examples/$example" -B "$work/build-$example" -G Ninja \
     -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$work/prefix" \
     -DCMAKE_CXX_FLAGS="-Wall -Wextra -Werror" >/dev/null
-  cmake --build "$work/build-$example" >/dev/null
+  if ! cmake --build "$work/build-$example" >"$work/build-$example.log" 2>&1; then
+    echo "examples/$example does not build against the installed package:"
+    cat "$work/build-$example.log"
+    exit 1
+  fi
 done
 "$work/build-custom_trainer/custom_trainer" "$work/alone"
 "$mpiexec" -n 2 --oversubscribe "$work/build-custom_trainer/custom_trainer" "$work/two"

@@ -20,7 +20,7 @@ struct OptimizerConfig {
   OptimizerKind kind = OptimizerKind::rowwise_adagrad;
   float lr = 0.01f;
   // Unset: the optimizer's own default (1e-10 Adagrad, 1e-8 row-wise).
-  std::optional<float> eps;
+  std::optional<float> eps{};
   float weight_decay = 0.0f;
   float initial_accumulator_value = 0.0f;
 };

@@ -47,4 +47,10 @@ void collection_example(const EmbeddingBagOptions& items_options,
   // end snippet
 }
 
+void collective_phase_example(Communicator& comm) {
+  // snippet sharding/communicator.h
+  CollectivePhase phase(comm, Phase::output_exchange);
+  // end snippet
+}
+
 }  // namespace rowshard

@@ -28,7 +28,7 @@ struct SaveOptions {
   // this one included (0 keeps all).
   int keep_last = 3;
   // The config that produced the checkpoint, stored verbatim.
-  std::string config;
+  std::string config{};
   // The saving run, whose lineage keep_last counts (see CheckpointHistory;
   // the caller records each save in it). Without one, the lineage is every
   // checkpoint at or before `step`: later steps are never removed.

@@ -44,9 +44,9 @@ namespace rowshard {
 struct TsvLayout {
   int label_column = 0;
   // The dense features, in the order of the dense vector.
-  std::vector<int> dense_columns;
+  std::vector<int> dense_columns{};
   // The categorical features, in the order of the sparse features.
-  std::vector<int> categorical_columns;
+  std::vector<int> categorical_columns{};
   // How many fields a full line has.
   int64_t num_columns = 0;
 };

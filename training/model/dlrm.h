@@ -53,9 +53,9 @@ struct DlrmConfig {
   // Hidden widths of the bottom MLP; its last layer, to embedding_dim, is
   // implied (so {} means a single layer num_dense -> embedding_dim). Empty
   // when num_dense is 0.
-  std::vector<int64_t> bottom_mlp;
+  std::vector<int64_t> bottom_mlp{};
   // Hidden widths of the top MLP; its last layer, to 1 logit, is implied.
-  std::vector<int64_t> top_mlp;
+  std::vector<int64_t> top_mlp{};
   uint64_t seed = 0;  // of the initial weights
 };
 
