@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(root);
     return 0;
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "checkpoint-bench: %s\n", error.what());
+    std::fprintf(stderr, "checkpoint-bench: %s\n", rowshard::error_text(error).c_str());
     return 1;
   }
 }

@@ -198,7 +198,7 @@ int main(int argc, char** argv) {
       throw InvalidArgument("sizes, threads and repeat must be positive");
     return run(s);
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "step-phases: %s\n", error.what());
+    std::fprintf(stderr, "step-phases: %s\n", error_text(error).c_str());
     return 2;
   }
 }

@@ -66,6 +66,11 @@ std::string message(const Parts&... parts) {
   return out.str();
 }
 
+// What a tool prints for an error that ended it: the message, or for a
+// std::bad_alloc (whose own text names nothing) a sentence saying that
+// memory ran out and what to change.
+std::string error_text(const std::exception& error);
+
 [[noreturn]] void assertion_failed(const char* condition, const char* file,
                                    int line);
 

@@ -187,8 +187,14 @@ Table::Table(std::string_view kind, TableOptions options)
         owner_, ": num_embeddings must be >= 0 and embedding_dim >= 1, got ",
         options_.num_embeddings, " and ", options_.embedding_dim));
   validate_options();
-  weights_ = normal_weights(options_.num_embeddings, options_.embedding_dim,
-                            options_.dtype, options_.seed);
+  try {
+    weights_ = normal_weights(options_.num_embeddings, options_.embedding_dim,
+                              options_.dtype, options_.seed);
+  } catch (const OutOfMemory& error) {
+    throw OutOfMemory(message(owner_, " (", options_.num_embeddings, " x ",
+                              options_.embedding_dim, " ", dtype_name(options_.dtype),
+                              "): ", error.what()));
+  }
   if (padding_ != kNoPadding) {
     const std::size_t row_bytes =
         options_.embedding_dim * dtype_size(options_.dtype);

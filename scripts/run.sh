@@ -5,8 +5,9 @@
 #
 # Each run trains from scratch into a fresh checkpoints/default/run-<UTC
 # date-time>, so running it again never meets an earlier run's checkpoints.
-# Given --resume, or a checkpoint directory of the caller's own
-# (--set checkpoint.dir=...), it passes the arguments on unchanged:
+# `--resume latest` alone continues the newest of those runs; given a
+# checkpoint directory of the caller's own (--set checkpoint.dir=...), or
+# --resume DIR, it passes the arguments on unchanged:
 #   bash scripts/run.sh --set checkpoint.dir=checkpoints/default/run-... --resume latest
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,12 @@ if [[ " $* " != *" --resume"* && "$*" != *checkpoint.dir=* && "$*" != *checkpoin
   arguments+=(--set "checkpoint.dir=$run_dir")
   echo "checkpoints of this run: $run_dir" \
        "(continue it: bash scripts/run.sh --set checkpoint.dir=$run_dir --resume latest)"
+elif [[ " $* " == *" --resume latest "* && "$*" != *checkpoint.dir=* && "$*" != *checkpoint=* ]]; then
+  newest=$(find checkpoints/default -maxdepth 1 -name 'run-*' -type d 2>/dev/null | sort | tail -n 1)
+  if [[ -n $newest ]]; then
+    arguments+=(--set "checkpoint.dir=$newest")
+    echo "continuing the newest run: $newest"
+  fi
 fi
 mpirun -np 2 --oversubscribe ./build/training/rowshard-train --config configs/default.yaml \
   "${arguments[@]}"

@@ -63,16 +63,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rowshard-train (rank %d): %s (comm_timeout_s = %g)\n", comm->rank(),
                  error.what(), comm->timeout_seconds());
     comm->abort(1);
-  } catch (const std::bad_alloc&) {
-    std::fflush(stdout);
-    std::fprintf(stderr,
-                 "rowshard-train (rank %d): out of memory outside the tables the plan "
-                 "accounts for; lower batch_size or eval_examples, or add ranks\n",
-                 comm->rank());
-    comm->abort(1);
   } catch (const std::exception& error) {
     std::fflush(stdout);
-    std::fprintf(stderr, "rowshard-train (rank %d): %s\n", comm->rank(), error.what());
+    std::fprintf(stderr, "rowshard-train (rank %d): %s\n", comm->rank(),
+                 rowshard::error_text(error).c_str());
     // Errors the ranks agreed on end every rank here anyway; any other one
     // (a rank alone in trouble) must not leave the others waiting.
     comm->abort(1);

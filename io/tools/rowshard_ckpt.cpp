@@ -241,7 +241,7 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stderr);
     return 2;
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "rowshard-ckpt: %s\n", error.what());
+    std::fprintf(stderr, "rowshard-ckpt: %s\n", error_text(error).c_str());
     return 1;
   }
 }
