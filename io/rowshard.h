@@ -23,6 +23,7 @@
 #include "engine/optimizers/optimizer_config.h"
 #include "engine/optimizers/rowwise_adagrad.h"
 #include "engine/optimizers/sgd.h"
+#include "engine/version.h"
 #include "io/checkpoint/directory.h"
 #include "io/checkpoint/restore.h"
 #include "io/checkpoint/save.h"

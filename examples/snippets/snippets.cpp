@@ -6,7 +6,11 @@
 
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
+
+// The installed header and the package's CMake version agree.
+static_assert(std::string_view(ROWSHARD_VERSION_STRING) == PACKAGE_VERSION);
 
 namespace rowshard {
 
