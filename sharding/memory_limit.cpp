@@ -26,8 +26,8 @@ std::optional<int64_t> process_status_bytes(const std::string& field) {
 std::optional<int64_t> left_under(int resource, const std::string& used_field) {
   rlimit limit{};
   if (getrlimit(resource, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return std::nullopt;
-  const auto cap = static_cast<int64_t>(
-      std::min<rlim_t>(limit.rlim_cur, std::numeric_limits<int64_t>::max()));
+  const auto cap =
+      static_cast<int64_t>(std::min<rlim_t>(limit.rlim_cur, std::numeric_limits<int64_t>::max()));
   return std::max<int64_t>(0, cap - process_status_bytes(used_field).value_or(0));
 }
 
