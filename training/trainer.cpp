@@ -362,10 +362,6 @@ checkpoint::Extras extras_of(Trainer::State& s) {
   for (const std::string& position : allgather_text(s.comm, s.train->position()))
     positions += position + "\n";
   extras["data_positions"] = to_bytes(positions.data(), positions.size());
-  std::vector<uint64_t> table_steps;
-  for (int64_t t = 0; t < s.embeddings->num_tables(); ++t)
-    table_steps.push_back(s.embeddings->shard(t)->steps_taken());
-  extras["table_steps"] = to_bytes(table_steps.data(), table_steps.size() * sizeof(uint64_t));
   std::vector<double> losses;
   for (const auto& [sum, count] : s.recent_losses) losses.insert(losses.end(), {sum, count});
   extras["recent_losses"] = to_bytes(losses.data(), losses.size() * sizeof(double));
@@ -417,10 +413,6 @@ void resume_from(Trainer::State& s, const std::string& which) {
   int64_t steps = 0;
   from_bytes(extra("dense_optimizer_steps"), std::span(&steps, 1), "dense_optimizer_steps");
   s.dense_optimizer->set_steps(steps);
-  std::vector<uint64_t> table_steps(s.embeddings->num_tables());
-  from_bytes(extra("table_steps"), std::span(table_steps), "table_steps");
-  for (int64_t t = 0; t < s.embeddings->num_tables(); ++t)
-    s.embeddings->mutable_shard(t).set_steps_taken(table_steps[t]);
   const std::vector<std::byte>& loss_bytes = extra("recent_losses");
   std::vector<double> losses(loss_bytes.size() / sizeof(double));
   from_bytes(loss_bytes, std::span(losses), "recent_losses");

@@ -109,9 +109,10 @@ int main(int argc, char** argv) {
   // Save, restore into a fresh collection, and compare predictions.
   if (comm->rank() == 0) std::filesystem::create_directories(root);
   comm->barrier();
-  const auto saved = checkpoint::save(*checkpoint::tables_of(model), {root, 300, 1, "custom"});
+  const auto saved =
+      checkpoint::save(model, {.root = root, .step = 300, .keep_last = 1, .config = "custom"});
   ShardedEmbeddingBagCollection restored(*comm, tables(), sharding, features);
-  checkpoint::restore(*checkpoint::tables_of(restored), saved);
+  checkpoint::restore(restored, saved);
   const Batch probe = make_batch(rng);
   const KeyedJaggedBatch input{keys, kBatch, probe.ids, probe.lengths, {}, std::nullopt};
   const bool same = model.forward_no_grad(input).values == restored.forward_no_grad(input).values;

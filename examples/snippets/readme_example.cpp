@@ -26,7 +26,7 @@ rowshard::ShardedLookup lookup = tables.forward(local_batch);   // [B, sum of di
 // ... your model: compute d(loss)/d(lookup.output) ...
 tables.step(lookup, grad_output);                  // fused backward + optimizer, sharded
 rowshard::Tensor pooled = tables.forward_no_grad(eval_batch);  // evaluation: nothing kept
-rowshard::checkpoint::save(*rowshard::checkpoint::tables_of(tables), {"ckpt", step});
+rowshard::checkpoint::save(tables, {.root = "ckpt", .step = step});     // whole state
   // end snippet
   return 0;
 }

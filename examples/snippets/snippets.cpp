@@ -57,4 +57,13 @@ void collective_phase_example(Communicator& comm) {
   // end snippet
 }
 
+void checkpoint_examples(EmbeddingBagCollection& collection) {
+  // snippet io/checkpoint/save.h
+  checkpoint::save(collection, {.root = "ckpt", .step = 500});
+  // end snippet
+  // snippet io/checkpoint/restore.h
+  checkpoint::restore(collection, "ckpt/ckpt-000500");
+  // end snippet
+}
+
 }  // namespace rowshard

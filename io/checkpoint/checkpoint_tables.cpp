@@ -1,5 +1,7 @@
 #include "io/checkpoint/checkpoint_tables.h"
 
+#include <nlohmann/json.hpp>
+
 namespace rowshard::checkpoint {
 namespace {
 
@@ -44,6 +46,32 @@ class LocalTables final : public CheckpointTables {
 };
 
 }  // namespace
+
+std::vector<std::pair<std::string, std::string>> table_settings(
+    const CollectionTableConfig& config) {
+  const EmbeddingBagOptions& table = config.table;
+  const OptimizerConfig& optimizer = config.optimizer;
+  // Numbers as JSON writes them: the shortest text that reads back the same.
+  const auto text = [](const auto& value) { return nlohmann::json(value).dump(); };
+  const auto optional_text = [&](const auto& value) {
+    return value ? text(*value) : std::string("none");
+  };
+  std::vector<std::pair<std::string, std::string>> settings = {
+      {"mode", std::string(pooling_mode_name(table.mode))},
+      {"padding_idx", optional_text(table.padding_idx)},
+      {"max_norm", optional_text(table.max_norm)},
+      {"norm_type", text(table.norm_type)},
+      {"scale_grad_by_freq", text(table.scale_grad_by_freq)},
+      {"stochastic_rounding", text(table.stochastic_rounding)},
+      {"lr", text(optimizer.lr)},
+      {"eps", optional_text(optimizer.eps)},
+      {"weight_decay", text(optimizer.weight_decay)},
+      {"initial_accumulator_value", text(optimizer.initial_accumulator_value)}};
+  // The seed only draws initial values, which a restore replaces, unless it
+  // also seeds stochastic rounding.
+  if (table.stochastic_rounding) settings.emplace_back("seed", text(table.seed));
+  return settings;
+}
 
 int64_t state_columns(OptimizerKind kind, int64_t columns) {
   switch (kind) {

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/embedding_bag_collection.h"
 #include "sharding/communicator.h"
@@ -26,6 +29,15 @@ class CheckpointTables {
 // Optimizer state per row of a table part with `columns` columns: row-wise
 // Adagrad keeps one float per row, Adagrad one per weight, SGD none.
 int64_t state_columns(OptimizerKind kind, int64_t columns);
+
+// Everything of a table's config besides its shape, dtype and optimizer
+// kind that changes its future results, by name, as text: pooling mode,
+// padding_idx, max_norm, norm_type, scale_grad_by_freq, stochastic
+// rounding (and then the seed, which drives it), and the optimizer's
+// hyper-parameters. A checkpoint
+// stores them and a restore refuses a collection that differs in any.
+std::vector<std::pair<std::string, std::string>> table_settings(
+    const CollectionTableConfig& config);
 
 std::unique_ptr<CheckpointTables> tables_of(ShardedEmbeddingBagCollection& collection);
 // A single-process collection, seen as every table row-wise on one rank.

@@ -12,7 +12,9 @@ namespace {
 using nlohmann::json;
 
 constexpr std::string_view kFormat = "rowshard-checkpoint";
-constexpr int64_t kFormatVersion = 1;
+// Version 2 adds each table's steps_taken and settings; version 1
+// manifests are still read (without them).
+constexpr int64_t kFormatVersion = 2;
 
 class Checker {
  public:
@@ -77,6 +79,12 @@ void check_coverage(const Checker& check, const TableEntry& table, std::string_v
                message("cover rows [0, ", next, ") of ", table.rows));
 }
 
+json settings_json(const TableEntry& table) {
+  json settings = json::object();
+  for (const auto& [name, value] : table.settings) settings[name] = value;
+  return settings;
+}
+
 }  // namespace
 
 bool is_safe_name(std::string_view name) {
@@ -98,6 +106,8 @@ std::string encode_manifest(const Manifest& manifest) {
     tables.push_back({{"name", table.name}, {"rows", table.rows}, {"dim", table.dim},
                       {"dtype", std::string(dtype_name(table.dtype))},
                       {"optimizer", table.optimizer}, {"state_columns", table.state_columns},
+                      {"steps_taken", table.steps_taken},
+                      {"settings", settings_json(table)},
                       {"files", files}});
   }
   json extras = json::array();
@@ -120,8 +130,9 @@ Manifest parse_manifest(std::string_view text, std::string_view file_name) {
     check.fail("document", message("not JSON: ", error.what()));
   }
   if (check.text(document, "format", "") != kFormat) check.fail("format", "not a rowshard checkpoint");
-  if (check.integer(document, "format_version", "") != kFormatVersion)
-    check.fail("format_version", message("unsupported (valid: ", kFormatVersion, ")"));
+  const int64_t version = check.integer(document, "format_version", "");
+  if (version < 1 || version > kFormatVersion)
+    check.fail("format_version", message("unsupported (valid: 1 to ", kFormatVersion, ")"));
 
   Manifest manifest;
   manifest.step = check.integer(document, "step", "");
@@ -142,6 +153,13 @@ Manifest parse_manifest(std::string_view text, std::string_view file_name) {
     table.dtype = *dtype;
     table.optimizer = check.text(entry, "optimizer", where);
     table.state_columns = check.integer(entry, "state_columns", where);
+    if (version >= 2) {
+      table.steps_taken = static_cast<uint64_t>(check.integer(entry, "steps_taken", where));
+      const json& settings = check.member(entry, "settings", where);
+      if (!settings.is_object()) check.fail(where + "settings", "not an object");
+      for (const auto& [name, value] : settings.items())
+        table.settings.emplace_back(name, check.text(settings, name.c_str(), where + "settings."));
+    }
     const json& files = check.member(entry, "files", where);
     if (!files.is_array()) check.fail(where + "files", "not an array");
     for (std::size_t i = 0; i < files.size(); ++i) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/dtype.h"
@@ -26,6 +27,11 @@ struct TableEntry {
   DType dtype = DType::f32;
   std::string optimizer;  // "sgd" | "adagrad" | "rowwise_adagrad"
   int64_t state_columns = 0;
+  // What changes the table's future results beyond its values: the steps
+  // it has taken (they seed stochastic rounding) and its settings by name
+  // (see table_settings), compared on restore. Empty in format version 1.
+  uint64_t steps_taken = 0;
+  std::vector<std::pair<std::string, std::string>> settings;
   std::vector<FileEntry> files;
 };
 

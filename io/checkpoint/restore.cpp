@@ -66,6 +66,13 @@ void check_matches(const TableEntry& saved, const CollectionTableConfig& config)
   if (saved.dtype != table.dtype) refuse("dtype", dtype_name(saved.dtype), dtype_name(table.dtype));
   if (saved.optimizer != optimizer_kind_name(config.optimizer.kind))
     refuse("optimizer", saved.optimizer, optimizer_kind_name(config.optimizer.kind));
+  const auto configured = table_settings(config);
+  for (const auto& [name, value] : saved.settings) {
+    const auto now = std::find_if(configured.begin(), configured.end(),
+                                  [&](const auto& setting) { return setting.first == name; });
+    if (now == configured.end()) refuse(name, value, "not a setting");
+    if (now->second != value) refuse(name, value, now->second);
+  }
 }
 
 // The files of `kind` of a table, and the index of the one holding `row`.
@@ -128,6 +135,7 @@ Restored restore(CheckpointTables& tables, const std::filesystem::path& director
   std::vector<std::vector<OpenShard>> weights(tables.num_tables()), states(tables.num_tables());
   std::vector<Coverage> weight_files(tables.num_tables()), state_files(tables.num_tables());
   Restored restored;
+  std::vector<uint64_t> steps_taken(tables.num_tables());
   agree_on_input(comm, [&] {
     manifest = read_manifest(directory);
     for (int64_t t = 0; t < tables.num_tables(); ++t) {
@@ -138,6 +146,7 @@ Restored restore(CheckpointTables& tables, const std::filesystem::path& director
         throw InvalidArgument(message("checkpoint '", directory.string(), "' has no table '",
                                       config.table.name, "'"));
       check_matches(*saved, config);
+      steps_taken[t] = saved->steps_taken;
       weight_files[t] = coverage(*saved, "weight");
       state_files[t] = coverage(*saved, "state");
       const ShardLayout& layout = tables.layout(t);
@@ -178,6 +187,7 @@ Restored restore(CheckpointTables& tables, const std::filesystem::path& director
     const int64_t my_state = state_columns(tables.config(t).optimizer.kind, width);
     const std::span<float> state = optimizer.state();
     std::byte* rows = shard.mutable_weights().mutable_bytes();
+    shard.set_steps_taken(steps_taken[t]);
     for (int64_t local = 0; local < shard.num_embeddings(); ++local) {
       const int64_t row = layout.global_row(me, local);
       const std::size_t file = weight_files[t].holding(row);
@@ -195,6 +205,16 @@ Restored restore(CheckpointTables& tables, const std::filesystem::path& director
   restored.step = manifest.step;
   restored.config = manifest.config;
   return restored;
+}
+
+Restored restore(EmbeddingBagCollection& collection, const std::filesystem::path& directory,
+                 const RestoreOptions& options) {
+  return restore(*tables_of(collection), directory, options);
+}
+
+Restored restore(ShardedEmbeddingBagCollection& collection,
+                 const std::filesystem::path& directory, const RestoreOptions& options) {
+  return restore(*tables_of(collection), directory, options);
 }
 
 }  // namespace rowshard::checkpoint

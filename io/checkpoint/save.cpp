@@ -250,6 +250,8 @@ std::filesystem::path save(CheckpointTables& tables, const SaveOptions& options,
       table.dtype = config.table.dtype;
       table.optimizer = std::string(optimizer_kind_name(config.optimizer.kind));
       table.state_columns = state_columns(config.optimizer.kind, table.dim);
+      table.steps_taken = tables.shard(t).steps_taken();
+      if (options.record_settings) table.settings = table_settings(config);
       for (const FileEntry& file : files)
         if (file.path.starts_with(table.name + "/")) table.files.push_back(file);
       manifest.tables.push_back(std::move(table));
@@ -270,6 +272,16 @@ std::filesystem::path save(CheckpointTables& tables, const SaveOptions& options,
     remove_beyond_keep_last(file_system, options);
   });
   return final_directory;
+}
+
+std::filesystem::path save(EmbeddingBagCollection& collection, const SaveOptions& options,
+                           const Extras& extras) {
+  return save(*tables_of(collection), options, extras);
+}
+
+std::filesystem::path save(ShardedEmbeddingBagCollection& collection, const SaveOptions& options,
+                           const Extras& extras) {
+  return save(*tables_of(collection), options, extras);
 }
 
 }  // namespace rowshard::checkpoint

@@ -33,6 +33,9 @@ struct SaveOptions {
   // the caller records each save in it). Without one, the lineage is every
   // checkpoint at or before `step`: later steps are never removed.
   const CheckpointHistory* history = nullptr;
+  // Store each table's settings (table_settings), which a restore checks.
+  // Off for tables whose settings are not the user's (an import).
+  bool record_settings = true;
 };
 
 // Collective: every rank calls it. Ranks exchange rows so that each writes
@@ -43,5 +46,12 @@ struct SaveOptions {
 std::filesystem::path save(CheckpointTables& tables, const SaveOptions& options,
                            const Extras& extras = {},
                            FileSystem& file_system = local_file_system());
+
+// The same for a whole collection, in one call (TorchRec's state_dict):
+//   checkpoint::save(collection, {.root = "ckpt", .step = 500});
+std::filesystem::path save(EmbeddingBagCollection& collection, const SaveOptions& options,
+                           const Extras& extras = {});
+std::filesystem::path save(ShardedEmbeddingBagCollection& collection, const SaveOptions& options,
+                           const Extras& extras = {});
 
 }  // namespace rowshard::checkpoint

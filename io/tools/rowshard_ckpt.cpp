@@ -218,7 +218,9 @@ int import_table(const Arguments& arguments) {
   EmbeddingBagCollection collection({config}, {{"imported", config.table.name, false}});
   RowStorage& target = collection.mutable_table(0).mutable_weights();
   std::memcpy(target.mutable_bytes(), weights.bytes(), weights.size_bytes());
-  const auto saved = save(*tables_of(collection), {root, step, 0, "imported from " + file});
+  SaveOptions options{.root = root, .step = step, .keep_last = 0, .config = "imported from " + file};
+  options.record_settings = false;  // the defaults here are not the user's settings
+  const auto saved = save(collection, options);
   std::printf("%s\n", saved.c_str());
   return 0;
 }

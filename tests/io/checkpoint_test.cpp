@@ -100,6 +100,50 @@ TEST_F(Checkpoints, RoundTripIsBitExactWithExtrasAndStep) {
   EXPECT_EQ(restored.extras, extras);
 }
 
+// The steps a table has taken seed its stochastic rounding: a restored fp16
+// table must round its next updates as the saved one would have.
+TEST_F(Checkpoints, AStochasticallyRoundedTableContinuesAsIfNeverSaved) {
+  auto stochastic = configs(1);
+  stochastic[2].table.stochastic_rounding = true;
+  EmbeddingBagCollection trained(stochastic, kFeatures);
+  train(trained, 3);
+  const fs::path saved = save(trained, {.root = root, .step = 3});
+  EmbeddingBagCollection restored(stochastic, kFeatures);
+  restore(restored, saved);
+  EXPECT_EQ(restored.table(2).steps_taken(), 3u);
+  train(trained, 2);
+  train(restored, 2);
+  expect_same(trained, restored);
+}
+
+TEST_F(Checkpoints, ARestoreRefusesOtherSettingsByName) {
+  EmbeddingBagCollection trained(configs(1), kFeatures);
+  const fs::path saved = save(trained, {.root = root, .step = 1});
+  const auto refusal = [&](auto change) {
+    auto other = configs(1);
+    change(other);
+    EmbeddingBagCollection target(other, kFeatures);
+    try {
+      restore(target, saved);
+      return std::string("restored");
+    } catch (const InvalidArgument& error) {
+      return std::string(error.what());
+    }
+  };
+  EXPECT_EQ(refusal([](auto& c) { c[0].optimizer.lr = 0.5f; }),
+            "checkpoint table 'items': lr is 0.009999999776482582 in the checkpoint but 0.5 in "
+            "the collection");
+  EXPECT_EQ(refusal([](auto& c) { c[1].table.mode = PoolingMode::max; }),
+            "checkpoint table 'users': mode is mean in the checkpoint but max in the collection");
+  EXPECT_EQ(refusal([](auto& c) { c[1].table.padding_idx = 2; }),
+            "checkpoint table 'users': padding_idx is none in the checkpoint but 2 in the "
+            "collection");
+  EXPECT_EQ(refusal([](auto& c) { c[2].table.stochastic_rounding = true; }),
+            "checkpoint table 'half': stochastic_rounding is false in the checkpoint but true in "
+            "the collection");
+  EXPECT_EQ(refusal([](auto& c) { c[0].table.seed = 99; }), "restored");  // only drew values
+}
+
 TEST_F(Checkpoints, LatestIsTheNewestCompleteOneAndOnlyTheLastKAreKept) {
   EmbeddingBagCollection collection(configs(1), kFeatures);
   for (int64_t step : {10, 20, 30, 40}) save(*tables_of(collection), {root, step, 2, ""});
