@@ -156,7 +156,7 @@ SparseGradient ShardedEmbeddingBagCollection::data_parallel_gradient(
   const int64_t rows = replica.num_embeddings();
   const int64_t dim = replica.embedding_dim();
   const int64_t batch_size = lookup.batch_size;
-  const int64_t padding = replica.padding_idx().value_or(kNoPadding);
+  const int64_t padding_row = replica.padding_idx().value_or(kNoPadding);
 
   std::vector<cpu::GradientSource> sources;
   std::vector<int64_t> occurrences(rows, 0);
@@ -167,7 +167,7 @@ SparseGradient ShardedEmbeddingBagCollection::data_parallel_gradient(
                     std::span<const int64_t>(saved.bounds).subspan(f * batch_size, batch_size + 1),
                     features_[f].weighted ? std::span<const float>(saved.weights)
                                           : std::span<const float>(),
-                    replica.mode(), padding};
+                    replica.mode(), padding_row};
     source.grad_output = grad_output.data() + column_offset(f);
     source.max_positions = saved.local_max_positions.empty()
                                ? nullptr
@@ -175,7 +175,7 @@ SparseGradient ShardedEmbeddingBagCollection::data_parallel_gradient(
     source.stride = total_dim();
     sources.push_back(source);
     for (int64_t p = saved.bounds[f * batch_size]; p < saved.bounds[(f + 1) * batch_size]; ++p)
-      if (saved.values[p] != padding) ++occurrences[saved.values[p]];
+      if (saved.values[p] != padding_row) ++occurrences[saved.values[p]];
   }
   // Every replica gets the same all-reduced gradient, on the rows the
   // global batch touched (occurrences > 0 on some rank).

@@ -101,7 +101,7 @@ ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_
   for (int64_t i = 0; i < num_routed; ++i) {
     const int64_t f = routed[i];
     const ShardLayout& layout = layouts_[table_of(f)];
-    const std::optional<int64_t> padding = padding_row(configs_[table_of(f)].table);
+    const std::optional<int64_t> table_padding_row = padding_row(configs_[table_of(f)].table);
     const bool keep_positions = configs_[table_of(f)].table.mode == PoolingMode::max;
     std::vector<std::vector<int32_t>> lengths(ranks, std::vector<int32_t>(batch_size, 0));
     bag_entries[i].assign(batch_size, 0);
@@ -109,7 +109,7 @@ ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_
       for (int64_t p = saved->bounds[f * batch_size + b];
            p < saved->bounds[f * batch_size + b + 1]; ++p) {
         const int64_t row = local_batch.values[p];
-        bag_entries[i][b] += !(padding && row == *padding);
+        bag_entries[i][b] += !(table_padding_row && row == *table_padding_row);
         const int first_owner = layout.routed_by_row() ? layout.owner_of(row) : 0;
         const int end_owner = layout.routed_by_row() ? first_owner + 1 : ranks;
         for (int k = first_owner; k < end_owner; ++k) {
