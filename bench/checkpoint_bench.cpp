@@ -9,7 +9,6 @@
 #include <omp.h>
 
 #include <boost/program_options.hpp>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +18,7 @@
 
 #include "bench/command_line.h"
 #include "engine/error.h"
+#include "engine/stopwatch.h"
 #include "io/checkpoint/save.h"
 #include "io/pretrained.h"
 
@@ -26,18 +26,13 @@ namespace {
 
 namespace po = boost::program_options;
 using namespace rowshard;
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // dd's figure for writing `bytes` to `path` and fsyncing it.
 double dd_write_bytes_per_second(const std::filesystem::path& path, int64_t bytes) {
   const int64_t megabytes = bytes >> 20;
   const std::string command = message("dd if=/dev/zero of=", path.string(), " bs=1M count=",
                                       megabytes, " conv=fsync 2>&1");
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) throw IoError("cannot run dd");
   char line[512];
@@ -50,7 +45,7 @@ double dd_write_bytes_per_second(const std::filesystem::path& path, int64_t byte
 }
 
 double read_whole_seconds(const std::filesystem::path& path) {
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   std::ifstream in(path, std::ios::binary);
   std::vector<char> buffer(8 << 20);
   while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0) {
@@ -93,7 +88,7 @@ int main(int argc, char** argv) {
     const int64_t table_bytes = rows * dim * 4 + rows * 4;
 
     const double dd_speed = dd_write_bytes_per_second(root / "dd.bin", table_bytes);
-    auto start = Clock::now();
+    auto start = SteadyClock::now();
     const auto saved = checkpoint::save(*checkpoint::tables_of(collection), {root, 1, 1, ""});
     const double save_seconds = seconds_since(start);
     const double save_speed = static_cast<double>(table_bytes) / save_seconds;
@@ -109,7 +104,7 @@ int main(int argc, char** argv) {
     EmbeddingBagOptions bag_options;
     bag_options.mode = PoolingMode::sum;
     auto first_lookup_seconds = [&] {
-      const auto begin = Clock::now();
+      const auto begin = SteadyClock::now();
       EmbeddingBag bag = EmbeddingBag::from_pretrained(
           map_pretrained({table_file.string(), {}, false}, false), bag_options);
       const Lookup lookup = bag.forward({ids, {lookups}, offsets, std::nullopt, {}});

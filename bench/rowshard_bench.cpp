@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <boost/program_options.hpp>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -30,6 +29,7 @@
 #include "engine/embedding_bag_collection.h"
 #include "engine/error.h"
 #include "engine/malloc_tuning.h"
+#include "engine/stopwatch.h"
 #include "io/npy/npy_file.h"
 #include "sharding/sharded_collection.h"
 
@@ -58,16 +58,14 @@ int64_t count_distinct(std::vector<int64_t> ids) {
   return std::unique(ids.begin(), ids.end()) - ids.begin();
 }
 
+// "none": one process, no sharding; otherwise a sharding name, as in the job.
 std::optional<TableSharding> parse_sharding(const std::string& name) {
   if (name == "none") return std::nullopt;
-  if (name == "row") return TableSharding{ShardingKind::row_wise, RowPlacement::contiguous, -1};
-  if (name == "cyclic") return TableSharding{ShardingKind::row_wise, RowPlacement::cyclic, -1};
-  if (name == "table") return TableSharding{ShardingKind::table_wise, RowPlacement::contiguous, -1};
-  if (name == "column") return TableSharding{ShardingKind::column_wise, RowPlacement::contiguous, -1};
-  if (name == "data_parallel")
-    return TableSharding{ShardingKind::data_parallel, RowPlacement::contiguous, -1};
-  throw InvalidArgument(message("--sharding '", name,
-                                "' is not none, row, cyclic, table, column or data_parallel"));
+  const std::optional<TableSharding> sharding = sharding_from_name(name);
+  if (!sharding)
+    throw InvalidArgument(
+        message("--sharding '", name, "' is not one of: none, ", valid_sharding_names()));
+  return sharding;
 }
 
 double median_of(std::vector<double> values) {
@@ -106,7 +104,7 @@ int run(const Settings& s) {
   std::unique_ptr<Communicator> comm;
   std::unique_ptr<EmbeddingBagCollection> collection;
   std::unique_ptr<ShardedEmbeddingBagCollection> sharded;
-  const auto build_start = std::chrono::steady_clock::now();
+  const auto build_start = SteadyClock::now();
   if (sharding) {
     comm = world_communicator();
     sharded = std::make_unique<ShardedEmbeddingBagCollection>(
@@ -115,8 +113,7 @@ int run(const Settings& s) {
   } else {
     collection = std::make_unique<EmbeddingBagCollection>(tables, features);
   }
-  const std::chrono::duration<double> build_seconds =
-      std::chrono::steady_clock::now() - build_start;
+  const double build_seconds = seconds_since(build_start);
   const int rank = comm ? comm->rank() : 0;
 
   const int64_t per_table = s.batch * s.pooling_factor;
@@ -149,7 +146,7 @@ int run(const Settings& s) {
   std::vector<StepStats> stats;
   for (int i = 0; i <= s.repeat; ++i) {
     if (comm) comm->barrier();
-    const auto start = std::chrono::steady_clock::now();
+    const auto start = SteadyClock::now();
     if (sharded) {
       const ShardedLookup lookup = sharded->forward(batch);
       if (s.op == "train") sharded->step(lookup, grad_output);
@@ -159,9 +156,9 @@ int run(const Settings& s) {
       // The lookup alone, as PyTorch's forward under no_grad.
       const Tensor output = collection->forward_no_grad(batch);
     }
-    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    const double elapsed = seconds_since(start);
     if (i == 0) continue;  // warm-up
-    seconds.push_back(elapsed.count());
+    seconds.push_back(elapsed);
     if (sharded) stats.push_back(sharded->last_stats());
   }
   std::vector<double> sorted = seconds;
@@ -180,7 +177,7 @@ int run(const Settings& s) {
       {"mlookups_per_s", lookups / median / 1e6},
       {"gb_per_s", lookups * static_cast<double>(s.dim * dtype_size(dtype)) / median / 1e9},
       {"unique_rows_per_step", unique_rows}, {"peak_rss_mb", peak_rss_mb()},
-      {"build_seconds", build_seconds.count()}};
+      {"build_seconds", build_seconds}};
   if (sharded) {
     auto stat = [&](auto field) {
       std::vector<double> values;
@@ -226,7 +223,8 @@ int main(int argc, char** argv) {
       ("repeat", po::value(&s.repeat)->default_value(5), "timed steps")
       ("write-ids", po::value(&s.write_ids)->default_value(""), "save the batch as .npy here")
       ("sharding", po::value(&s.sharding)->default_value("none"),
-       "none | row | cyclic | table | column | data_parallel (run under mpirun)")
+       "none | row_wise | row_wise_cyclic | table_wise | column_wise | data_parallel\n"
+       "(sharded ones under mpirun)")
       ("no-dedup", po::bool_switch(&s.no_dedup), "send every id, not every distinct id");
   try {
     if (!bench::parse_command_line(argc, argv, options)) return 0;

@@ -22,7 +22,6 @@
 
 #include <algorithm>
 #include <boost/program_options.hpp>
-#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -41,6 +40,7 @@
 #include "engine/embedding_bag.h"
 #include "engine/error.h"
 #include "engine/malloc_tuning.h"
+#include "engine/stopwatch.h"
 #include "engine/optimizers/rowwise_adagrad.h"
 #include "engine/row_storage.h"
 
@@ -65,9 +65,9 @@ class DiscardingSink final : public cpu::RowGradientSink {
 };
 
 double seconds_of(const std::function<void()>& phase) {
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = SteadyClock::now();
   phase();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return seconds_since(start);
 }
 
 int run(const Settings& s) {

@@ -56,7 +56,7 @@ Lookup EmbeddingBag::forward(const BagInput& input) {
   lookup.output.values.resize(num_bags * embedding_dim());
   if (mode_ == PoolingMode::max)
     saved.max_positions.resize(num_bags * embedding_dim());
-  cpu::pooled_forward(weights(), saved.batch(padding_or_none()),
+  cpu::pooled_forward(weights(), saved.batch(padding_idx().value_or(kNoPadding)),
                       lookup.output.values, saved.max_positions);
   return lookup;
 }

@@ -7,9 +7,7 @@ namespace rowshard {
 // to the kernel. Every step allocates and frees the same tens of megabytes
 // (a lookup's ids and output, the gradients); by default glibc maps blocks
 // that large afresh each time and unmaps them on free, so each step pays a
-// page fault and a zero-fill per 4 KiB. Measured (rowshard-bench forward,
-// 4M x 128 f32, Zipf ids): 0.058 s per step by default, 0.042 s with this.
-// PyTorch's step is unaffected (0.075 vs 0.072 s): it reuses its buffers.
+// page fault and a zero-fill per 4 KiB (BENCHMARKS.md, "Keeping freed memory").
 //
 // Call once, early in main(); it affects the whole process. Does nothing
 // on other C libraries. Tables are mapped directly and are not affected.

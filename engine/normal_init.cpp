@@ -19,9 +19,10 @@ namespace {
 // Box-Muller in fp32, as PyTorch's CPU normal_ does for fp32 tensors:
 // elements 2k and 2k + 1 share one (u1, u2) draw, number k, and take its
 // cosine and sine halves. Draws come in groups of 16, computed together with
-// Eigen's vectorised log, sin and cos (about ten times faster than one libm
-// call per element). Every element, drawn alone or in a run, comes out of
-// its whole group's computation, so it has the same value either way.
+// Eigen's vectorised log, sin and cos rather than a libm call per element
+// (BENCHMARKS.md, "Building a table"). Every element, drawn alone or in a
+// run, comes out of its whole group's computation, so it has the same value
+// either way.
 constexpr int kDrawsPerGroup = 16;
 constexpr uint64_t kElementsPerGroup = 2 * kDrawsPerGroup;
 using Draws = Eigen::Array<float, kDrawsPerGroup, 1>;

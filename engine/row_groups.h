@@ -19,9 +19,6 @@ struct RowGroups {
   std::vector<uint32_t> order;
 
   int64_t num_groups() const { return static_cast<int64_t>(rows.size()); }
-  int64_t group_size(int64_t g) const {
-    return group_begin[g + 1] - group_begin[g];
-  }
 };
 
 // Groups entries by row: entry e looks up entry_rows[e], in [0, num_rows).

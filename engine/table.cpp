@@ -195,10 +195,10 @@ Table::Table(std::string_view kind, TableOptions options)
                               options_.embedding_dim, " ", dtype_name(options_.dtype),
                               "): ", error.what()));
   }
-  if (padding_ != kNoPadding) {
+  if (padding_row_ != kNoPadding) {
     const std::size_t row_bytes =
         options_.embedding_dim * dtype_size(options_.dtype);
-    std::memset(weights_.mutable_bytes() + padding_ * row_bytes, 0, row_bytes);
+    std::memset(weights_.mutable_bytes() + padding_row_ * row_bytes, 0, row_bytes);
   }
 }
 
@@ -235,11 +235,11 @@ Table::Table(std::string_view kind, TableOptions options, RowStorage weights,
 void Table::validate_options() {
   const int64_t rows = options_.num_embeddings;
   if (options_.padding_idx) {
-    const int64_t padding = *options_.padding_idx;
-    if (padding < -rows || padding >= rows)
-      throw OutOfRange(message(owner_, ": padding_idx ", padding,
+    const int64_t padding_idx = *options_.padding_idx;
+    if (padding_idx < -rows || padding_idx >= rows)
+      throw OutOfRange(message(owner_, ": padding_idx ", padding_idx,
                                " is out of range [", -rows, ", ", rows, ")"));
-    padding_ = padding < 0 ? padding + rows : padding;
+    padding_row_ = padding_idx < 0 ? padding_idx + rows : padding_idx;
   }
   if (options_.max_norm && !(*options_.max_norm > 0.0))
     throw InvalidArgument(message(owner_, ": max_norm ", *options_.max_norm,
@@ -250,8 +250,8 @@ void Table::validate_options() {
 }
 
 std::optional<int64_t> Table::padding_idx() const {
-  if (padding_ == kNoPadding) return std::nullopt;
-  return padding_;
+  if (padding_row_ == kNoPadding) return std::nullopt;
+  return padding_row_;
 }
 
 void Table::prepare_rows(std::span<const int64_t> indices) {
@@ -290,7 +290,7 @@ Tensor Table::dense_gradient(const Lookup& lookup,
   Tensor gradient{{num_embeddings(), embedding_dim()}, {}};
   gradient.values.assign(weights_.num_rows() * weights_.dim(), 0.0f);
   const cpu::GradientSource source =
-      gradient_source(lookup, grad_output, padding_, embedding_dim());
+      gradient_source(lookup, grad_output, padding_row_, embedding_dim());
   const cpu::BackwardPlan plan({&source, 1}, num_embeddings(), embedding_dim(),
                                 options_.scale_grad_by_freq);
   DenseWriter writer(gradient.values, embedding_dim());
@@ -302,7 +302,7 @@ SparseGradient Table::sparse_gradient(const Lookup& lookup,
                                       std::span<const float> grad_output) const {
   check_grad_output(lookup, grad_output);
   const cpu::GradientSource source =
-      gradient_source(lookup, grad_output, padding_, embedding_dim());
+      gradient_source(lookup, grad_output, padding_row_, embedding_dim());
   return sparse_gradient({&source, 1});
 }
 
@@ -324,7 +324,7 @@ void Table::step(const Lookup& lookup, std::span<const float> grad_output,
   check_steppable(optimizer);
   check_grad_output(lookup, grad_output);
   const cpu::GradientSource source =
-      gradient_source(lookup, grad_output, padding_, embedding_dim());
+      gradient_source(lookup, grad_output, padding_row_, embedding_dim());
   step({&source, 1}, optimizer);
 }
 

@@ -124,7 +124,6 @@ class Table {
 
   // Checks the indices, then applies max_norm to the rows they name.
   void prepare_rows(std::span<const int64_t> indices);
-  int64_t padding_or_none() const { return padding_; }
 
  private:
   void validate_options();
@@ -137,7 +136,7 @@ class Table {
   TableOptions options_;
   std::string owner_;
   RowStorage weights_;
-  int64_t padding_ = kNoPadding;
+  int64_t padding_row_ = kNoPadding;
   // Optimizer steps taken: part of the stochastic rounding's counter, so
   // every step draws fresh bits.
   uint64_t steps_taken_ = 0;

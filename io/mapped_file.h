@@ -24,8 +24,6 @@ class MappedFile {
 
   const std::string& path() const { return path_; }
   std::span<const std::byte> bytes() const { return {data_, size_}; }
-  // Only for copy_on_write maps.
-  std::byte* mutable_data() { return data_; }
   std::size_t size() const { return size_; }
 
  private:

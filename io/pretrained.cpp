@@ -40,16 +40,12 @@ RowStorage from_shard_file(std::shared_ptr<MappedFile> map, bool verify, bool wr
 RowStorage from_npy(std::shared_ptr<MappedFile> map, bool writable) {
   const npy::Header header = npy::parse_header(map->bytes(), map->size(), map->path());
   require_2d(header.shape, map->path());
-  DType dtype;
-  switch (header.type) {
-    case npy::ElementType::float32: dtype = DType::f32; break;
-    case npy::ElementType::float16: dtype = DType::f16; break;
-    default:
-      throw InvalidArgument(message("pretrained table '", map->path(), "' holds ",
-                                    npy::descr_of(header.type),
-                                    "; a table is float32 ('<f4') or float16 ('<f2')"));
-  }
-  return over(std::move(map), header.data_offset, header.shape[0], header.shape[1], dtype,
+  const std::optional<DType> dtype = npy::table_dtype(header.type);
+  if (!dtype)
+    throw InvalidArgument(message("pretrained table '", map->path(), "' holds ",
+                                  npy::descr_of(header.type),
+                                  "; a table is float32 ('<f4') or float16 ('<f2')"));
+  return over(std::move(map), header.data_offset, header.shape[0], header.shape[1], *dtype,
               writable);
 }
 
@@ -68,17 +64,12 @@ RowStorage from_safetensors(std::shared_ptr<MappedFile> map, const std::optional
                                   tensor ? "no tensor '" + *tensor + "'" : "which tensor?",
                                   " (it holds ", names, ")"));
   require_2d(entry->shape, map->path() + ":" + entry->name);
-  DType dtype;
-  switch (entry->type) {
-    case safetensors::TensorType::f32: dtype = DType::f32; break;
-    case safetensors::TensorType::f16: dtype = DType::f16; break;
-    case safetensors::TensorType::bf16: dtype = DType::bf16; break;
-    default:
-      throw InvalidArgument(message("safetensors tensor '", entry->name, "' in '", map->path(),
-                                    "' is ", safetensors::dtype_name(entry->type),
-                                    "; a table is F32, F16 or BF16"));
-  }
-  return over(std::move(map), entry->data_begin, entry->shape[0], entry->shape[1], dtype,
+  const std::optional<DType> dtype = safetensors::table_dtype(entry->type);
+  if (!dtype)
+    throw InvalidArgument(message("safetensors tensor '", entry->name, "' in '", map->path(),
+                                  "' is ", safetensors::dtype_name(entry->type),
+                                  "; a table is F32, F16 or BF16"));
+  return over(std::move(map), entry->data_begin, entry->shape[0], entry->shape[1], *dtype,
               writable);
 }
 

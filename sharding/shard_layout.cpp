@@ -1,6 +1,8 @@
 #include "sharding/shard_layout.h"
 
 #include <algorithm>
+#include <array>
+#include <utility>
 
 #include "engine/error.h"
 
@@ -14,6 +16,39 @@ std::string_view sharding_kind_name(ShardingKind kind) {
     case ShardingKind::data_parallel: return "data_parallel";
   }
   return "?";
+}
+
+namespace {
+
+constexpr std::array<std::pair<std::string_view, TableSharding>, 5> kShardingNames = {{
+    {"row_wise", {ShardingKind::row_wise, RowPlacement::contiguous, -1}},
+    {"row_wise_cyclic", {ShardingKind::row_wise, RowPlacement::cyclic, -1}},
+    {"table_wise", {ShardingKind::table_wise, RowPlacement::contiguous, -1}},
+    {"column_wise", {ShardingKind::column_wise, RowPlacement::contiguous, -1}},
+    {"data_parallel", {ShardingKind::data_parallel, RowPlacement::contiguous, -1}},
+}};
+
+}  // namespace
+
+std::optional<TableSharding> sharding_from_name(std::string_view name) {
+  for (const auto& [known, sharding] : kShardingNames)
+    if (known == name) return sharding;
+  return std::nullopt;
+}
+
+std::string_view sharding_name(const TableSharding& sharding) {
+  for (const auto& [name, known] : kShardingNames)
+    if (known.kind == sharding.kind && known.placement == sharding.placement) return name;
+  return sharding_kind_name(sharding.kind);
+}
+
+std::string valid_sharding_names() {
+  std::string names;
+  for (const auto& entry : kShardingNames) {
+    if (!names.empty()) names += ", ";
+    names += entry.first;
+  }
+  return names;
 }
 
 ShardLayout::ShardLayout(ShardingKind kind, RowPlacement placement,

@@ -12,6 +12,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace rowshard {
@@ -20,6 +22,22 @@ enum class ShardingKind { row_wise, table_wise, column_wise, data_parallel };
 enum class RowPlacement { contiguous, cyclic };
 
 std::string_view sharding_kind_name(ShardingKind kind);
+
+struct TableSharding {
+  ShardingKind kind = ShardingKind::row_wise;
+  RowPlacement placement = RowPlacement::contiguous;
+  // Table-wise: the rank holding the table; -1 spreads tables round-robin.
+  int home_rank = -1;
+};
+
+// The one set of names a user writes for a table's sharding (the job's
+// `sharding`, rowshard-bench --sharding): row_wise, row_wise_cyclic,
+// table_wise, column_wise, data_parallel. Empty for any other name.
+std::optional<TableSharding> sharding_from_name(std::string_view name);
+// The name sharding_from_name reads as `sharding` (home_rank aside).
+std::string_view sharding_name(const TableSharding& sharding);
+// Every name sharding_from_name accepts, comma separated, for error messages.
+std::string valid_sharding_names();
 
 class ShardLayout {
  public:

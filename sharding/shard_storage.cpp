@@ -14,7 +14,7 @@ std::optional<int64_t> padding_row(const EmbeddingBagOptions& table) {
   return p < 0 ? p + table.num_embeddings : p;
 }
 
-std::optional<int64_t> local_padding(const ShardLayout& layout, int rank,
+std::optional<int64_t> local_padding_row(const ShardLayout& layout, int rank,
                                      std::optional<int64_t> padding_row) {
   if (!padding_row) return std::nullopt;
   if (!layout.routed_by_row()) return padding_row;
@@ -27,7 +27,8 @@ RowStorage initial_shard(const ShardLayout& layout, int rank, DType dtype,
   const int64_t rows = layout.local_rows(rank);
   const int64_t dim = layout.local_dim(rank);
   const int64_t first_column = layout.first_column(rank);
-  const std::optional<int64_t> padding = local_padding(layout, rank, padding_row);
+  const std::optional<int64_t> shard_padding_row =
+      local_padding_row(layout, rank, padding_row);
   RowStorage storage = RowStorage::allocate(rows, dim, dtype);
   visit_element_type(dtype, [&]<typename Element>(Element) {
 #pragma omp parallel
@@ -37,7 +38,7 @@ RowStorage initial_shard(const ShardLayout& layout, int rank, DType dtype,
 #pragma omp for schedule(static)
       for (int64_t local = 0; local < rows; ++local) {
         Element* out = storage.mutable_row<Element>(local);
-        if (padding && local == *padding) {
+        if (shard_padding_row && local == *shard_padding_row) {
           std::fill(values.begin(), values.end(), 0.0f);
         } else {
           const int64_t row = layout.global_row(rank, local);

@@ -23,7 +23,7 @@ RowStorage initial_shard(const ShardLayout& layout, int rank, DType dtype,
 
 // The padding row's index in rank's shard, or nullopt when the rank does
 // not hold it.
-std::optional<int64_t> local_padding(const ShardLayout& layout, int rank,
+std::optional<int64_t> local_padding_row(const ShardLayout& layout, int rank,
                                      std::optional<int64_t> padding_row);
 
 }  // namespace rowshard

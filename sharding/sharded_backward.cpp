@@ -1,11 +1,11 @@
 // ShardedEmbeddingBagCollection::step: each bag's gradient goes back along
 // the route its ids took, and each owner applies the fused optimizer to the
 // rows it holds.
-#include <chrono>
 
 #include "engine/bag_layout.h"
 #include "engine/cpu/widen.h"
 #include "engine/element_types.h"
+#include "engine/stopwatch.h"
 #include "sharding/collectives.h"
 #include "sharding/column_slice_adagrad.h"
 #include "sharding/input_agreement.h"
@@ -18,7 +18,6 @@ namespace {
 using detail::OwnerBlock;
 using detail::Route;
 using detail::SavedExchange;
-using Clock = std::chrono::steady_clock;
 
 // Each shard's share of every touched row's sum of squares, added up over
 // the shards, then the update with the whole row's total.
@@ -114,7 +113,7 @@ std::vector<cpu::GradientSource> ShardedEmbeddingBagCollection::owner_sources(
 
 void ShardedEmbeddingBagCollection::step(const ShardedLookup& lookup,
                                          std::span<const float> grad_output) {
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   const int64_t sent_before = comm_.bytes_sent();
   const int64_t received_before = comm_.bytes_received();
   CollectivePhase phase(comm_, Phase::gradient_exchange);
@@ -136,7 +135,7 @@ void ShardedEmbeddingBagCollection::step(const ShardedLookup& lookup,
     else if (!sources.empty())
       shard.table.step(sources, *shard.optimizer);
   }
-  stats_.backward_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  stats_.backward_seconds = seconds_since(start);
   stats_.bytes_sent += comm_.bytes_sent() - sent_before;
   stats_.bytes_received += comm_.bytes_received() - received_before;
 }
@@ -157,7 +156,7 @@ SparseGradient ShardedEmbeddingBagCollection::data_parallel_gradient(
   const int64_t rows = replica.num_embeddings();
   const int64_t dim = replica.embedding_dim();
   const int64_t batch_size = lookup.batch_size;
-  const int64_t padding = replica.padding_idx().value_or(kNoPadding);
+  const int64_t padding_row = replica.padding_idx().value_or(kNoPadding);
 
   std::vector<cpu::GradientSource> sources;
   std::vector<int64_t> occurrences(rows, 0);
@@ -168,7 +167,7 @@ SparseGradient ShardedEmbeddingBagCollection::data_parallel_gradient(
                     std::span<const int64_t>(saved.bounds).subspan(f * batch_size, batch_size + 1),
                     features_[f].weighted ? std::span<const float>(saved.weights)
                                           : std::span<const float>(),
-                    replica.mode(), padding};
+                    replica.mode(), padding_row};
     source.grad_output = grad_output.data() + column_offset(f);
     source.max_positions = saved.local_max_positions.empty()
                                ? nullptr
@@ -176,7 +175,7 @@ SparseGradient ShardedEmbeddingBagCollection::data_parallel_gradient(
     source.stride = total_dim();
     sources.push_back(source);
     for (int64_t p = saved.bounds[f * batch_size]; p < saved.bounds[(f + 1) * batch_size]; ++p)
-      if (saved.values[p] != padding) ++occurrences[saved.values[p]];
+      if (saved.values[p] != padding_row) ++occurrences[saved.values[p]];
   }
   // Every replica gets the same all-reduced gradient, on the rows the
   // global batch touched (occurrences > 0 on some rank).

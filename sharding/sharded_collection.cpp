@@ -91,7 +91,7 @@ ShardedEmbeddingBagCollection::ShardedEmbeddingBagCollection(
     EmbeddingBagOptions local = global;
     local.num_embeddings = layout.local_rows(comm_.rank());
     local.embedding_dim = layout.local_dim(comm_.rank());
-    local.padding_idx = local_padding(layout, comm_.rank(), padding_row(global));
+    local.padding_idx = local_padding_row(layout, comm_.rank(), padding_row(global));
     try {
       RowStorage storage = initial_shard(layout, comm_.rank(), global.dtype,
                                          global.seed, padding_row(global));

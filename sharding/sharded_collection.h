@@ -34,13 +34,6 @@
 
 namespace rowshard {
 
-struct TableSharding {
-  ShardingKind kind = ShardingKind::row_wise;
-  RowPlacement placement = RowPlacement::contiguous;
-  // Table-wise: the rank holding the table; -1 spreads tables round-robin.
-  int home_rank = -1;
-};
-
 struct ShardedCollectionOptions {
   // Send each distinct id once per (table, owner) instead of once per
   // occurrence. Off only to measure what it saves.

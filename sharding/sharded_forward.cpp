@@ -2,12 +2,12 @@
 // their owners, pool on the owners, bring partial results back and reduce
 // them.
 #include <algorithm>
-#include <chrono>
 
 #include "engine/bag_layout.h"
 #include "engine/cpu/pooling.h"
 #include "engine/error.h"
 #include "engine/row_groups.h"
+#include "engine/stopwatch.h"
 #include "sharding/collectives.h"
 #include "sharding/input_agreement.h"
 #include "sharding/saved_exchange.h"
@@ -20,11 +20,6 @@ namespace {
 using detail::OwnerBlock;
 using detail::Route;
 using detail::SavedExchange;
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // The messages of one exchange, one array per destination rank, flattened
 // for Communicator::alltoallv.
@@ -58,7 +53,7 @@ Tensor ShardedEmbeddingBagCollection::forward_no_grad(const KeyedJaggedBatch& lo
 // reduction reads the routes, and max features the winners' positions.
 ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_batch,
                                                   bool keep_for_backward) {
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   const int64_t sent_before = comm_.bytes_sent();
   const int64_t received_before = comm_.bytes_received();
   stats_ = {};
@@ -106,7 +101,7 @@ ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_
   for (int64_t i = 0; i < num_routed; ++i) {
     const int64_t f = routed[i];
     const ShardLayout& layout = layouts_[table_of(f)];
-    const std::optional<int64_t> padding = padding_row(configs_[table_of(f)].table);
+    const std::optional<int64_t> table_padding_row = padding_row(configs_[table_of(f)].table);
     const bool keep_positions = configs_[table_of(f)].table.mode == PoolingMode::max;
     std::vector<std::vector<int32_t>> lengths(ranks, std::vector<int32_t>(batch_size, 0));
     bag_entries[i].assign(batch_size, 0);
@@ -114,7 +109,7 @@ ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_
       for (int64_t p = saved->bounds[f * batch_size + b];
            p < saved->bounds[f * batch_size + b + 1]; ++p) {
         const int64_t row = local_batch.values[p];
-        bag_entries[i][b] += !(padding && row == *padding);
+        bag_entries[i][b] += !(table_padding_row && row == *table_padding_row);
         const int first_owner = layout.routed_by_row() ? layout.owner_of(row) : 0;
         const int end_owner = layout.routed_by_row() ? first_owner + 1 : ranks;
         for (int k = first_owner; k < end_owner; ++k) {
@@ -190,7 +185,7 @@ ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_
   stats_.input_exchange_seconds = seconds_since(start);
 
   // --- Owner side: rebuild each source's bags over our shard and pool. ----
-  const auto lookup_start = Clock::now();
+  const auto lookup_start = SteadyClock::now();
   saved->blocks.resize(num_routed * ranks);
   std::vector<int64_t> reply_size(ranks, 0);
   for (int s = 0; s < ranks; ++s) {
@@ -274,7 +269,7 @@ ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_
   stats_.lookup_seconds = seconds_since(lookup_start);
 
   // --- Back to the sources, reduced in rank order. ------------------------
-  const auto output_start = Clock::now();
+  const auto output_start = SteadyClock::now();
   phase.switch_to(Phase::output_exchange);
   const bool any_max = std::any_of(routed.begin(), routed.end(), [&](int64_t f) {
     return configs_[table_of(f)].table.mode == PoolingMode::max;

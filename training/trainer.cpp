@@ -1,7 +1,6 @@
 #include "training/trainer.h"
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <cmath>
 #include <cstdio>
@@ -12,6 +11,7 @@
 #include <sstream>
 
 #include "engine/error.h"
+#include "engine/stopwatch.h"
 #include "io/checkpoint/directory.h"
 #include "io/checkpoint/history.h"
 #include "io/checkpoint/restore.h"
@@ -31,23 +31,8 @@
 namespace rowshard {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 // The steps whose losses make up the reported training loss.
 constexpr std::size_t kLossWindowSteps = 100;
-
-TableSharding sharding_named(const std::string& name) {
-  TableSharding sharding;
-  if (name == "row_wise_cyclic") sharding.placement = RowPlacement::cyclic;
-  if (name == "table_wise") sharding.kind = ShardingKind::table_wise;
-  if (name == "column_wise") sharding.kind = ShardingKind::column_wise;
-  if (name == "data_parallel") sharding.kind = ShardingKind::data_parallel;
-  return sharding;
-}
 
 std::vector<std::byte> to_bytes(const void* data, std::size_t bytes) {
   const auto* begin = static_cast<const std::byte*>(data);
@@ -108,7 +93,7 @@ std::vector<TableSharding> choose_sharding(const config::JobConfig& j,
     if (j.tables[t].sharding)
       plan.sharding[t] = *j.tables[t].sharding;
     else if (j.sharding != "auto")
-      plan.sharding[t] = sharding_named(j.sharding);
+      plan.sharding[t] = *sharding_from_name(j.sharding);
   check_plan_fits(tables, plan.sharding, j.features, inputs);
   plan.ranks = plan_bytes(tables, plan.sharding, j.features, inputs);
   if (comm.rank() == 0) std::printf("%s", plan.describe(tables).c_str());
@@ -459,13 +444,13 @@ TrainingSummary Trainer::run(const std::optional<std::string>& resume) {
     std::printf("the checkpoint at step %lld already reached steps %lld: nothing to train\n",
                 static_cast<long long>(s.step), static_cast<long long>(j.steps));
   const int64_t bytes_before = s.comm.bytes_sent();
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   auto last_progress = start;
   int64_t examples_seen = 0;
   std::vector<float> embedding_grad;
   for (; s.step < j.steps; ++s.step) {
     s.comm.set_step(s.step + 1);
-    auto phase = Clock::now();
+    auto phase = SteadyClock::now();
     std::optional<ExampleBatch> batch = s.train->next();
     // Every rank must stop together: a source that ends early ends the job.
     std::vector<int64_t> exhausted = {batch ? 0 : 1};
@@ -478,7 +463,7 @@ TrainingSummary Trainer::run(const std::optional<std::string>& resume) {
         {s.feature_names, batch->size, batch->sparse_values, batch->sparse_lengths, {}, std::nullopt});
     const StepStats forward_stats = s.embeddings->last_stats();
 
-    phase = Clock::now();
+    phase = SteadyClock::now();
     s.model->zero_gradients();
     embedding_grad.assign(lookup.output.values.size(), 0.0f);
     const double loss = s.model->forward_backward(batch->dense, lookup.output.values,
@@ -506,7 +491,7 @@ TrainingSummary Trainer::run(const std::optional<std::string>& resume) {
 
     const bool last = s.step + 1 == j.steps;
     if (s.leader() && (seconds_since(last_progress) >= j.progress_seconds || last)) {
-      last_progress = Clock::now();
+      last_progress = SteadyClock::now();
       double sum = 0, count = 0;
       for (const auto& [l, n] : s.recent_losses) {
         sum += l;

@@ -13,6 +13,27 @@ constexpr char kMagic[] = "\x93NUMPY";
 constexpr std::size_t kMagicBytes = 6;
 constexpr std::size_t kAlignment = 64;
 
+struct ElementTypeInfo {
+  ElementType type;
+  std::string_view descr;
+  std::string_view numpy_name;
+  std::size_t size;
+  std::optional<DType> table_dtype;
+};
+
+constexpr ElementTypeInfo kElementTypes[] = {
+    {ElementType::float32, "<f4", "float32", 4, DType::f32},
+    {ElementType::float16, "<f2", "float16", 2, DType::f16},
+    {ElementType::int64, "<i8", "int64", 8, std::nullopt},
+    {ElementType::int32, "<i4", "int32", 4, std::nullopt},
+};
+
+const ElementTypeInfo& info(ElementType type) {
+  for (const ElementTypeInfo& entry : kElementTypes)
+    if (entry.type == type) return entry;
+  ROWSHARD_ASSERT(false);
+}
+
 [[noreturn]] void corrupt(std::string_view file_name, std::string_view what) {
   throw CorruptData(message("npy file '", file_name, "': ", what));
 }
@@ -45,14 +66,13 @@ ElementType parse_descr(std::string_view value, std::string_view file_name) {
   const std::size_t end = value.find(value[0], 1);
   if (end == std::string_view::npos) corrupt(file_name, "'descr' is unterminated");
   const std::string_view descr = value.substr(1, end - 1);
-  if (descr == "<f4") return ElementType::float32;
-  if (descr == "<f2") return ElementType::float16;
-  if (descr == "<i8") return ElementType::int64;
-  if (descr == "<i4") return ElementType::int32;
-  throw InvalidArgument(message(
-      "npy file '", file_name, "': dtype '", descr,
-      "' is not supported; valid: '<f4' (float32), '<f2' (float16), "
-      "'<i8' (int64), '<i4' (int32)"));
+  std::string valid;
+  for (const ElementTypeInfo& entry : kElementTypes) {
+    if (descr == entry.descr) return entry.type;
+    valid += message(valid.empty() ? "" : ", ", "'", entry.descr, "' (", entry.numpy_name, ")");
+  }
+  throw InvalidArgument(
+      message("npy file '", file_name, "': dtype '", descr, "' is not supported; valid: ", valid));
 }
 
 Shape parse_shape(std::string_view value, std::string_view file_name) {
@@ -87,24 +107,16 @@ std::string shape_tuple(const Shape& shape) {
 
 }  // namespace
 
-std::size_t element_size(ElementType type) {
-  switch (type) {
-    case ElementType::float32: return 4;
-    case ElementType::float16: return 2;
-    case ElementType::int64: return 8;
-    case ElementType::int32: return 4;
-  }
-  return 0;
-}
+std::size_t element_size(ElementType type) { return info(type).size; }
 
-std::string_view descr_of(ElementType type) {
-  switch (type) {
-    case ElementType::float32: return "<f4";
-    case ElementType::float16: return "<f2";
-    case ElementType::int64: return "<i8";
-    case ElementType::int32: return "<i4";
-  }
-  return "";
+std::string_view descr_of(ElementType type) { return info(type).descr; }
+
+std::optional<DType> table_dtype(ElementType type) { return info(type).table_dtype; }
+
+std::optional<ElementType> element_type_of(DType dtype) {
+  for (const ElementTypeInfo& entry : kElementTypes)
+    if (entry.table_dtype == dtype) return entry.type;
+  return std::nullopt;
 }
 
 Header parse_header(std::span<const std::byte> prefix, std::size_t file_size,

@@ -12,10 +12,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "engine/dtype.h"
 #include "engine/lookup_input.h"
 
 namespace rowshard::npy {
@@ -24,6 +26,11 @@ enum class ElementType { float32, float16, int64, int32 };
 
 std::size_t element_size(ElementType type);
 std::string_view descr_of(ElementType type);  // "<f4", "<f2", "<i8", "<i4"
+
+// The table dtype an array of `type` holds, if any; the npy type of a table
+// of `dtype`, if npy has one (it has no bfloat16).
+std::optional<DType> table_dtype(ElementType type);
+std::optional<ElementType> element_type_of(DType dtype);
 
 struct Header {
   ElementType type;

@@ -18,8 +18,26 @@ using nlohmann::json;
 
 constexpr std::size_t kDataAlignment = 8;
 constexpr std::string_view kMetadataKey = "__metadata__";
-constexpr TensorType kTensorTypes[] = {TensorType::f32, TensorType::f16, TensorType::bf16,
-                                       TensorType::i64, TensorType::i32};
+
+struct TensorTypeInfo {
+  TensorType type;
+  std::string_view name;
+  std::size_t size;
+  std::optional<DType> table_dtype;
+};
+
+constexpr TensorTypeInfo kTensorTypes[] = {
+    {TensorType::f32, "F32", 4, DType::f32},   {TensorType::f16, "F16", 2, DType::f16},
+    {TensorType::bf16, "BF16", 2, DType::bf16}, {TensorType::i64, "I64", 8, std::nullopt},
+    {TensorType::i32, "I32", 4, std::nullopt},
+};
+
+const TensorTypeInfo& info(TensorType type) {
+  for (const TensorTypeInfo& entry : kTensorTypes)
+    if (entry.type == type) return entry;
+  ROWSHARD_ASSERT(false);
+}
+
 // Long enough to show a shape or an offset pair whole, short enough that a
 // hostile header cannot make an error message megabytes long.
 constexpr std::size_t kMaxQuotedChars = 80;
@@ -77,11 +95,14 @@ TensorType parse_dtype(const json& dtype, std::string_view tensor,
     corrupt_tensor(file_name, tensor,
                    message("'dtype' ", quoted(dtype), " is not a string"));
   const auto& name = dtype.get_ref<const std::string&>();
-  for (TensorType type : kTensorTypes)
-    if (name == dtype_name(type)) return type;
-  throw InvalidArgument(
-      message("safetensors file '", file_name, "': tensor '", tensor, "' has dtype '",
-              name, "', which is not supported; valid: F32, F16, BF16, I64, I32"));
+  std::string valid;
+  for (const TensorTypeInfo& entry : kTensorTypes) {
+    if (name == entry.name) return entry.type;
+    valid += message(valid.empty() ? "" : ", ", entry.name);
+  }
+  throw InvalidArgument(message("safetensors file '", file_name, "': tensor '", tensor,
+                                "' has dtype '", name, "', which is not supported; valid: ",
+                                valid));
 }
 
 Shape parse_shape(const json& shape, std::string_view tensor,
@@ -210,26 +231,16 @@ void require_utf8(const std::string& text, std::string_view what,
 
 }  // namespace
 
-std::size_t element_size(TensorType type) {
-  switch (type) {
-    case TensorType::f32: return 4;
-    case TensorType::f16: return 2;
-    case TensorType::bf16: return 2;
-    case TensorType::i64: return 8;
-    case TensorType::i32: return 4;
-  }
-  return 0;
-}
+std::size_t element_size(TensorType type) { return info(type).size; }
 
-std::string_view dtype_name(TensorType type) {
-  switch (type) {
-    case TensorType::f32: return "F32";
-    case TensorType::f16: return "F16";
-    case TensorType::bf16: return "BF16";
-    case TensorType::i64: return "I64";
-    case TensorType::i32: return "I32";
-  }
-  return "?";
+std::string_view dtype_name(TensorType type) { return info(type).name; }
+
+std::optional<DType> table_dtype(TensorType type) { return info(type).table_dtype; }
+
+TensorType tensor_type_of(DType dtype) {
+  for (const TensorTypeInfo& entry : kTensorTypes)
+    if (entry.table_dtype == dtype) return entry.type;
+  ROWSHARD_ASSERT(false);
 }
 
 std::optional<std::size_t> byte_size(TensorType type, const Shape& shape) {

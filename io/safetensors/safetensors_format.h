@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/dtype.h"
 #include "engine/lookup_input.h"
 
 namespace rowshard::safetensors {
@@ -33,6 +34,11 @@ enum class TensorType { f32, f16, bf16, i64, i32 };
 
 std::size_t element_size(TensorType type);
 std::string_view dtype_name(TensorType type);  // "F32", "F16", "BF16", "I64", "I32"
+
+// The table dtype a tensor of `type` holds, if any; the tensor type of a
+// table of `dtype`.
+std::optional<DType> table_dtype(TensorType type);
+TensorType tensor_type_of(DType dtype);
 
 // The bytes of a tensor of `shape`: the product of its extents times the
 // element size, or nothing when an extent is negative or the product does

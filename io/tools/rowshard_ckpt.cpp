@@ -156,7 +156,7 @@ int export_checkpoint(const std::filesystem::path& directory, const std::string&
     const bool half = table.dtype == DType::f16;
     const std::vector<std::byte> weights =
         weights_for_export(read_whole(directory, table, "weight"), table.dtype, !half);
-    npy::write(out, half ? npy::ElementType::float16 : npy::ElementType::float32,
+    npy::write(out, *npy::element_type_of(half ? DType::f16 : DType::f32),
                {table.rows, table.dim}, weights.data());
     return 0;
   }
@@ -167,10 +167,8 @@ int export_checkpoint(const std::filesystem::path& directory, const std::string&
   std::vector<safetensors::NamedTensor> tensors;
   for (const TableEntry* table : tables) {
     buffers.push_back(read_whole(directory, *table, "weight"));
-    const safetensors::TensorType type = table->dtype == DType::f32   ? safetensors::TensorType::f32
-                                         : table->dtype == DType::f16 ? safetensors::TensorType::f16
-                                                                      : safetensors::TensorType::bf16;
-    tensors.push_back({table->name + ".weight", type, {table->rows, table->dim}, buffers.back()});
+    tensors.push_back({table->name + ".weight", safetensors::tensor_type_of(table->dtype),
+                       {table->rows, table->dim}, buffers.back()});
     if (table->state_columns > 0) {
       buffers.push_back(read_whole(directory, *table, "state"));
       Shape shape = {table->rows};

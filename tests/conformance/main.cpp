@@ -1,4 +1,4 @@
-// rowshard-conformance [--sharding row|table|column] DIR...
+// rowshard-conformance [--sharding row_wise|table_wise|column_wise] DIR...
 // rowshard-conformance --help
 //
 // Runs every conformance case (CONFORMANCE.md) found under the directories
@@ -37,18 +37,20 @@ std::vector<fs::path> find_cases(const std::vector<std::string>& roots) {
   return cases;
 }
 
-constexpr const char* kUsage = "usage: rowshard-conformance [--sharding row|table|column] DIR...\n";
+constexpr const char* kUsage = "usage: rowshard-conformance [--sharding row_wise|table_wise|column_wise] DIR...\n";
 
 int usage(const char* problem) {
   std::fprintf(stderr, "rowshard-conformance: %s\n%s", problem, kUsage);
   return 2;
 }
 
+// The sharding names of the job that a conformance case runs under.
 std::optional<rowshard::ShardingKind> parse_sharding(const std::string& name) {
-  if (name == "row") return rowshard::ShardingKind::row_wise;
-  if (name == "table") return rowshard::ShardingKind::table_wise;
-  if (name == "column") return rowshard::ShardingKind::column_wise;
-  return std::nullopt;
+  const std::optional<rowshard::TableSharding> sharding = rowshard::sharding_from_name(name);
+  if (!sharding || sharding->placement != rowshard::RowPlacement::contiguous ||
+      sharding->kind == rowshard::ShardingKind::data_parallel)
+    return std::nullopt;
+  return sharding->kind;
 }
 
 }  // namespace
@@ -63,9 +65,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (argument == "--sharding") {
-      if (i + 1 == argc) return usage("--sharding needs row, table or column");
+      if (i + 1 == argc) return usage("--sharding needs row_wise, table_wise or column_wise");
       sharding = parse_sharding(argv[++i]);
-      if (!sharding) return usage("--sharding takes row, table or column");
+      if (!sharding) return usage("--sharding takes row_wise, table_wise or column_wise");
     } else {
       roots.push_back(argument);
     }

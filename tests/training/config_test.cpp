@@ -82,6 +82,17 @@ TEST(JobConfig, WrongTypesAndValues) {
   EXPECT_EQ(error_of(text), ":9: data.source: 'parquet' is not one of: synthetic, tsv");
 }
 
+TEST(JobConfig, UnknownShardingNamesListTheValidOnes) {
+  EXPECT_EQ(error_of("sharding: cyclic\n" + kValid),
+            ":1: sharding: 'cyclic' is not one of: auto, row_wise, row_wise_cyclic, table_wise, "
+            "column_wise, data_parallel");
+  std::string text = kValid;
+  text.replace(text.find("dim: 4}"), 7, "dim: 4, sharding: auto}");
+  EXPECT_EQ(error_of(text),
+            ":5: tables[0].sharding: 'auto' is not one of: row_wise, row_wise_cyclic, "
+            "table_wise, column_wise, data_parallel");
+}
+
 TEST(JobConfig, MissingKeysAndBrokenReferences) {
   std::string text = kValid;
   text.replace(text.find(", dim: 4"), 8, "");

@@ -15,19 +15,10 @@ namespace {
 constexpr int64_t kMaxMemoryBudgetMb = INT64_MAX >> 20;
 
 TableSharding parse_sharding(const ConfigNode& node) {
-  TableSharding sharding;
-  const std::string kind = node.as_choice(
-      {"row_wise", "row_wise_cyclic", "table_wise", "column_wise", "data_parallel"});
-  if (kind == "row_wise_cyclic") {
-    sharding.placement = RowPlacement::cyclic;
-  } else if (kind == "table_wise") {
-    sharding.kind = ShardingKind::table_wise;
-  } else if (kind == "column_wise") {
-    sharding.kind = ShardingKind::column_wise;
-  } else if (kind == "data_parallel") {
-    sharding.kind = ShardingKind::data_parallel;
-  }
-  return sharding;
+  const std::optional<TableSharding> sharding = sharding_from_name(node.as_string());
+  if (!sharding)
+    node.fail(message("'", node.as_string(), "' is not one of: ", valid_sharding_names()));
+  return *sharding;
 }
 
 OptimizerConfig parse_table_optimizer(const ConfigNode& node) {
@@ -202,8 +193,10 @@ JobConfig load_job_config(const std::string& path, const std::vector<std::string
     job.keep_last = static_cast<int>(checkpoint.integer("keep_last", job.keep_last, 0));
   }
   if (root.has("sharding")) {
-    job.sharding = root.at("sharding").as_choice(
-        {"auto", "row_wise", "row_wise_cyclic", "table_wise", "column_wise", "data_parallel"});
+    const ConfigNode sharding = root.at("sharding");
+    job.sharding = sharding.as_string();
+    if (job.sharding != "auto" && !sharding_from_name(job.sharding))
+      sharding.fail(message("'", job.sharding, "' is not one of: auto, ", valid_sharding_names()));
   }
 
   std::set<std::string> table_names;

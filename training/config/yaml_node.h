@@ -36,8 +36,6 @@ class ConfigNode {
   ConfigNode at(std::string_view key) const;  // required: fails when absent
   std::optional<ConfigNode> find(std::string_view key) const;
 
-  bool is_map() const { return node_.IsMap(); }
-  bool is_sequence() const { return node_.IsSequence(); }
   bool is_scalar() const { return node_.IsScalar(); }
   std::vector<ConfigNode> items() const;  // a sequence's elements
 
