@@ -26,6 +26,13 @@ struct Kernels {
                                     uint64_t first_counter);
   void (*narrow_stochastically_bf16)(const float* values, BFloat16* row, int64_t dim, uint64_t key,
                                      uint64_t first_counter);
+  // The backward's scaled rows (backward.cpp): sum = fma(scale, upstream,
+  // running), in every column or, in max mode, in the columns whose winner
+  // is `position` (the others copy running).
+  void (*add_scaled_row)(float scale, const float* upstream, const float* running, float* sum,
+                         int64_t dim);
+  void (*add_scaled_winners)(float scale, const float* upstream, const float* running, float* sum,
+                             const int64_t* winners, int64_t position, int64_t dim);
   // Row-wise Adagrad (see rowwise_adagrad.h): a row slice's sum of
   // (g + decay * w)^2, one row's step given its square sum over full_dim
   // columns, and a block of rows' steps.

@@ -27,6 +27,10 @@ void narrow_stochastically(const float* values, Float16* row, int64_t dim, uint6
                            uint64_t first_counter);
 void narrow_stochastically(const float* values, BFloat16* row, int64_t dim, uint64_t key,
                            uint64_t first_counter);
+void add_scaled_row(float scale, const float* upstream, const float* running, float* sum,
+                    int64_t dim);
+void add_scaled_winners(float scale, const float* upstream, const float* running, float* sum,
+                        const int64_t* winners, int64_t position, int64_t dim);
 float rowwise_adagrad_square_sum(const float* weights, const float* gradient, int64_t dim,
                                  float decay);
 void rowwise_adagrad_step_row(float& accumulator, float* weights, const float* gradient,
