@@ -26,6 +26,7 @@
 #include "bench/workload.h"
 #include <nlohmann/json.hpp>
 
+#include "engine/cpu_level.h"
 #include "engine/embedding_bag_collection.h"
 #include "engine/error.h"
 #include "engine/malloc_tuning.h"
@@ -171,7 +172,8 @@ int run(const Settings& s) {
       {"batch", s.batch}, {"pooling_factor", s.pooling_factor}, {"tables", s.tables},
       {"mode", s.mode}, {"dtype", s.dtype}, {"stochastic_rounding", s.stochastic_rounding},
       {"dist", distribution.name()},
-      {"threads", s.threads}, {"repeat", s.repeat}, {"seconds_median", median},
+      {"threads", s.threads}, {"cpu_level", cpu_level_name(cpu_level())},
+      {"repeat", s.repeat}, {"seconds_median", median},
       {"seconds_min", sorted.front()}, {"seconds_max", sorted.back()},
       {"seconds_all", seconds},
       {"mlookups_per_s", lookups / median / 1e6},

@@ -19,9 +19,10 @@ namespace rowshard {
 // The largest of `ids` compared as unsigned, so that a negative id counts
 // as huge (0 for none): all are in [0, rows) exactly when it is below rows.
 // With kCopy, the same vectorised pass copies them to `copy`. Serial;
-// callers split long spans over threads.
+// callers split long spans over threads. Static: each file has its own
+// copy, vectorised for its own instruction set (engine/cpu/level/).
 template <bool kCopy>
-uint64_t largest_unsigned_id(std::span<const int64_t> ids, int64_t* copy) {
+static uint64_t largest_unsigned_id(std::span<const int64_t> ids, int64_t* copy) {
   uint64_t largest = 0;
   const auto count = static_cast<int64_t>(ids.size());
 #pragma omp simd reduction(max : largest)

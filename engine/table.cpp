@@ -5,11 +5,12 @@
 #include <vector>
 
 #include "engine/bag_layout.h"
-#include "engine/cpu/backward.h"
 #include "engine/counter_hash.h"
+#include "engine/cpu/backward.h"
 #include "engine/cpu/narrow.h"
 #include "engine/cpu/prefetch.h"
 #include "engine/cpu/widen.h"
+#include "engine/cpu_level.h"
 #include "engine/element_types.h"
 #include "engine/error.h"
 #include "engine/max_norm.h"
@@ -233,6 +234,9 @@ Table::Table(std::string_view kind, TableOptions options, RowStorage weights,
 }
 
 void Table::validate_options() {
+  // A refused ROWSHARD_CPU_LEVEL is reported here, not by a kernel called
+  // from inside a parallel region (where a throw would end the process).
+  cpu_level();
   const int64_t rows = options_.num_embeddings;
   if (options_.padding_idx) {
     const int64_t padding_idx = *options_.padding_idx;

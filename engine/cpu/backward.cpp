@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <bit>
-#include <cmath>
 #include <limits>
 #include <utility>
 
+#include "engine/cpu/kernel_table.h"
 #include "engine/cpu/prefetch.h"
 #include "engine/error.h"
 
@@ -284,6 +284,9 @@ void add_scaled_upstream(const EntryRun& run, ChunkSums& sums, int64_t dim,
                          const int64_t* bag_entries, const uint32_t* frequency) {
   const std::size_t row_bytes = static_cast<std::size_t>(dim) * sizeof(float);
   const PooledBatch& batch = run.source->batch;
+  // The fused multiply-adds at the CPU's level: built for the baseline here,
+  // std::fma would be a library call per column.
+  const Kernels& kernels = cpu::kernels();
   for (int64_t i = 0; i < run.count; ++i) {
     prefetch_entries_ahead(i, run.count, row_bytes,
                            [&](int64_t ahead) { return run.upstream(ahead); });
@@ -298,11 +301,9 @@ void add_scaled_upstream(const EntryRun& run, ChunkSums& sums, int64_t dim,
     if (batch.mode == PoolingMode::max) {
       const int64_t* winners =
           run.source->max_positions + (entry.bag - run.first_bag) * run.source->stride;
-      for (int64_t d = 0; d < dim; ++d)
-        sum[d] = winners[d] == position ? std::fma(scale, upstream[d], running[d]) : running[d];
+      kernels.add_scaled_winners(scale, upstream, running, sum, winners, position, dim);
     } else {
-#pragma omp simd
-      for (int64_t d = 0; d < dim; ++d) sum[d] = std::fma(scale, upstream[d], running[d]);
+      kernels.add_scaled_row(scale, upstream, running, sum, dim);
     }
   }
 }

@@ -4,8 +4,9 @@
 // rounding compiles to a scalar convert and a 2-byte store per column,
 // which made an fp16 training step slower than an fp32 one.
 //
-// Compiled in the engine (with its target's instruction set), not inline,
-// so that callers built for any target, tests included, run the same code.
+// Compiled in the engine once per CPU level (engine/cpu_level.h), not
+// inline, so that callers built for any target, tests included, run the
+// same code, vectorised for the CPU they run on.
 #pragma once
 
 #include <cstdint>

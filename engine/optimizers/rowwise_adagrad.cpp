@@ -1,146 +1,11 @@
 #include "engine/optimizers/rowwise_adagrad.h"
 
 #include <algorithm>
-#include <cmath>
 
-#include <immintrin.h>
-
-#include "engine/cpu/prefetch.h"
+#include "engine/cpu/kernel_table.h"
 #include "engine/optimizers/validate_options.h"
 
 namespace rowshard {
-namespace {
-
-// The kernels below take kDim > 0 to fix the dim at compile time (the
-// common sizes: whole vectors, no loop overhead) or 0 for any dim. Both
-// compute the same operations in the same order, so results are identical.
-
-#if defined(__AVX512F__)
-// Dims that are a multiple of 16, in AVX-512 registers: the same operations
-// in the same order as the loops below (lane l of a vector is lane l of
-// their `lanes`). Left to the compiler, the lanes went through the stack
-// and the row update carried an aliasing check: updating rows already in
-// cache (an fp16 table's rows, widened) took ~70 cycles a row, twice what
-// these take.
-
-// (gradient + decay * weights)^2 for 16 columns, or gradient^2.
-inline __m512 decayed_squares(const float* weights, const float* gradient, float decay) {
-  __m512 g = _mm512_loadu_ps(gradient);
-  if (decay > 0.0f)
-    g = _mm512_add_ps(g, _mm512_mul_ps(_mm512_set1_ps(decay), _mm512_loadu_ps(weights)));
-  return _mm512_mul_ps(g, g);
-}
-
-// Lane l + 8 into lane l, then l + 4, l + 2, l + 1. All in 512-bit
-// registers and with masked shuffles: GCC 12 warns that its extracts,
-// casts to narrower vectors and unmasked shuffles read an uninitialised
-// register.
-inline float add_lanes_pairwise(__m512 lanes) {
-  const __m512 eight =
-      _mm512_add_ps(lanes, _mm512_maskz_shuffle_f32x4(0xffff, lanes, lanes, _MM_SHUFFLE(3, 2, 3, 2)));
-  const __m512 four =
-      _mm512_add_ps(eight, _mm512_maskz_shuffle_f32x4(0xffff, eight, eight, _MM_SHUFFLE(1, 1, 1, 1)));
-  const __m512 two =
-      _mm512_add_ps(four, _mm512_maskz_permute_ps(0xffff, four, _MM_SHUFFLE(3, 2, 3, 2)));
-  const __m512 one =
-      _mm512_add_ps(two, _mm512_maskz_permute_ps(0xffff, two, _MM_SHUFFLE(1, 1, 1, 1)));
-  return _mm512_cvtss_f32(one);
-}
-#endif
-
-// Sum over the columns of (g + weight_decay * w)^2: sixteen running sums
-// (column d into lane d % 16), added up pairwise at the end (lane l + 8
-// into lane l, then l + 4, l + 2, l + 1). One long chain of dependent adds
-// would make the update wait on latency, and the fixed order keeps the
-// result the same on every run and thread count.
-template <int64_t kDim>
-float square_sum(const float* weights, const float* gradient, int64_t runtime_dim,
-                 float decay) {
-#if defined(__AVX512F__)
-  if constexpr (kDim > 0 && kDim % 16 == 0) {
-    __m512 lanes = _mm512_setzero_ps();
-    for (int64_t d = 0; d < kDim; d += 16)
-      lanes = _mm512_add_ps(lanes, decayed_squares(weights + d, gradient + d, decay));
-    return add_lanes_pairwise(lanes);
-  }
-#endif
-  const int64_t dim = kDim > 0 ? kDim : runtime_dim;
-  constexpr int64_t kLanes = 16;
-  float lanes[kLanes] = {};
-  // Weight decay only when asked: 0 * w is not 0 for an infinite weight.
-  auto decayed = [&](int64_t d) {
-    return decay > 0.0f ? gradient[d] + decay * weights[d] : gradient[d];
-  };
-  int64_t d = 0;
-  for (; d + kLanes <= dim; d += kLanes) {
-#pragma omp simd
-    for (int64_t lane = 0; lane < kLanes; ++lane) {
-      const float g = decayed(d + lane);
-      lanes[lane] += g * g;
-    }
-  }
-  if constexpr (kDim == 0 || kDim % kLanes != 0) {
-    for (int64_t lane = 0; d < dim; ++d, ++lane) {
-      const float g = decayed(d);
-      lanes[lane] += g * g;
-    }
-  }
-  for (int64_t width = kLanes / 2; width > 0; width /= 2)
-    for (int64_t lane = 0; lane < width; ++lane) lanes[lane] += lanes[lane + width];
-  return lanes[0];
-}
-
-// Adds the row's share to its accumulator and steps the row's columns.
-template <int64_t kDim>
-void step_row(float& accumulator, float* weights, const float* gradient,
-              int64_t runtime_dim, float square_sum_part, int64_t full_dim,
-              const RowWiseAdagradOptions& options) {
-  const int64_t dim = kDim > 0 ? kDim : runtime_dim;
-  const float decay = options.weight_decay;
-  accumulator += square_sum_part / static_cast<float>(full_dim);
-  const float step = options.lr / (std::sqrt(accumulator) + options.eps);
-#if defined(__AVX512F__)
-  if constexpr (kDim > 0 && kDim % 16 == 0) {
-    const __m512 steps = _mm512_set1_ps(step);
-    for (int64_t d = 0; d < kDim; d += 16) {
-      const __m512 w = _mm512_loadu_ps(weights + d);
-      __m512 g = _mm512_loadu_ps(gradient + d);
-      if (decay > 0.0f) g = _mm512_add_ps(g, _mm512_mul_ps(_mm512_set1_ps(decay), w));
-      _mm512_storeu_ps(weights + d, _mm512_sub_ps(w, _mm512_mul_ps(steps, g)));
-    }
-    return;
-  }
-#endif
-  if (decay > 0.0f) {
-#pragma omp simd
-    for (int64_t d = 0; d < dim; ++d) weights[d] -= step * (gradient[d] + decay * weights[d]);
-  } else {
-#pragma omp simd
-    for (int64_t d = 0; d < dim; ++d) weights[d] -= step * gradient[d];
-  }
-}
-
-template <int64_t kDim>
-void update_block(std::span<const int64_t> rows, float* weights, const float* gradients,
-                  int64_t first_row, int64_t runtime_dim, float* accumulators,
-                  const RowWiseAdagradOptions& options) {
-  const int64_t dim = kDim > 0 ? kDim : runtime_dim;
-  const auto count = static_cast<int64_t>(rows.size());
-  const std::size_t row_bytes = static_cast<std::size_t>(dim) * sizeof(float);
-  for (int64_t i = 0; i < count; ++i) {
-    cpu::prefetch_update_ahead(
-        rows, i, row_bytes, [&](int64_t row) { return weights + (row - first_row) * dim; },
-        [&](int64_t row) { cpu::prefetch_row(accumulators + row, sizeof(float)); });
-    const int64_t row = rows[i];
-    float* row_weights = weights + (row - first_row) * dim;
-    const float* gradient = gradients + (row - first_row) * dim;
-    step_row<kDim>(accumulators[row], row_weights, gradient, dim,
-                   square_sum<kDim>(row_weights, gradient, dim, options.weight_decay), dim,
-                   options);
-  }
-}
-
-}  // namespace
 
 RowWiseAdagrad::RowWiseAdagrad(int64_t num_rows, int64_t dim,
                                RowWiseAdagradOptions options)
@@ -157,15 +22,16 @@ RowWiseAdagrad::RowWiseAdagrad(int64_t num_rows, int64_t dim,
 
 float RowWiseAdagrad::slice_square_sum(std::span<const float> weights,
                                        std::span<const float> gradient) const {
-  return square_sum<0>(weights.data(), gradient.data(),
-                       static_cast<int64_t>(weights.size()), options_.weight_decay);
+  return cpu::kernels().rowwise_adagrad_square_sum(
+      weights.data(), gradient.data(), static_cast<int64_t>(weights.size()), options_.weight_decay);
 }
 
 void RowWiseAdagrad::update_row_slice(int64_t row, std::span<float> weights,
                                       std::span<const float> gradient,
                                       float square_sum, int64_t full_dim) {
-  step_row<0>(*mean_squares_.mutable_row<float>(row), weights.data(), gradient.data(),
-              static_cast<int64_t>(weights.size()), square_sum, full_dim, options_);
+  cpu::kernels().rowwise_adagrad_step_row(*mean_squares_.mutable_row<float>(row), weights.data(),
+                                          gradient.data(), static_cast<int64_t>(weights.size()),
+                                          square_sum, full_dim, options_);
 }
 
 void RowWiseAdagrad::update_row(int64_t row, std::span<float> weights,
@@ -176,17 +42,8 @@ void RowWiseAdagrad::update_row(int64_t row, std::span<float> weights,
 
 void RowWiseAdagrad::update_rows(std::span<const int64_t> rows, float* weights,
                                  const float* gradients, int64_t first_row) {
-  switch (dim_) {
-    case 64:
-      update_block<64>(rows, weights, gradients, first_row, dim_, state().data(), options_);
-      return;
-    case 128:
-      update_block<128>(rows, weights, gradients, first_row, dim_, state().data(), options_);
-      return;
-    default:
-      update_block<0>(rows, weights, gradients, first_row, dim_, state().data(), options_);
-      return;
-  }
+  cpu::kernels().rowwise_adagrad_update_rows(rows, weights, gradients, first_row, dim_,
+                                             state().data(), options_);
 }
 
 }  // namespace rowshard

@@ -7,7 +7,7 @@ set -euo pipefail
 source_dir=$1
 build_dir=$2
 cmake -S "$source_dir" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
-  -DROWSHARD_NATIVE=OFF -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+-DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
   >/dev/null
 cmake --build "$build_dir" --target io_tests --parallel "$(nproc)" >/dev/null
 # The suite runs the plain io_tests at the same time, and both name their

@@ -1,12 +1,11 @@
-#include "engine/cpu/narrow.h"
-
 #include <immintrin.h>
 
 #include <limits>
 
 #include "engine/counter_hash.h"
+#include "engine/cpu/level/level_kernels.h"
 
-namespace rowshard::cpu {
+namespace rowshard::cpu::ROWSHARD_CPU_LEVEL_NS {
 
 void narrow(const float* values, Float16* row, int64_t dim) {
   int64_t d = 0;
@@ -116,4 +115,4 @@ void narrow_stochastically(const float* values, BFloat16* row, int64_t dim, uint
   round_columns_stochastically(values, row, dim, key, first_counter);
 }
 
-}  // namespace rowshard::cpu
+}  // namespace rowshard::cpu::ROWSHARD_CPU_LEVEL_NS

@@ -10,12 +10,13 @@
 
 #include <cstdint>
 
+#include "engine/cpu/level/level_kernels.h"
+#include "engine/cpu/level/widen_vectors.h"
 #include "engine/cpu/pooling.h"
 #include "engine/cpu/prefetch.h"
-#include "engine/cpu/widen.h"
 #include "engine/element_types.h"
 
-namespace rowshard::cpu {
+namespace rowshard::cpu::ROWSHARD_CPU_LEVEL_NS {
 
 #if defined(__AVX512F__)
 
@@ -77,4 +78,4 @@ bool pool_bags_at_fixed_dim(const PoolingTask&, int64_t, int64_t) {
 
 #endif
 
-}  // namespace rowshard::cpu
+}  // namespace rowshard::cpu::ROWSHARD_CPU_LEVEL_NS

@@ -1,21 +1,26 @@
-#include "engine/cpu/pooling.h"
-
 #include <algorithm>
 #include <vector>
 
 #include "engine/bag_layout.h"
-#include "engine/cpu/fixed_dim_pooling.h"
+#include "engine/cpu/level/fixed_dim_pooling.h"
+#include "engine/cpu/level/level_kernels.h"
+#include "engine/cpu/level/widen_vectors.h"
 #include "engine/cpu/prefetch.h"
-#include "engine/cpu/widen.h"
 #include "engine/element_types.h"
-#include "engine/error.h"
 
-namespace rowshard::cpu {
+namespace rowshard::cpu::ROWSHARD_CPU_LEVEL_NS {
 namespace {
 
 // About this many lookups per unit of work: enough to amortise scheduling,
 // few enough that the last units balance the threads.
 constexpr int64_t kLookupsPerChunk = 2048;
+
+// A thread's buffer for a widened row. A type of this level's own: a
+// thread_local std::vector would emit std::vector's destructor out of line,
+// a weak symbol that the linker may share with code built for another level.
+struct WidenedRow {
+  std::vector<float> values;
+};
 
 struct Chunk {
   const PoolingTask* task;
@@ -31,8 +36,8 @@ void pool_bags(const PoolingTask& task, int64_t first_bag, int64_t end_bag) {
   const int64_t prefetch_end = batch.bounds[end_bag];
   const std::size_t row_bytes = static_cast<std::size_t>(dim) * sizeof(Element);
   // Reduced-precision rows are widened here first (see widen.h).
-  thread_local std::vector<float> widened;
-  if constexpr (!std::is_same_v<Element, float>) widened.resize(dim);
+  thread_local WidenedRow widened;
+  if constexpr (!std::is_same_v<Element, float>) widened.values.resize(dim);
 
   for (int64_t b = first_bag; b < end_bag; ++b) {
     float* __restrict out = task.output + b * task.output_stride;
@@ -48,8 +53,8 @@ void pool_bags(const PoolingTask& task, int64_t first_bag, int64_t end_bag) {
       if constexpr (std::is_same_v<Element, float>) {
         row = weights.row<float>(r);
       } else {
-        widen(weights.row<Element>(r), widened.data(), dim);
-        row = widened.data();
+        widen(weights.row<Element>(r), widened.values.data(), dim);
+        row = widened.values.data();
       }
       if constexpr (mode == PoolingMode::max) {
         int64_t* positions = task.max_positions + b * task.output_stride;
@@ -150,11 +155,6 @@ std::vector<Chunk> make_chunks(std::span<const PoolingTask> tasks) {
 
 }  // namespace
 
-void pooled_forward(std::span<const PoolingTask> tasks) {
-  const bool all_in_range = checked_pooled_forward(tasks);
-  ROWSHARD_ASSERT(all_in_range);  // callers without unchecked ids
-}
-
 bool checked_pooled_forward(std::span<const PoolingTask> tasks) {
   const std::vector<Chunk> chunks = make_chunks(tasks);
   const auto count = static_cast<int64_t>(chunks.size());
@@ -168,15 +168,6 @@ bool checked_pooled_forward(std::span<const PoolingTask> tasks) {
     pool_chunk(chunks[c]);
   }
   return all_in_range;
-}
-
-void pooled_forward(const RowStorage& weights, const PooledBatch& batch,
-                    std::span<float> output,
-                    std::span<int64_t> max_positions) {
-  const PoolingTask task{&weights, batch, output.data(),
-                         max_positions.empty() ? nullptr : max_positions.data(),
-                         weights.dim()};
-  pooled_forward({&task, 1});
 }
 
 void gather_rows(const RowStorage& weights, std::span<const int64_t> indices,
@@ -194,4 +185,4 @@ void gather_rows(const RowStorage& weights, std::span<const int64_t> indices,
   });
 }
 
-}  // namespace rowshard::cpu
+}  // namespace rowshard::cpu::ROWSHARD_CPU_LEVEL_NS
