@@ -17,10 +17,10 @@
 #include <random>
 
 #include "bench/command_line.h"
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 #include "engine/stopwatch.h"
-#include "io/checkpoint/save.h"
-#include "io/pretrained.h"
+#include "rowshard/io/checkpoint/save.h"
+#include "rowshard/io/pretrained.h"
 
 namespace {
 

@@ -26,13 +26,13 @@
 #include "bench/workload.h"
 #include <nlohmann/json.hpp>
 
-#include "engine/cpu_level.h"
-#include "engine/embedding_bag_collection.h"
-#include "engine/error.h"
-#include "engine/malloc_tuning.h"
+#include "rowshard/engine/cpu_level.h"
+#include "rowshard/engine/embedding_bag_collection.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/engine/malloc_tuning.h"
 #include "engine/stopwatch.h"
-#include "io/npy/npy_file.h"
-#include "sharding/sharded_collection.h"
+#include "rowshard/io/npy/npy_file.h"
+#include "rowshard/sharding/sharded_collection.h"
 
 namespace {
 

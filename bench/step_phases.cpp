@@ -37,12 +37,12 @@
 #include "bench/workload.h"
 #include "engine/cpu/backward.h"
 #include "engine/cpu/pooling.h"
-#include "engine/embedding_bag.h"
-#include "engine/error.h"
-#include "engine/malloc_tuning.h"
+#include "rowshard/engine/embedding_bag.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/engine/malloc_tuning.h"
 #include "engine/stopwatch.h"
-#include "engine/optimizers/rowwise_adagrad.h"
-#include "engine/row_storage.h"
+#include "rowshard/engine/optimizers/rowwise_adagrad.h"
+#include "rowshard/engine/row_storage.h"
 
 namespace {
 
@@ -94,7 +94,7 @@ int run(const Settings& s) {
   RowWiseAdagrad optimizer(s.rows, s.dim, {});
 
   std::vector<float> output(s.batch * s.dim);
-  cpu::GradientSource source;
+  GradientSource source;
   source.batch = batch;
   source.grad_output = grad_output.data();
   source.stride = s.dim;

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <random>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard::bench {
 

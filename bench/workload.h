@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/dtype.h"
+#include "rowshard/engine/dtype.h"
 
 namespace rowshard::bench {
 

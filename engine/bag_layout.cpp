@@ -5,7 +5,7 @@
 #include <numeric>
 #include <sstream>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard {
 namespace {

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/lookup_input.h"
+#include "rowshard/engine/lookup_input.h"
 
 namespace rowshard {
 

@@ -1,4 +1,4 @@
-#include "engine/cpu_level.h"
+#include "rowshard/engine/cpu_level.h"
 
 #include <algorithm>
 #include <atomic>
@@ -6,7 +6,7 @@
 #include <string>
 
 #include "engine/cpu/kernel_table.h"
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/embedding.h"
+#include "rowshard/engine/embedding.h"
 
 #include <numeric>
 

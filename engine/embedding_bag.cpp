@@ -1,8 +1,8 @@
-#include "engine/embedding_bag.h"
+#include "rowshard/engine/embedding_bag.h"
 
 #include "engine/bag_layout.h"
 #include "engine/cpu/pooling.h"
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard {
 

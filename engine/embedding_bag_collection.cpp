@@ -1,11 +1,11 @@
-#include "engine/embedding_bag_collection.h"
+#include "rowshard/engine/embedding_bag_collection.h"
 
 #include <algorithm>
 #include <set>
 
 #include "engine/bag_layout.h"
 #include "engine/cpu/pooling.h"
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard {
 namespace {
@@ -169,16 +169,16 @@ Tensor EmbeddingBagCollection::forward_no_grad(const KeyedJaggedBatch& batch) {
   return output;
 }
 
-std::vector<cpu::GradientSource> EmbeddingBagCollection::gradient_sources(
+std::vector<GradientSource> EmbeddingBagCollection::gradient_sources(
     const CollectionLookup& lookup, std::span<const float> grad_output,
     int64_t table) const {
   check_length(kOwner, "grad_output", grad_output.size(),
                static_cast<int64_t>(lookup.output.values.size()));
-  std::vector<cpu::GradientSource> sources;
+  std::vector<GradientSource> sources;
   const EmbeddingBag& t = tables_[table];
   for (int64_t f = 0; f < num_features(); ++f) {
     if (table_of(f) != table) continue;
-    cpu::GradientSource source;
+    GradientSource source;
     source.batch = {lookup.values,
                     std::span(lookup.bounds)
                         .subspan(f * lookup.batch_size, lookup.batch_size + 1),

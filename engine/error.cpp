@@ -1,4 +1,4 @@
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 #include <cstdio>
 #include <cstdlib>

@@ -1,8 +1,8 @@
-#include "engine/keyed_jagged_batch.h"
+#include "rowshard/engine/keyed_jagged_batch.h"
 
 #include <string>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/malloc_tuning.h"
+#include "rowshard/engine/malloc_tuning.h"
 
 #if __has_include(<malloc.h>)
 #include <malloc.h>

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include "engine/element_types.h"
+#include "rowshard/engine/element_types.h"
 
 namespace rowshard {
 namespace {

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <span>
 
-#include "engine/row_storage.h"
+#include "rowshard/engine/row_storage.h"
 
 namespace rowshard {
 

@@ -1,4 +1,4 @@
-#include "engine/pooling.h"
+#include "rowshard/engine/pooling.h"
 
 namespace rowshard {
 

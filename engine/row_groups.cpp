@@ -6,7 +6,7 @@
 #include <bit>
 #include <limits>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/row_storage.h"
+#include "rowshard/engine/row_storage.h"
 
 #include <sys/mman.h>
 
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <new>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/table.h"
+#include "rowshard/engine/table.h"
 
 #include <algorithm>
 #include <cstring>
@@ -10,9 +10,9 @@
 #include "engine/cpu/narrow.h"
 #include "engine/cpu/prefetch.h"
 #include "engine/cpu/widen.h"
-#include "engine/cpu_level.h"
-#include "engine/element_types.h"
-#include "engine/error.h"
+#include "rowshard/engine/cpu_level.h"
+#include "rowshard/engine/element_types.h"
+#include "rowshard/engine/error.h"
 #include "engine/max_norm.h"
 #include "engine/normal_init.h"
 
@@ -170,7 +170,7 @@ class OptimizerApplier final : public cpu::RowGradientSink {
   std::optional<uint64_t> rounding_key_;
 };
 
-cpu::GradientSource gradient_source(const Lookup& lookup,
+GradientSource gradient_source(const Lookup& lookup,
                                     std::span<const float> grad_output,
                                     int64_t padding_idx, int64_t dim) {
   const std::vector<int64_t>& winners = lookup.saved.max_positions;
@@ -180,9 +180,14 @@ cpu::GradientSource gradient_source(const Lookup& lookup,
 
 }  // namespace
 
+Table::~Table() = default;
+Table::Table(Table&&) noexcept = default;
+Table& Table::operator=(Table&&) noexcept = default;
+
 Table::Table(std::string_view kind, TableOptions options)
     : options_(std::move(options)),
-      owner_(message(kind, " '", options_.name, "'")) {
+      owner_(message(kind, " '", options_.name, "'")),
+      step_plan_(std::make_unique<cpu::BackwardPlan>()) {
   if (options_.num_embeddings < 0 || options_.embedding_dim < 1)
     throw InvalidArgument(message(
         owner_, ": num_embeddings must be >= 0 and embedding_dim >= 1, got ",
@@ -207,7 +212,8 @@ Table::Table(std::string_view kind, TableOptions options, RowStorage weights,
              bool freeze)
     : options_(std::move(options)),
       owner_(message(kind, " '", options_.name, "'")),
-      frozen_(freeze) {
+      frozen_(freeze),
+      step_plan_(std::make_unique<cpu::BackwardPlan>()) {
   if ((options_.num_embeddings != 0 &&
        options_.num_embeddings != weights.num_rows()) ||
       (options_.embedding_dim != 0 &&
@@ -293,7 +299,7 @@ Tensor Table::dense_gradient(const Lookup& lookup,
   check_grad_output(lookup, grad_output);
   Tensor gradient{{num_embeddings(), embedding_dim()}, {}};
   gradient.values.assign(weights_.num_rows() * weights_.dim(), 0.0f);
-  const cpu::GradientSource source =
+  const GradientSource source =
       gradient_source(lookup, grad_output, padding_row_, embedding_dim());
   const cpu::BackwardPlan plan({&source, 1}, num_embeddings(), embedding_dim(),
                                 options_.scale_grad_by_freq);
@@ -305,13 +311,13 @@ Tensor Table::dense_gradient(const Lookup& lookup,
 SparseGradient Table::sparse_gradient(const Lookup& lookup,
                                       std::span<const float> grad_output) const {
   check_grad_output(lookup, grad_output);
-  const cpu::GradientSource source =
+  const GradientSource source =
       gradient_source(lookup, grad_output, padding_row_, embedding_dim());
   return sparse_gradient({&source, 1});
 }
 
 SparseGradient Table::sparse_gradient(
-    std::span<const cpu::GradientSource> sources) const {
+    std::span<const GradientSource> sources) const {
   const cpu::BackwardPlan plan(sources, num_embeddings(), embedding_dim(),
                                 options_.scale_grad_by_freq);
   SparseGradient gradient;
@@ -327,7 +333,7 @@ void Table::step(const Lookup& lookup, std::span<const float> grad_output,
                  RowOptimizer& optimizer) {
   check_steppable(optimizer);
   check_grad_output(lookup, grad_output);
-  const cpu::GradientSource source =
+  const GradientSource source =
       gradient_source(lookup, grad_output, padding_row_, embedding_dim());
   step({&source, 1}, optimizer);
 }
@@ -338,15 +344,15 @@ std::optional<uint64_t> Table::next_rounding_key() {
   return counter_hash(options_.seed, step);
 }
 
-void Table::step(std::span<const cpu::GradientSource> sources,
+void Table::step(std::span<const GradientSource> sources,
                  RowOptimizer& optimizer) {
   check_steppable(optimizer);
-  step_plan_.build(sources, num_embeddings(), embedding_dim(),
+  step_plan_->build(sources, num_embeddings(), embedding_dim(),
                    options_.scale_grad_by_freq);
   const std::optional<uint64_t> rounding_key = next_rounding_key();
   visit_element_type(weights_.dtype(), [&]<typename Element>(Element) {
     OptimizerApplier<Element> applier(weights_, optimizer, rounding_key);
-    cpu::for_each_row_gradient(step_plan_, applier);
+    cpu::for_each_row_gradient(*step_plan_, applier);
   });
 }
 

@@ -8,8 +8,8 @@
 #include <random>
 #include <vector>
 
-#include "engine/embedding_bag.h"
-#include "engine/optimizers/rowwise_adagrad.h"
+#include "rowshard/engine/embedding_bag.h"
+#include "rowshard/engine/optimizers/rowwise_adagrad.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "io/file_system.h"
+#include "rowshard/io/file_system.h"
 
 #include <fcntl.h>
 #include <stdio.h>  // renameat2
@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard {
 namespace {

@@ -1,13 +1,13 @@
-#include "io/pretrained.h"
+#include "rowshard/io/pretrained.h"
 
 #include <cstring>
 
-#include "engine/element_types.h"
-#include "engine/error.h"
+#include "rowshard/engine/element_types.h"
+#include "rowshard/engine/error.h"
 #include "io/checkpoint/shard_file.h"
 #include "io/mapped_file.h"
-#include "io/npy/npy_format.h"
-#include "io/safetensors/safetensors_format.h"
+#include "rowshard/io/npy/npy_format.h"
+#include "rowshard/io/safetensors/safetensors_format.h"
 
 namespace rowshard {
 namespace {

@@ -1,11 +1,11 @@
-#include "sharding/auto_planner.h"
+#include "rowshard/sharding/auto_planner.h"
 
 #include <algorithm>
 #include <numeric>
 #include <sstream>
 #include <tuple>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard {
 namespace {

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <span>
 
-#include "engine/optimizers/rowwise_adagrad.h"
+#include "rowshard/engine/optimizers/rowwise_adagrad.h"
 
 namespace rowshard {
 

@@ -1,4 +1,4 @@
-#include "sharding/communicator.h"
+#include "rowshard/sharding/communicator.h"
 
 #include <iterator>
 

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "sharding/collectives.h"
+#include "rowshard/sharding/collectives.h"
 
 namespace rowshard {
 namespace {

@@ -6,7 +6,7 @@
 
 #include <functional>
 
-#include "sharding/communicator.h"
+#include "rowshard/sharding/communicator.h"
 
 namespace rowshard {
 

@@ -1,4 +1,4 @@
-#include "sharding/memory_limit.h"
+#include "rowshard/sharding/memory_limit.h"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard {
 namespace {

@@ -1,10 +1,10 @@
-#include "sharding/shard_layout.h"
+#include "rowshard/sharding/shard_layout.h"
 
 #include <algorithm>
 #include <array>
 #include <utility>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard {
 

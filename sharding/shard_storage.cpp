@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "engine/element_types.h"
+#include "rowshard/engine/element_types.h"
 #include "engine/normal_init.h"
 
 namespace rowshard {

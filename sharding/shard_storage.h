@@ -6,10 +6,10 @@
 #include <cstdint>
 #include <optional>
 
-#include "engine/dtype.h"
-#include "engine/embedding_bag.h"
-#include "engine/row_storage.h"
-#include "sharding/shard_layout.h"
+#include "rowshard/engine/dtype.h"
+#include "rowshard/engine/embedding_bag.h"
+#include "rowshard/engine/row_storage.h"
+#include "rowshard/sharding/shard_layout.h"
 
 namespace rowshard {
 

@@ -4,13 +4,13 @@
 
 #include "engine/bag_layout.h"
 #include "engine/cpu/widen.h"
-#include "engine/element_types.h"
+#include "rowshard/engine/element_types.h"
 #include "engine/stopwatch.h"
-#include "sharding/collectives.h"
+#include "rowshard/sharding/collectives.h"
 #include "sharding/column_slice_adagrad.h"
 #include "sharding/input_agreement.h"
 #include "sharding/saved_exchange.h"
-#include "sharding/sharded_collection.h"
+#include "rowshard/sharding/sharded_collection.h"
 
 namespace rowshard {
 namespace {
@@ -23,7 +23,7 @@ using detail::SavedExchange;
 // the shards, then the update with the whole row's total.
 void step_column_shard(Communicator& comm, EmbeddingBag& shard,
                        RowWiseAdagrad& optimizer,
-                       std::span<const cpu::GradientSource> sources,
+                       std::span<const GradientSource> sources,
                        int64_t full_dim) {
   const SparseGradient gradient = shard.sparse_gradient(sources);
   const auto touched = static_cast<int64_t>(gradient.rows.size());
@@ -87,18 +87,18 @@ ReceivedArrays<float> ShardedEmbeddingBagCollection::exchange_gradients(
   return exchange<float>(comm_, flat, counts);
 }
 
-std::vector<cpu::GradientSource> ShardedEmbeddingBagCollection::owner_sources(
+std::vector<GradientSource> ShardedEmbeddingBagCollection::owner_sources(
     int64_t t, const ShardedLookup& lookup, const ReceivedArrays<float>& gradients) const {
   const SavedExchange& saved = *lookup.saved;
   const std::vector<int64_t> routed = routed_features();
   const EmbeddingBag& shard = shards_[t].table;
   const int ranks = comm_.size();
-  std::vector<cpu::GradientSource> sources;
+  std::vector<GradientSource> sources;
   for (std::size_t i = 0; i < routed.size(); ++i) {
     if (table_of(routed[i]) != t) continue;
     for (int s = 0; s < ranks; ++s) {
       const OwnerBlock& block = saved.blocks[i * ranks + s];
-      cpu::GradientSource source;
+      GradientSource source;
       source.batch = {block.indices, block.bounds, block.weights, shard.mode(),
                       shard.padding_idx().value_or(kNoPadding)};
       source.grad_output = gradients.from(s).data() + block.reply_offset;
@@ -128,7 +128,7 @@ void ShardedEmbeddingBagCollection::step(const ShardedLookup& lookup,
       shard.table.apply_gradients(gradient.rows, gradient.values, *shard.optimizer);
       continue;
     }
-    const std::vector<cpu::GradientSource> sources = owner_sources(t, lookup, gradients);
+    const std::vector<GradientSource> sources = owner_sources(t, lookup, gradients);
     auto* rowwise = dynamic_cast<RowWiseAdagrad*>(shard.optimizer.get());
     if (layout.kind() == ShardingKind::column_wise && rowwise != nullptr)
       step_column_shard(comm_, shard.table, *rowwise, sources, layout.dim());
@@ -158,11 +158,11 @@ SparseGradient ShardedEmbeddingBagCollection::data_parallel_gradient(
   const int64_t batch_size = lookup.batch_size;
   const int64_t padding_row = replica.padding_idx().value_or(kNoPadding);
 
-  std::vector<cpu::GradientSource> sources;
+  std::vector<GradientSource> sources;
   std::vector<int64_t> occurrences(rows, 0);
   for (int64_t f = 0; f < num_features(); ++f) {
     if (table_of(f) != t) continue;
-    cpu::GradientSource source;
+    GradientSource source;
     source.batch = {saved.values,
                     std::span<const int64_t>(saved.bounds).subspan(f * batch_size, batch_size + 1),
                     features_[f].weighted ? std::span<const float>(saved.weights)

@@ -1,11 +1,11 @@
-#include "sharding/sharded_collection.h"
+#include "rowshard/sharding/sharded_collection.h"
 
 #include <algorithm>
 #include <set>
 
 #include "engine/bag_layout.h"
-#include "engine/element_types.h"
-#include "engine/error.h"
+#include "rowshard/engine/element_types.h"
+#include "rowshard/engine/error.h"
 #include "sharding/saved_exchange.h"
 #include "sharding/shard_storage.h"
 

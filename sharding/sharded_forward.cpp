@@ -5,14 +5,14 @@
 
 #include "engine/bag_layout.h"
 #include "engine/cpu/pooling.h"
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 #include "engine/row_groups.h"
 #include "engine/stopwatch.h"
-#include "sharding/collectives.h"
+#include "rowshard/sharding/collectives.h"
 #include "sharding/input_agreement.h"
 #include "sharding/saved_exchange.h"
 #include "sharding/shard_storage.h"
-#include "sharding/sharded_collection.h"
+#include "rowshard/sharding/sharded_collection.h"
 
 namespace rowshard {
 namespace {

@@ -48,10 +48,11 @@ def snippets():
 
 examples = {"README.md": readme_examples(source / "README.md")}
 for layer in ("engine", "sharding", "io"):
-    for header in sorted((source / layer).rglob("*.h")):
+    include_dir = source / layer / "include"
+    for header in sorted(include_dir.rglob("*.h")):
         found = header_examples(header)
         if found:
-            examples[str(header.relative_to(source))] = found
+            examples[str(header.relative_to(include_dir))] = found
 
 compiled = snippets()
 failures = 0

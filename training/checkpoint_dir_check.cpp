@@ -1,7 +1,7 @@
 #include "training/checkpoint_dir_check.h"
 
-#include "engine/error.h"
-#include "io/checkpoint/directory.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/io/checkpoint/directory.h"
 
 namespace rowshard {
 

@@ -10,9 +10,9 @@
 #include <cstdio>
 #include <iostream>
 
-#include "engine/error.h"
-#include "engine/malloc_tuning.h"
-#include "sharding/communicator.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/engine/malloc_tuning.h"
+#include "rowshard/sharding/communicator.h"
 #include "training/checkpoint_dir_check.h"
 #include "training/config/job_config.h"
 #include "training/trainer.h"

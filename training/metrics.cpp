@@ -6,7 +6,7 @@
 #include <numeric>
 #include <vector>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard {
 

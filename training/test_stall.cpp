@@ -8,7 +8,7 @@
 #include <string>
 #include <thread>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard {
 namespace {

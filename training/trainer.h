@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "sharding/communicator.h"
+#include "rowshard/sharding/communicator.h"
 #include "training/config/job_config.h"
 
 namespace rowshard {

@@ -9,7 +9,7 @@
 
 #include "engine/cpu/kernel_table.h"
 #include "engine/cpu/prefetch.h"
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard::cpu {
 namespace {

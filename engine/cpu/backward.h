@@ -11,23 +11,10 @@
 #include <vector>
 
 #include "engine/cpu/scratch_buffer.h"
-#include "engine/pooling.h"
+#include "rowshard/engine/gradient_source.h"
+#include "rowshard/engine/pooling.h"
 
 namespace rowshard::cpu {
-
-// One lookup's share of a table's gradient: its bags, and where their
-// upstream gradient (and, in max mode, their winning positions) are. A
-// collection passes one source per feature of a table; a lone table one.
-struct GradientSource {
-  PooledBatch batch;
-  const float* grad_output = nullptr;  // bag b at grad_output + b * stride
-  const int64_t* max_positions = nullptr;  // same layout; max mode only
-  int64_t stride = 0;
-  // Mean mode: each bag's entry count to divide by, when this batch holds
-  // only part of its bags (a shard's share); nullptr counts the batch's own
-  // non-padding entries.
-  const int64_t* entries_per_bag = nullptr;
-};
 
 class RowGradientSink;
 

@@ -4,7 +4,7 @@
 #include "engine/cpu/narrow.h"
 #include "engine/cpu/pooling.h"
 #include "engine/cpu/widen.h"
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard::cpu {
 

@@ -8,9 +8,9 @@
 #include <span>
 
 #include "engine/cpu/pooling.h"
-#include "engine/element_types.h"
-#include "engine/optimizers/rowwise_adagrad.h"
-#include "engine/row_storage.h"
+#include "rowshard/engine/element_types.h"
+#include "rowshard/engine/optimizers/rowwise_adagrad.h"
+#include "rowshard/engine/row_storage.h"
 
 namespace rowshard::cpu {
 

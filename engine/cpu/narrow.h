@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-#include "engine/element_types.h"
+#include "rowshard/engine/element_types.h"
 
 namespace rowshard::cpu {
 

@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <span>
 
-#include "engine/pooling.h"
-#include "engine/row_storage.h"
+#include "rowshard/engine/pooling.h"
+#include "rowshard/engine/row_storage.h"
 
 namespace rowshard::cpu {
 

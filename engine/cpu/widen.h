@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "engine/element_types.h"
+#include "rowshard/engine/element_types.h"
 
 namespace rowshard::cpu {
 

@@ -1,4 +1,4 @@
-#include "engine/optimizers/adagrad.h"
+#include "rowshard/engine/optimizers/adagrad.h"
 
 #include <cmath>
 

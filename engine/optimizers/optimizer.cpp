@@ -1,4 +1,4 @@
-#include "engine/optimizers/optimizer.h"
+#include "rowshard/engine/optimizers/optimizer.h"
 
 #include "engine/cpu/prefetch.h"
 

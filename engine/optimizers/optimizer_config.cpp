@@ -1,8 +1,8 @@
-#include "engine/optimizers/optimizer_config.h"
+#include "rowshard/engine/optimizers/optimizer_config.h"
 
-#include "engine/optimizers/adagrad.h"
-#include "engine/optimizers/rowwise_adagrad.h"
-#include "engine/optimizers/sgd.h"
+#include "rowshard/engine/optimizers/adagrad.h"
+#include "rowshard/engine/optimizers/rowwise_adagrad.h"
+#include "rowshard/engine/optimizers/sgd.h"
 
 namespace rowshard {
 

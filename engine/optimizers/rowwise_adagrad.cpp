@@ -1,4 +1,4 @@
-#include "engine/optimizers/rowwise_adagrad.h"
+#include "rowshard/engine/optimizers/rowwise_adagrad.h"
 
 #include <algorithm>
 

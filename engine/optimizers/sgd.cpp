@@ -1,4 +1,4 @@
-#include "engine/optimizers/sgd.h"
+#include "rowshard/engine/optimizers/sgd.h"
 
 #include "engine/optimizers/validate_options.h"
 

@@ -17,7 +17,7 @@ namespace rowshard {
 void embedding_bag_example(std::span<const int64_t> ids, int64_t n,
                            std::span<const int64_t> offsets,
                            std::span<const float> grad_output) {
-  // snippet engine/embedding_bag.h
+  // snippet rowshard/engine/embedding_bag.h
   EmbeddingBagOptions options;  // TableOptions' fields, then the bag's own
   options.name = "user_id";
   options.num_embeddings = 1000;
@@ -35,7 +35,7 @@ void collection_example(const EmbeddingBagOptions& items_options,
                         const EmbeddingBagOptions& users_options,
                         std::span<const int64_t> ids, std::span<const int64_t> lengths,
                         std::span<const float> grad_output) {
-  // snippet engine/embedding_bag_collection.h
+  // snippet rowshard/engine/embedding_bag_collection.h
   EmbeddingBagCollection collection(
       {{.table = items_options, .optimizer = {.lr = 0.05f}},
        {.table = users_options}},
@@ -52,16 +52,16 @@ void collection_example(const EmbeddingBagOptions& items_options,
 }
 
 void collective_phase_example(Communicator& comm) {
-  // snippet sharding/communicator.h
+  // snippet rowshard/sharding/communicator.h
   CollectivePhase phase(comm, Phase::output_exchange);
   // end snippet
 }
 
 void checkpoint_examples(EmbeddingBagCollection& collection) {
-  // snippet io/checkpoint/save.h
+  // snippet rowshard/io/checkpoint/save.h
   checkpoint::save(collection, {.root = "ckpt", .step = 500});
   // end snippet
-  // snippet io/checkpoint/restore.h
+  // snippet rowshard/io/checkpoint/restore.h
   checkpoint::restore(collection, "ckpt/ckpt-000500");
   // end snippet
 }

@@ -1,4 +1,4 @@
-#include "io/checkpoint/checkpoint_tables.h"
+#include "rowshard/io/checkpoint/checkpoint_tables.h"
 
 #include <nlohmann/json.hpp>
 

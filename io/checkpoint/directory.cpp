@@ -1,10 +1,10 @@
-#include "io/checkpoint/directory.h"
+#include "rowshard/io/checkpoint/directory.h"
 
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard::checkpoint {
 

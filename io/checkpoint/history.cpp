@@ -1,8 +1,8 @@
-#include "io/checkpoint/history.h"
+#include "rowshard/io/checkpoint/history.h"
 
 #include <algorithm>
 
-#include "io/checkpoint/directory.h"
+#include "rowshard/io/checkpoint/directory.h"
 
 namespace rowshard::checkpoint {
 

@@ -1,8 +1,8 @@
-#include "io/checkpoint/manifest.h"
+#include "rowshard/io/checkpoint/manifest.h"
 
 #include <nlohmann/json.hpp>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 #include "io/checkpoint/shard_file.h"
 #include "io/checksum.h"
 

@@ -1,4 +1,4 @@
-#include "io/checkpoint/restore.h"
+#include "rowshard/io/checkpoint/restore.h"
 
 #include <algorithm>
 #include <cstring>
@@ -6,9 +6,9 @@
 #include <iterator>
 #include <memory>
 
-#include "engine/element_types.h"
-#include "engine/error.h"
-#include "io/checkpoint/manifest.h"
+#include "rowshard/engine/element_types.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/io/checkpoint/manifest.h"
 #include "io/checkpoint/shard_file.h"
 #include "io/checksum.h"
 #include "io/mapped_file.h"

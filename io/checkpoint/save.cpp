@@ -1,16 +1,16 @@
-#include "io/checkpoint/save.h"
+#include "rowshard/io/checkpoint/save.h"
 
 #include <algorithm>
 #include <cstring>
 #include <sstream>
 
-#include "engine/element_types.h"
-#include "engine/error.h"
-#include "io/checkpoint/directory.h"
-#include "io/checkpoint/manifest.h"
+#include "rowshard/engine/element_types.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/io/checkpoint/directory.h"
+#include "rowshard/io/checkpoint/manifest.h"
 #include "io/checkpoint/shard_file.h"
 #include "io/checksum.h"
-#include "sharding/collectives.h"
+#include "rowshard/sharding/collectives.h"
 #include "sharding/input_agreement.h"
 
 namespace rowshard::checkpoint {

@@ -3,7 +3,7 @@
 #include <cstring>
 #include <limits>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 #include "io/checksum.h"
 
 namespace rowshard::checkpoint {

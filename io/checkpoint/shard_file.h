@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/dtype.h"
+#include "rowshard/engine/dtype.h"
 
 namespace rowshard::checkpoint {
 

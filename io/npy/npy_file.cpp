@@ -1,11 +1,11 @@
-#include "io/npy/npy_file.h"
+#include "rowshard/io/npy/npy_file.h"
 
 #include <cstring>
 #include <fstream>
 #include <iterator>
 
-#include "engine/element_types.h"
-#include "engine/error.h"
+#include "rowshard/engine/element_types.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard::npy {
 namespace {

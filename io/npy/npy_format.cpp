@@ -1,10 +1,10 @@
-#include "io/npy/npy_format.h"
+#include "rowshard/io/npy/npy_format.h"
 
 #include <charconv>
 #include <cstring>
 #include <limits>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard::npy {
 namespace {

@@ -1,11 +1,11 @@
-#include "io/safetensors/safetensors_file.h"
+#include "rowshard/io/safetensors/safetensors_file.h"
 
 #include <algorithm>
 #include <cstring>
 #include <fstream>
 
-#include "engine/element_types.h"
-#include "engine/error.h"
+#include "rowshard/engine/element_types.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard::safetensors {
 namespace {

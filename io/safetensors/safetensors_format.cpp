@@ -1,4 +1,4 @@
-#include "io/safetensors/safetensors_format.h"
+#include "rowshard/io/safetensors/safetensors_format.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard::safetensors {
 namespace {

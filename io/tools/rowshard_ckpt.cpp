@@ -27,14 +27,14 @@
 #include <string>
 #include <vector>
 
-#include "engine/element_types.h"
-#include "engine/error.h"
-#include "io/checkpoint/directory.h"
-#include "io/checkpoint/restore.h"
-#include "io/checkpoint/save.h"
-#include "io/npy/npy_file.h"
-#include "io/pretrained.h"
-#include "io/safetensors/safetensors_file.h"
+#include "rowshard/engine/element_types.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/io/checkpoint/directory.h"
+#include "rowshard/io/checkpoint/restore.h"
+#include "rowshard/io/checkpoint/save.h"
+#include "rowshard/io/npy/npy_file.h"
+#include "rowshard/io/pretrained.h"
+#include "rowshard/io/safetensors/safetensors_file.h"
 
 namespace {
 

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard::conformance {
 namespace {

@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/error.h"
-#include "io/npy/npy_file.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/io/npy/npy_file.h"
 
 namespace rowshard::conformance {
 namespace {

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/lookup_input.h"
-#include "engine/optimizers/optimizer_config.h"
-#include "engine/pooling.h"
+#include "rowshard/engine/lookup_input.h"
+#include "rowshard/engine/optimizers/optimizer_config.h"
+#include "rowshard/engine/pooling.h"
 
 namespace rowshard::conformance {
 

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
-#include "sharding/communicator.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/sharding/communicator.h"
 #include "tests/conformance/run_case.h"
 #include "tests/conformance/run_sharded_case.h"
 

@@ -4,10 +4,10 @@
 #include <memory>
 #include <optional>
 
-#include "engine/embedding.h"
-#include "engine/embedding_bag.h"
-#include "engine/error.h"
-#include "engine/optimizers/optimizer_config.h"
+#include "rowshard/engine/embedding.h"
+#include "rowshard/engine/embedding_bag.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/engine/optimizers/optimizer_config.h"
 #include "tests/conformance/compare.h"
 
 namespace rowshard::conformance {

@@ -1,9 +1,9 @@
 #include "tests/conformance/run_sharded_case.h"
 
 #include "engine/bag_layout.h"
-#include "engine/error.h"
-#include "sharding/collectives.h"
-#include "sharding/sharded_collection.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/sharding/collectives.h"
+#include "rowshard/sharding/sharded_collection.h"
 #include "tests/conformance/compare.h"
 
 namespace rowshard::conformance {

@@ -3,7 +3,7 @@
 // widened and rounded back (to nearest and stochastically), and row-wise
 // Adagrad steps, at the dims with kernels of their own and one without.
 // And a level that the CPU lacks or that does not exist is refused.
-#include "engine/cpu_level.h"
+#include "rowshard/engine/cpu_level.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/embedding_bag.h"
-#include "engine/error.h"
-#include "engine/optimizers/rowwise_adagrad.h"
+#include "rowshard/engine/embedding_bag.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/engine/optimizers/rowwise_adagrad.h"
 #include "tests/engine/random_batches.h"
 
 namespace rowshard {

@@ -2,11 +2,11 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
-#include "engine/embedding_bag.h"
-#include "engine/embedding_bag_collection.h"
-#include "engine/optimizers/adagrad.h"
-#include "engine/optimizers/rowwise_adagrad.h"
-#include "engine/optimizers/sgd.h"
+#include "rowshard/engine/embedding_bag.h"
+#include "rowshard/engine/embedding_bag_collection.h"
+#include "rowshard/engine/optimizers/adagrad.h"
+#include "rowshard/engine/optimizers/rowwise_adagrad.h"
+#include "rowshard/engine/optimizers/sgd.h"
 #include "tests/engine/random_batches.h"
 #include "tests/engine/small_table.h"
 

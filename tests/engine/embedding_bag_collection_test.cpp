@@ -1,14 +1,14 @@
 // The collection against one EmbeddingBag per table: features that share a
 // table are one concatenated lookup of that table, so every output, weight
 // and optimizer state must agree bit for bit.
-#include "engine/embedding_bag_collection.h"
+#include "rowshard/engine/embedding_bag_collection.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 #include "tests/engine/random_batches.h"
 #include "tests/engine/small_table.h"
 

@@ -1,12 +1,12 @@
 // EmbeddingBag semantics on a table small enough to check by hand.
-#include "engine/embedding_bag.h"
+#include "rowshard/engine/embedding_bag.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "engine/error.h"
-#include "engine/optimizers/rowwise_adagrad.h"
-#include "engine/optimizers/sgd.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/engine/optimizers/rowwise_adagrad.h"
+#include "rowshard/engine/optimizers/sgd.h"
 #include "tests/engine/small_table.h"
 
 namespace rowshard {

@@ -1,5 +1,5 @@
 // Embedding semantics on a table small enough to check by hand.
-#include "engine/embedding.h"
+#include "rowshard/engine/embedding.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

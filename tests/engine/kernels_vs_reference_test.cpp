@@ -8,8 +8,8 @@
 #include <tuple>
 
 #include "engine/cpu/pooling.h"
-#include "engine/embedding.h"
-#include "engine/embedding_bag.h"
+#include "rowshard/engine/embedding.h"
+#include "rowshard/engine/embedding_bag.h"
 #include "engine/reference/pooling.h"
 #include "tests/engine/random_batches.h"
 

@@ -7,10 +7,10 @@
 #include <cmath>
 #include <set>
 
-#include "engine/embedding_bag.h"
-#include "engine/optimizers/adagrad.h"
-#include "engine/optimizers/rowwise_adagrad.h"
-#include "engine/optimizers/sgd.h"
+#include "rowshard/engine/embedding_bag.h"
+#include "rowshard/engine/optimizers/adagrad.h"
+#include "rowshard/engine/optimizers/rowwise_adagrad.h"
+#include "rowshard/engine/optimizers/sgd.h"
 #include "engine/reference/pooling.h"
 #include "tests/engine/random_batches.h"
 #include "tests/engine/small_table.h"

@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include "engine/row_storage.h"
+#include "rowshard/engine/row_storage.h"
 
 namespace rowshard::testing {
 

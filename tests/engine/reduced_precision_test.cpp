@@ -12,10 +12,10 @@
 
 #include "engine/counter_hash.h"
 #include "engine/cpu/narrow.h"
-#include "engine/element_types.h"
-#include "engine/embedding_bag.h"
-#include "engine/optimizers/rowwise_adagrad.h"
-#include "engine/optimizers/sgd.h"
+#include "rowshard/engine/element_types.h"
+#include "rowshard/engine/embedding_bag.h"
+#include "rowshard/engine/optimizers/rowwise_adagrad.h"
+#include "rowshard/engine/optimizers/sgd.h"
 #include "engine/reference/pooling.h"
 #include "tests/engine/random_batches.h"
 

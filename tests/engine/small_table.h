@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "engine/row_storage.h"
+#include "rowshard/engine/row_storage.h"
 
 namespace rowshard::testing {
 

@@ -2,10 +2,10 @@
 // position and the valid range, and nothing is written.
 #include <gtest/gtest.h>
 
-#include "engine/embedding.h"
-#include "engine/error.h"
-#include "engine/embedding_bag.h"
-#include "engine/optimizers/sgd.h"
+#include "rowshard/engine/embedding.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/engine/embedding_bag.h"
+#include "rowshard/engine/optimizers/sgd.h"
 #include "tests/engine/small_table.h"
 
 namespace rowshard {

@@ -8,11 +8,11 @@
 #include <span>
 #include <string_view>
 
-#include "engine/error.h"
-#include "io/checkpoint/manifest.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/io/checkpoint/manifest.h"
 #include "io/checkpoint/shard_file.h"
-#include "io/npy/npy_format.h"
-#include "io/safetensors/safetensors_format.h"
+#include "rowshard/io/npy/npy_format.h"
+#include "rowshard/io/safetensors/safetensors_format.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   if (size == 0) return 0;

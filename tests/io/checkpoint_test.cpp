@@ -6,11 +6,11 @@
 #include <fstream>
 #include <random>
 
-#include "engine/error.h"
-#include "io/checkpoint/directory.h"
-#include "io/checkpoint/history.h"
-#include "io/checkpoint/restore.h"
-#include "io/checkpoint/save.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/io/checkpoint/directory.h"
+#include "rowshard/io/checkpoint/history.h"
+#include "rowshard/io/checkpoint/restore.h"
+#include "rowshard/io/checkpoint/save.h"
 #include "tests/io/faulty_file_system.h"
 
 namespace rowshard::checkpoint {

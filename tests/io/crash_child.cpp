@@ -3,7 +3,7 @@
 // tests/io/crash_test.cpp kills it with SIGKILL at random moments.
 #include <cstdio>
 
-#include "io/checkpoint/save.h"
+#include "rowshard/io/checkpoint/save.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) return 2;

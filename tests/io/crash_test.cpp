@@ -12,8 +12,8 @@
 #include <random>
 #include <thread>
 
-#include "io/checkpoint/directory.h"
-#include "io/checkpoint/restore.h"
+#include "rowshard/io/checkpoint/directory.h"
+#include "rowshard/io/checkpoint/restore.h"
 
 extern char** environ;
 

@@ -6,8 +6,8 @@
 
 #include <vector>
 
-#include "engine/error.h"
-#include "io/file_system.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/io/file_system.h"
 
 namespace rowshard::testing {
 

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <iterator>
 
-#include "engine/error.h"
-#include "io/npy/npy_file.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/io/npy/npy_file.h"
 
 namespace rowshard::npy {
 namespace {

@@ -1,6 +1,6 @@
 // from_pretrained over memory-mapped files written by NumPy, by the
 // safetensors fixture script, and by our own checkpoints.
-#include "io/pretrained.h"
+#include "rowshard/io/pretrained.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -9,10 +9,10 @@
 #include <cstring>
 #include <fstream>
 
-#include "engine/element_types.h"
-#include "engine/error.h"
-#include "engine/optimizers/sgd.h"
-#include "io/checkpoint/save.h"
+#include "rowshard/engine/element_types.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/engine/optimizers/sgd.h"
+#include "rowshard/io/checkpoint/save.h"
 
 namespace rowshard {
 namespace {

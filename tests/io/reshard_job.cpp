@@ -14,9 +14,9 @@
 #include <random>
 #include <string>
 
-#include "io/checkpoint/restore.h"
-#include "io/checkpoint/save.h"
-#include "io/pretrained.h"
+#include "rowshard/io/checkpoint/restore.h"
+#include "rowshard/io/checkpoint/save.h"
+#include "rowshard/io/pretrained.h"
 
 namespace {
 

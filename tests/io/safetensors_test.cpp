@@ -8,9 +8,9 @@
 #include <fstream>
 #include <iterator>
 
-#include "engine/element_types.h"
-#include "engine/error.h"
-#include "io/safetensors/safetensors_file.h"
+#include "rowshard/engine/element_types.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/io/safetensors/safetensors_file.h"
 
 namespace rowshard::safetensors {
 namespace {

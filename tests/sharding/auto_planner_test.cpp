@@ -1,8 +1,8 @@
-#include "sharding/auto_planner.h"
+#include "rowshard/sharding/auto_planner.h"
 
 #include <gtest/gtest.h>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard {
 namespace {

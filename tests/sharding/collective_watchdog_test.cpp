@@ -6,8 +6,8 @@
 #include <chrono>
 #include <thread>
 
-#include "engine/error.h"
-#include "sharding/communicator.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/sharding/communicator.h"
 
 namespace rowshard {
 namespace {

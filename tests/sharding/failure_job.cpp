@@ -3,8 +3,8 @@
 // of the other ranks waiting in a collective forever.
 #include <cstdio>
 
-#include "engine/error.h"
-#include "sharding/sharded_collection.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/sharding/sharded_collection.h"
 
 int main() {
   using namespace rowshard;

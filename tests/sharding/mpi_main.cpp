@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
-#include "sharding/communicator.h"
+#include "rowshard/sharding/communicator.h"
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);

@@ -3,7 +3,7 @@
 // collection too, runs it on the whole batch, and checks its own examples'
 // outputs (of forward and of forward_no_grad) and its own shard's rows and
 // optimizer state.
-#include "sharding/sharded_collection.h"
+#include "rowshard/sharding/sharded_collection.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -14,8 +14,8 @@
 #include <random>
 #include <utility>
 
-#include "engine/error.h"
-#include "sharding/collectives.h"
+#include "rowshard/engine/error.h"
+#include "rowshard/sharding/collectives.h"
 
 namespace rowshard {
 namespace {

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard::config {
 namespace {

@@ -8,7 +8,7 @@
 #include <cmath>
 #include <string>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard {
 namespace {

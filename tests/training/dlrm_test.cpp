@@ -12,7 +12,7 @@
 #include <cstring>
 #include <random>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard {
 namespace {

@@ -14,7 +14,7 @@
 #include <numeric>
 #include <sstream>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 #include "training/data/tsv_held_out.h"
 
 namespace rowshard {

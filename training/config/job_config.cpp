@@ -5,7 +5,7 @@
 #include <iterator>
 #include <set>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 #include "training/config/yaml_node.h"
 
 namespace rowshard::config {

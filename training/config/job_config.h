@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/embedding_bag_collection.h"
-#include "sharding/communicator.h"
-#include "sharding/sharded_collection.h"
+#include "rowshard/engine/embedding_bag_collection.h"
+#include "rowshard/sharding/communicator.h"
+#include "rowshard/sharding/sharded_collection.h"
 
 namespace rowshard::config {
 

@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard::config {
 namespace {

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "engine/counter_hash.h"
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 #include "engine/normal_init.h"
 
 namespace rowshard {

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <map>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard {
 namespace {

@@ -16,7 +16,7 @@
 #include <system_error>
 #include <thread>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard {
 namespace {

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <utility>
 
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 #include "engine/optimizers/validate_options.h"
 
 namespace rowshard {

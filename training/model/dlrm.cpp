@@ -16,7 +16,7 @@
 #include <utility>
 
 #include "engine/counter_hash.h"
-#include "engine/error.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard {
 namespace {

@@ -6,7 +6,7 @@
 #include "engine/cpu/level/level_kernels.h"
 #include "engine/cpu/level/widen_vectors.h"
 #include "engine/cpu/prefetch.h"
-#include "engine/element_types.h"
+#include "rowshard/engine/element_types.h"
 
 namespace rowshard::cpu::ROWSHARD_CPU_LEVEL_NS {
 namespace {

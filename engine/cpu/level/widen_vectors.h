@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "engine/cpu/level/level_kernels.h"
-#include "engine/element_types.h"
+#include "rowshard/engine/element_types.h"
 
 namespace rowshard::cpu::ROWSHARD_CPU_LEVEL_NS {
 

@@ -1,7 +1,7 @@
 // The in-process communicator: one rank, every collective a copy or a no-op.
 #include <cstdlib>
 
-#include "sharding/communicator.h"
+#include "rowshard/sharding/communicator.h"
 
 namespace rowshard {
 namespace {

@@ -16,7 +16,7 @@
 #include <mutex>
 #include <thread>
 
-#include "sharding/communicator.h"
+#include "rowshard/sharding/communicator.h"
 
 namespace rowshard {
 namespace {

@@ -1,0 +1,53 @@
+// Optimizers applied by the fused backward, one row at a time.
+//
+// An optimizer belongs to one table: it is built for the table's shape and
+// holds that table's state. The fused backward calls update_row() once per
+// distinct looked-up row (padding excluded) with the row's summed gradient;
+// no other row, and no other state entry, changes in that step.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "rowshard/engine/lookup_input.h"
+
+namespace rowshard {
+
+class RowOptimizer {
+ public:
+  virtual ~RowOptimizer() = default;
+
+  virtual std::string_view name() const = 0;
+
+  // Updates `weights` (the row's current fp32 values) given its summed
+  // gradient, both of the table's dim. Safe to call concurrently for
+  // distinct rows.
+  virtual void update_row(int64_t row, std::span<float> weights,
+                          std::span<const float> gradient) = 0;
+
+  // Starts fetching row `row`'s state; the fused backward calls it a few
+  // rows before update_row() so the update does not wait on memory.
+  virtual void prefetch_state(int64_t /*row*/) const {}
+
+  // update_row() for each of `rows` (distinct, ascending, none below
+  // first_row): row r's fp32 weights at weights + (r - first_row) * dim(),
+  // its gradient at gradients + (r - first_row) * dim(). The weights are an
+  // fp32 table's own rows, or a reduced-precision block's rows widened. The
+  // fused backward hands a block of rows at a time, so the per-row work is
+  // not behind a virtual call; this default loops over update_row(),
+  // prefetching rows ahead.
+  virtual void update_rows(std::span<const int64_t> rows, float* weights,
+                           const float* gradients, int64_t first_row);
+
+  // The optimizer's state, row-major with shape state_shape(); empty for
+  // stateless optimizers. Exposed for checkpoints and tests.
+  virtual std::span<float> state() = 0;
+  virtual Shape state_shape() const = 0;
+
+  // The table shape this optimizer was built for.
+  virtual int64_t num_rows() const = 0;
+  virtual int64_t dim() const = 0;
+};
+
+}  // namespace rowshard

@@ -1,0 +1,170 @@
+// ShardedEmbeddingBagCollection: the collection's interface over tables
+// split across the ranks of a Communicator (DESIGN.md, "Sharding").
+//
+// Each rank passes the batch of its own examples and gets their pooled
+// output back, exactly as an unsharded collection would compute it on the
+// global batch (to float tolerance: partial sums are added in rank order).
+//
+//   row-wise / table-wise: each id travels to the rank owning its row, once
+//     per distinct id per step (with an inverse map to rebuild bags); owners
+//     pool partial results per (source rank, bag) that travel back and are
+//     reduced in rank order. The backward sends each bag's gradient back
+//     along the same route and each owner applies the fused optimizer.
+//   column-wise: every id goes to every rank, each pools its columns; row-wise
+//     Adagrad stays exact by summing each row's squares over all columns.
+//   data-parallel: every rank holds the table; gradients are all-reduced.
+//
+// Every method is collective: all ranks call it in the same order. Bad input
+// on any rank is reported on every rank (same message, naming the rank)
+// before anything moves or changes, so no rank applies a half update.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "rowshard/engine/embedding_bag_collection.h"
+#include "rowshard/sharding/collectives.h"
+#include "rowshard/sharding/communicator.h"
+#include "rowshard/sharding/shard_layout.h"
+
+namespace rowshard {
+
+struct ShardedCollectionOptions {
+  // Send each distinct id once per (table, owner) instead of once per
+  // occurrence. Off only to measure what it saves.
+  bool deduplicate_ids = true;
+};
+
+// Where a step's time and bytes went on this rank.
+struct StepStats {
+  double input_exchange_seconds = 0;
+  double lookup_seconds = 0;
+  double output_exchange_seconds = 0;
+  double backward_seconds = 0;
+  int64_t bytes_sent = 0;
+  int64_t bytes_received = 0;
+  int64_t ids_sent = 0;  // after deduplication
+};
+
+namespace detail {
+struct SavedExchange;
+}
+
+struct ShardedLookup {
+  Tensor output;  // [local batch size, total_dim]
+  int64_t batch_size = 0;
+  std::shared_ptr<const detail::SavedExchange> saved;
+};
+
+class ShardedEmbeddingBagCollection {
+ public:
+  // How errors name this collection.
+  static constexpr std::string_view kName = "ShardedEmbeddingBagCollection";
+
+  // `sharding` has one entry per table. Every rank builds the same
+  // collection; each keeps only its shards, initialised to exactly the
+  // values the unsharded table would have there. Throws InvalidArgument for
+  // what the collection refuses, and for options a sharding cannot honour
+  // (max_norm on column-wise or data-parallel tables, scale_grad_by_freq on
+  // data-parallel ones, column-wise tables with fewer columns than ranks, a
+  // table-wise home rank past the last rank); a padding_idx out of range is
+  // OutOfRange.
+  ShardedEmbeddingBagCollection(Communicator& comm,
+                                std::vector<CollectionTableConfig> tables,
+                                std::vector<TableSharding> sharding,
+                                std::vector<FeatureConfig> features,
+                                ShardedCollectionOptions options = {});
+  ~ShardedEmbeddingBagCollection();
+
+  // Pools this rank's examples. Collective; see the class comment for errors.
+  ShardedLookup forward(const KeyedJaggedBatch& local_batch);
+
+  // The output of forward() alone, for evaluation and serving: the same
+  // bits, checked with the same errors, but like a PyTorch forward under
+  // torch.no_grad() it keeps nothing for a backward (no copy of the ids, no
+  // max winners, no exchange state) past the call. Collective; max_norm
+  // still renormalizes the rows it reads.
+  Tensor forward_no_grad(const KeyedJaggedBatch& local_batch);
+
+  // One fused step from the gradient of lookup.output. Collective.
+  void step(const ShardedLookup& lookup, std::span<const float> grad_output);
+
+  // Table t's gradient on this rank's shard, coalesced (local row indices;
+  // column-wise, this rank's columns), for callers with their own optimizer.
+  // Collective: every rank asks for the same t.
+  SparseGradient shard_gradient(const ShardedLookup& lookup,
+                                std::span<const float> grad_output, int64_t t);
+
+  // Fills out[c] with column first_column + c of global row `row`.
+  using RowReader =
+      std::function<void(int64_t row, int64_t first_column, std::span<float> out)>;
+
+  // Replaces this rank's shard of table t with values from `read_row`
+  // (pretrained vectors, a checkpoint), asking only for the rows and
+  // columns this rank holds. A frozen table takes no optimizer steps. Not
+  // collective, but every rank must load the same tables alike.
+  void load_shard(int64_t t, const RowReader& read_row, bool freeze = false);
+
+  int64_t num_tables() const { return static_cast<int64_t>(configs_.size()); }
+  int64_t num_features() const { return static_cast<int64_t>(features_.size()); }
+  int64_t total_dim() const { return column_offsets_.back(); }
+  int64_t column_offset(int64_t f) const { return column_offsets_[f]; }
+  int64_t table_of(int64_t f) const { return table_of_feature_[f]; }
+  // Feature f's (or the named feature's) pooled rows within an output of
+  // this collection; an unknown name throws InvalidArgument.
+  FeatureView feature_view(const Tensor& output, int64_t f) const;
+  FeatureView feature_view(const Tensor& output, std::string_view feature) const;
+  const ShardLayout& layout(int64_t t) const { return layouts_[t]; }
+  const CollectionTableConfig& table_config(int64_t t) const { return configs_[t]; }
+  // This rank's shard of table t (nullptr when it holds none of it).
+  const EmbeddingBag* shard(int64_t t) const;
+  EmbeddingBag& mutable_shard(int64_t t) { return shards_[t].table; }
+  RowOptimizer* shard_optimizer(int64_t t);
+  const StepStats& last_stats() const { return stats_; }
+  Communicator& communicator() { return comm_; }
+
+ private:
+  // This rank's part of one table, and the optimizer state of that part.
+  struct Shard {
+    EmbeddingBag table;
+    std::unique_ptr<RowOptimizer> optimizer;
+  };
+
+  // forward() and forward_no_grad(): pools local_batch. Without
+  // keep_for_backward, the result's `saved` is null and what only a
+  // backward reads is dropped with the call.
+  ShardedLookup pool(const KeyedJaggedBatch& local_batch, bool keep_for_backward);
+  // Features whose ids travel (tables that are not data-parallel).
+  std::vector<int64_t> routed_features() const;
+  // The backward's exchange: each owner gets, from each source rank, the
+  // gradient rows of the bags it pooled for it. Collective.
+  ReceivedArrays<float> exchange_gradients(const ShardedLookup& lookup,
+                                           std::span<const float> grad_output);
+  // Owner side: table t's gradient sources, one per (feature, source rank),
+  // the order the unsharded collection sums a row's entries in.
+  std::vector<GradientSource> owner_sources(
+      int64_t t, const ShardedLookup& lookup,
+      const ReceivedArrays<float>& gradients) const;
+  // Data-parallel: table t's gradient summed over all ranks, on the rows
+  // any rank looked up. Collective.
+  SparseGradient data_parallel_gradient(int64_t t, const ShardedLookup& lookup,
+                                        std::span<const float> grad_output);
+
+  Communicator& comm_;
+  ShardedCollectionOptions options_;
+  std::vector<CollectionTableConfig> configs_;
+  std::vector<ShardLayout> layouts_;
+  std::vector<Shard> shards_;
+  std::vector<FeatureConfig> features_;
+  std::vector<std::string> feature_names_;
+  std::vector<int64_t> table_of_feature_;
+  std::vector<int64_t> column_offsets_;
+  StepStats stats_;
+};
+
+}  // namespace rowshard
