@@ -17,6 +17,7 @@
 #include <random>
 
 #include "bench/command_line.h"
+#include "rowshard/engine/embedding_bag_collection.h"
 #include "rowshard/engine/error.h"
 #include "engine/stopwatch.h"
 #include "rowshard/io/checkpoint/save.h"
@@ -89,7 +90,7 @@ int main(int argc, char** argv) {
 
     const double dd_speed = dd_write_bytes_per_second(root / "dd.bin", table_bytes);
     auto start = SteadyClock::now();
-    const auto saved = checkpoint::save(*checkpoint::tables_of(collection), {root, 1, 1, ""});
+    const auto saved = checkpoint::save(collection, {root, 1, 1, ""});
     const double save_seconds = seconds_since(start);
     const double save_speed = static_cast<double>(table_bytes) / save_seconds;
 

@@ -149,7 +149,7 @@ int run(const Settings& s) {
     if (comm) comm->barrier();
     const auto start = SteadyClock::now();
     if (sharded) {
-      const ShardedLookup lookup = sharded->forward(batch);
+      const CollectionLookup lookup = sharded->forward(batch);
       if (s.op == "train") sharded->step(lookup, grad_output);
     } else if (s.op == "train") {
       collection->step(collection->forward(batch), grad_output);

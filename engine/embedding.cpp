@@ -3,7 +3,7 @@
 #include <numeric>
 
 #include "engine/bag_layout.h"
-#include "engine/cpu/pooling.h"
+#include "engine/backend.h"
 
 namespace rowshard {
 
@@ -27,7 +27,7 @@ Lookup Embedding::forward(const IndexInput& input) {
   lookup.output.shape = input.shape;
   lookup.output.shape.push_back(embedding_dim());
   lookup.output.values.resize(input.indices.size() * embedding_dim());
-  cpu::gather_rows(weights(), input.indices, lookup.output.values);
+  backend().gather_rows(weights(), input.indices, lookup.output.values);
 
   // For the backward, every index is a bag of its own, summed.
   SavedLookup& saved = lookup.saved;

@@ -1,7 +1,7 @@
 #include "rowshard/engine/embedding_bag.h"
 
 #include "engine/bag_layout.h"
-#include "engine/cpu/pooling.h"
+#include "engine/backend.h"
 #include "rowshard/engine/error.h"
 
 namespace rowshard {
@@ -56,8 +56,11 @@ Lookup EmbeddingBag::forward(const BagInput& input) {
   lookup.output.values.resize(num_bags * embedding_dim());
   if (mode_ == PoolingMode::max)
     saved.max_positions.resize(num_bags * embedding_dim());
-  cpu::pooled_forward(weights(), saved.batch(padding_idx().value_or(kNoPadding)),
-                      lookup.output.values, saved.max_positions);
+  const PoolingTask task{&weights(), saved.batch(padding_idx().value_or(kNoPadding)),
+                         lookup.output.values.data(),
+                         saved.max_positions.empty() ? nullptr : saved.max_positions.data(),
+                         embedding_dim()};
+  backend().pooled_forward_checked_ids({&task, 1});
   return lookup;
 }
 

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "engine/collection_loader.h"
 #include "rowshard/engine/element_types.h"
 #include "rowshard/engine/error.h"
 #include "io/checkpoint/shard_file.h"
@@ -98,13 +99,22 @@ Embedding embedding_from_file(const PretrainedFile& file, EmbeddingOptions optio
   return Embedding::from_pretrained(map_pretrained(file, !freeze), std::move(options), freeze);
 }
 
-ShardedEmbeddingBagCollection::RowReader rows_of(RowStorage weights) {
-  return [weights = std::move(weights)](int64_t row, int64_t first_column, std::span<float> out) {
+void load_pretrained(EmbeddingCollection& collection, int64_t t, const PretrainedFile& file,
+                     bool freeze) {
+  RowStorage weights = map_pretrained(file, /*writable=*/false);
+  const EmbeddingBagOptions& table = collection.table_config(t).table;
+  if (weights.num_rows() != table.num_embeddings || weights.dim() != table.embedding_dim)
+    throw InvalidArgument(message(collection.kind(), ": table '", table.name, "' is [",
+                                  table.num_embeddings, ", ", table.embedding_dim, "] but ",
+                                  file.path, " holds [", weights.num_rows(), ", ", weights.dim(),
+                                  "]"));
+  const auto read_row = [&weights](int64_t row, int64_t first_column, std::span<float> out) {
     visit_element_type(weights.dtype(), [&]<typename Element>(Element) {
       const Element* values = weights.row<Element>(row) + first_column;
       for (std::size_t c = 0; c < out.size(); ++c) out[c] = to_float(values[c]);
     });
   };
+  detail::CollectionLoader::load(collection, t, read_row, freeze);
 }
 
 }  // namespace rowshard

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <span>
+#include <utility>
 
 #include "rowshard/engine/optimizers/rowwise_adagrad.h"
 
@@ -31,6 +32,9 @@ class ColumnSliceRowWiseAdagrad final : public RowOptimizer {
                                       full_dim_);
   }
   std::span<float> state() override { return slice_optimizer_.state(); }
+  std::span<const float> state() const override {
+    return std::as_const(slice_optimizer_).state();
+  }
   Shape state_shape() const override { return slice_optimizer_.state_shape(); }
   int64_t num_rows() const override { return slice_optimizer_.num_rows(); }
   int64_t dim() const override { return slice_optimizer_.dim(); }

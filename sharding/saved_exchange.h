@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/lookup_state.h"
+
 namespace rowshard::detail {
 
 // Source side: the bags of this rank's batch that sent entries to one owner
@@ -27,7 +29,8 @@ struct OwnerBlock {
   int64_t reply_offset = 0;      // where its rows start in the reply to the source
 };
 
-struct SavedExchange {
+struct SavedExchange : LookupState {
+  int64_t batch_size = 0;
   // This rank's own batch.
   std::vector<int64_t> values;
   std::vector<int64_t> bounds;

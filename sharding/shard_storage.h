@@ -9,7 +9,7 @@
 #include "rowshard/engine/dtype.h"
 #include "rowshard/engine/embedding_bag.h"
 #include "rowshard/engine/row_storage.h"
-#include "rowshard/sharding/shard_layout.h"
+#include "rowshard/engine/shard_layout.h"
 
 namespace rowshard {
 

@@ -3,8 +3,7 @@
 // rows it holds.
 
 #include "engine/bag_layout.h"
-#include "engine/cpu/widen.h"
-#include "rowshard/engine/element_types.h"
+#include "engine/backend.h"
 #include "engine/stopwatch.h"
 #include "rowshard/sharding/collectives.h"
 #include "sharding/column_slice_adagrad.h"
@@ -28,19 +27,13 @@ void step_column_shard(Communicator& comm, EmbeddingBag& shard,
   const SparseGradient gradient = shard.sparse_gradient(sources);
   const auto touched = static_cast<int64_t>(gradient.rows.size());
   const int64_t dim = shard.embedding_dim();
+  std::vector<float> weights(touched * dim);
+  shard.backend().gather_rows(shard.weights(), gradient.rows, weights);
   std::vector<float> square_sums(touched);
-  visit_element_type(shard.weights().dtype(), [&]<typename Element>(Element) {
-#pragma omp parallel
-    {
-      std::vector<float> weights(dim);
-#pragma omp for schedule(static)
-      for (int64_t i = 0; i < touched; ++i) {
-        cpu::widen(shard.weights().row<Element>(gradient.rows[i]), weights.data(), dim);
-        square_sums[i] = optimizer.slice_square_sum(
-            weights, std::span(gradient.values).subspan(i * dim, dim));
-      }
-    }
-  });
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < touched; ++i)
+    square_sums[i] = optimizer.slice_square_sum(std::span(weights).subspan(i * dim, dim),
+                                                std::span(gradient.values).subspan(i * dim, dim));
   allreduce_sum<float>(comm, square_sums);
   ColumnSliceRowWiseAdagrad whole_row(optimizer, gradient.rows, square_sums, full_dim);
   shard.apply_gradients(gradient.rows, gradient.values, whole_row);
@@ -56,12 +49,12 @@ std::vector<int64_t> ShardedEmbeddingBagCollection::routed_features() const {
 }
 
 ReceivedArrays<float> ShardedEmbeddingBagCollection::exchange_gradients(
-    const ShardedLookup& lookup, std::span<const float> grad_output) {
+    const CollectionLookup& lookup, std::span<const float> grad_output) {
   agree_on_input(comm_, [&] {
     check_length(ShardedEmbeddingBagCollection::kName, "grad_output", grad_output.size(),
                  static_cast<int64_t>(lookup.output.values.size()));
   });
-  const SavedExchange& saved = *lookup.saved;
+  const SavedExchange& saved = saved_of(lookup);
   const std::vector<int64_t> routed = routed_features();
   // Each owner gets the gradient of the bags it pooled for us; a max bag's
   // columns only where that owner's row won.
@@ -88,8 +81,8 @@ ReceivedArrays<float> ShardedEmbeddingBagCollection::exchange_gradients(
 }
 
 std::vector<GradientSource> ShardedEmbeddingBagCollection::owner_sources(
-    int64_t t, const ShardedLookup& lookup, const ReceivedArrays<float>& gradients) const {
-  const SavedExchange& saved = *lookup.saved;
+    int64_t t, const CollectionLookup& lookup, const ReceivedArrays<float>& gradients) const {
+  const SavedExchange& saved = saved_of(lookup);
   const std::vector<int64_t> routed = routed_features();
   const EmbeddingBag& shard = shards_[t].table;
   const int ranks = comm_.size();
@@ -111,7 +104,7 @@ std::vector<GradientSource> ShardedEmbeddingBagCollection::owner_sources(
   return sources;
 }
 
-void ShardedEmbeddingBagCollection::step(const ShardedLookup& lookup,
+void ShardedEmbeddingBagCollection::step(const CollectionLookup& lookup,
                                          std::span<const float> grad_output) {
   const auto start = SteadyClock::now();
   const int64_t sent_before = comm_.bytes_sent();
@@ -140,8 +133,8 @@ void ShardedEmbeddingBagCollection::step(const ShardedLookup& lookup,
   stats_.bytes_received += comm_.bytes_received() - received_before;
 }
 
-SparseGradient ShardedEmbeddingBagCollection::shard_gradient(
-    const ShardedLookup& lookup, std::span<const float> grad_output, int64_t t) {
+SparseGradient ShardedEmbeddingBagCollection::sparse_gradient(
+    const CollectionLookup& lookup, std::span<const float> grad_output, int64_t t) {
   CollectivePhase phase(comm_, Phase::gradient_exchange);
   const ReceivedArrays<float> gradients = exchange_gradients(lookup, grad_output);
   if (layouts_[t].kind() == ShardingKind::data_parallel)
@@ -150,12 +143,12 @@ SparseGradient ShardedEmbeddingBagCollection::shard_gradient(
 }
 
 SparseGradient ShardedEmbeddingBagCollection::data_parallel_gradient(
-    int64_t t, const ShardedLookup& lookup, std::span<const float> grad_output) {
-  const SavedExchange& saved = *lookup.saved;
+    int64_t t, const CollectionLookup& lookup, std::span<const float> grad_output) {
+  const SavedExchange& saved = saved_of(lookup);
   const EmbeddingBag& replica = shards_[t].table;
   const int64_t rows = replica.num_embeddings();
   const int64_t dim = replica.embedding_dim();
-  const int64_t batch_size = lookup.batch_size;
+  const int64_t batch_size = saved_of(lookup).batch_size;
   const int64_t padding_row = replica.padding_idx().value_or(kNoPadding);
 
   std::vector<GradientSource> sources;
@@ -165,7 +158,7 @@ SparseGradient ShardedEmbeddingBagCollection::data_parallel_gradient(
     GradientSource source;
     source.batch = {saved.values,
                     std::span<const int64_t>(saved.bounds).subspan(f * batch_size, batch_size + 1),
-                    features_[f].weighted ? std::span<const float>(saved.weights)
+                    feature(f).weighted ? std::span<const float>(saved.weights)
                                           : std::span<const float>(),
                     replica.mode(), padding_row};
     source.grad_output = grad_output.data() + column_offset(f);

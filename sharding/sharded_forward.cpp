@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "engine/bag_layout.h"
-#include "engine/cpu/pooling.h"
+#include "engine/backend.h"
 #include "rowshard/engine/error.h"
 #include "engine/row_groups.h"
 #include "engine/stopwatch.h"
@@ -41,7 +41,7 @@ struct Outbox {
 
 }  // namespace
 
-ShardedLookup ShardedEmbeddingBagCollection::forward(const KeyedJaggedBatch& local_batch) {
+CollectionLookup ShardedEmbeddingBagCollection::forward(const KeyedJaggedBatch& local_batch) {
   return pool(local_batch, /*keep_for_backward=*/true);
 }
 
@@ -51,7 +51,7 @@ Tensor ShardedEmbeddingBagCollection::forward_no_grad(const KeyedJaggedBatch& lo
 
 // The exchange state lives in `saved` during the call either way: the
 // reduction reads the routes, and max features the winners' positions.
-ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_batch,
+CollectionLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_batch,
                                                   bool keep_for_backward) {
   const auto start = SteadyClock::now();
   const int64_t sent_before = comm_.bytes_sent();
@@ -64,17 +64,17 @@ ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_
   auto saved = std::make_shared<SavedExchange>();
   CollectivePhase phase(comm_, Phase::input_exchange);
   agree_on_input(comm_, [&] {
-    saved->bounds = jagged_bounds(ShardedEmbeddingBagCollection::kName, local_batch, feature_names_);
+    saved->bounds = jagged_bounds(ShardedEmbeddingBagCollection::kName, local_batch, feature_names());
     for (int64_t f = 0; f < num_features(); ++f) {
       const int64_t first = saved->bounds[f * batch_size];
       const int64_t end = saved->bounds[(f + 1) * batch_size];
       check_indices_in_range(
-          message(ShardedEmbeddingBagCollection::kName, " feature '", features_[f].name, "' (table '",
-                  features_[f].table, "')"),
+          message(ShardedEmbeddingBagCollection::kName, " feature '", feature(f).name, "' (table '",
+                  feature(f).table, "')"),
           local_batch.values.subspan(first, end - first),
-          configs_[table_of(f)].table.num_embeddings);
-      if (features_[f].weighted && !local_batch.weights)
-        throw InvalidArgument(message(ShardedEmbeddingBagCollection::kName, " feature '", features_[f].name,
+          table_config(table_of(f)).table.num_embeddings);
+      if (feature(f).weighted && !local_batch.weights)
+        throw InvalidArgument(message(ShardedEmbeddingBagCollection::kName, " feature '", feature(f).name,
                                       "': the feature is weighted but the batch "
                                       "has no weights"));
     }
@@ -101,8 +101,8 @@ ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_
   for (int64_t i = 0; i < num_routed; ++i) {
     const int64_t f = routed[i];
     const ShardLayout& layout = layouts_[table_of(f)];
-    const std::optional<int64_t> table_padding_row = padding_row(configs_[table_of(f)].table);
-    const bool keep_positions = configs_[table_of(f)].table.mode == PoolingMode::max;
+    const std::optional<int64_t> table_padding_row = padding_row(table_config(table_of(f)).table);
+    const bool keep_positions = table_config(table_of(f)).table.mode == PoolingMode::max;
     std::vector<std::vector<int32_t>> lengths(ranks, std::vector<int32_t>(batch_size, 0));
     bag_entries[i].assign(batch_size, 0);
     for (int64_t b = 0; b < batch_size; ++b) {
@@ -116,7 +116,7 @@ ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_
           ++lengths[k][b];
           entry_rows[k][i].push_back(row);
           if (keep_positions) saved->routes[k][i].positions.push_back(p);
-          if (features_[f].weighted) weights.to[k].push_back((*local_batch.weights)[p]);
+          if (feature(f).weighted) weights.to[k].push_back((*local_batch.weights)[p]);
         }
       }
     }
@@ -177,7 +177,7 @@ ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_
   inverse.clear();
 
   const bool any_weighted = std::any_of(routed.begin(), routed.end(),
-                                        [&](int64_t f) { return features_[f].weighted; });
+                                        [&](int64_t f) { return feature(f).weighted; });
   const ReceivedArrays<int32_t> got_ints = ints.send(comm_);
   const ReceivedArrays<int64_t> got_rows = rows.send(comm_);
   const ReceivedArrays<float> got_weights =
@@ -197,7 +197,7 @@ ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_
     std::vector<std::span<const int32_t>> lengths(num_routed);
     for (int64_t i = 0; i < num_routed; ++i, at += source_batch)
       lengths[i] = in.subspan(at, source_batch);
-    std::vector<std::span<const int64_t>> distinct(configs_.size());
+    std::vector<std::span<const int64_t>> distinct(num_tables());
     for (std::size_t r = 0, row_at = 0; r < routed_tables.size(); ++r) {
       const int64_t n = row_lists[row_at];
       distinct[routed_tables[r]] = row_lists.subspan(row_at + 1, n);
@@ -221,7 +221,7 @@ ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_
       block.indices.resize(entries);
       for (int64_t e = 0; e < entries; ++e) block.indices[e] = rows_of_table[in[at + e]];
       at += entries;
-      if (features_[f].weighted) {
+      if (feature(f).weighted) {
         block.weights.assign(in_weights.begin() + weight_at,
                              in_weights.begin() + weight_at + entries);
         weight_at += entries;
@@ -240,7 +240,7 @@ ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_
   Outbox<float> partials(ranks);
   Outbox<int64_t> winners(ranks);
   for (int s = 0; s < ranks; ++s) partials.to[s].resize(reply_size[s]);
-  std::vector<cpu::PoolingTask> tasks;
+  std::vector<PoolingTask> tasks;
   for (int64_t i = 0; i < num_routed; ++i) {
     const int64_t t = table_of(routed[i]);
     const EmbeddingBag& shard = shards_[t].table;
@@ -259,9 +259,9 @@ ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_
                        dim});
     }
   }
-  cpu::pooled_forward(tasks);
+  backend().pooled_forward_checked_ids(tasks);
   for (int64_t i = 0; i < num_routed; ++i)
-    if (configs_[table_of(routed[i])].table.mode == PoolingMode::max)
+    if (table_config(table_of(routed[i])).table.mode == PoolingMode::max)
       for (int s = 0; s < ranks; ++s) {
         const auto& positions = saved->blocks[i * ranks + s].max_positions;
         winners.to[s].insert(winners.to[s].end(), positions.begin(), positions.end());
@@ -272,14 +272,15 @@ ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_
   const auto output_start = SteadyClock::now();
   phase.switch_to(Phase::output_exchange);
   const bool any_max = std::any_of(routed.begin(), routed.end(), [&](int64_t f) {
-    return configs_[table_of(f)].table.mode == PoolingMode::max;
+    return table_config(table_of(f)).table.mode == PoolingMode::max;
   });
   const ReceivedArrays<float> got_partials = partials.send(comm_);
   const ReceivedArrays<int64_t> got_winners =
       any_max ? winners.send(comm_) : ReceivedArrays<int64_t>{{}, std::vector<int64_t>(ranks + 1, 0)};
 
-  ShardedLookup lookup;
-  lookup.batch_size = batch_size;
+  CollectionLookup lookup;
+  saved->batch_size = batch_size;
+  saved->collection = this;
   lookup.output.shape = {batch_size, total_dim()};
   lookup.output.values.assign(batch_size * total_dim(), 0.0f);
   float* output = lookup.output.values.data();
@@ -288,7 +289,7 @@ ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_
   for (int64_t i = 0; i < num_routed; ++i) {
     const int64_t f = routed[i];
     const ShardLayout& layout = layouts_[table_of(f)];
-    const PoolingMode mode = configs_[table_of(f)].table.mode;
+    const PoolingMode mode = table_config(table_of(f)).table.mode;
     const int64_t dim = layout.dim();
     float* out = output + column_offset(f);
     std::vector<int64_t> best_position;
@@ -340,16 +341,16 @@ ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_
   }
 
   // Data-parallel features: pooled here, on this rank's replica.
-  std::vector<cpu::PoolingTask> local_tasks;
+  std::vector<PoolingTask> local_tasks;
   for (int64_t f = 0; f < num_features(); ++f) {
     const int64_t t = table_of(f);
     if (layouts_[t].kind() != ShardingKind::data_parallel) continue;
     const EmbeddingBag& replica = shards_[t].table;
-    cpu::PoolingTask task{&replica.weights(),
+    PoolingTask task{&replica.weights(),
                           {local_batch.values,
                            std::span<const int64_t>(saved->bounds).subspan(f * batch_size,
                                                                            batch_size + 1),
-                           features_[f].weighted ? *local_batch.weights
+                           feature(f).weighted ? *local_batch.weights
                                                  : std::span<const float>(),
                            replica.mode(), replica.padding_idx().value_or(kNoPadding)},
                           output + column_offset(f), nullptr, total_dim()};
@@ -359,7 +360,7 @@ ShardedLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_
     }
     local_tasks.push_back(task);
   }
-  cpu::pooled_forward(local_tasks);
+  backend().pooled_forward_checked_ids(local_tasks);
   stats_.output_exchange_seconds = seconds_since(output_start);
   stats_.bytes_sent = comm_.bytes_sent() - sent_before;
   stats_.bytes_received = comm_.bytes_received() - received_before;

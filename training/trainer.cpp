@@ -201,11 +201,9 @@ Trainer::Trainer(config::JobConfig job, Communicator& comm)
                                                                  j.features);
   for (std::size_t t = 0; t < j.tables.size(); ++t)
     if (j.tables[t].pretrained_path)
-      s.embeddings->load_shard(
-          static_cast<int64_t>(t),
-          rows_of(map_pretrained({*j.tables[t].pretrained_path, j.tables[t].pretrained_tensor},
-                                 false)),
-          j.tables[t].freeze);
+      load_pretrained(*s.embeddings, static_cast<int64_t>(t),
+                      {*j.tables[t].pretrained_path, j.tables[t].pretrained_tensor},
+                      j.tables[t].freeze);
 
   std::vector<int64_t> rows_per_feature;
   for (const FeatureConfig& feature : j.features) s.feature_names.push_back(feature.name);
@@ -357,7 +355,7 @@ void save_checkpoint(Trainer::State& s) {
   CollectivePhase phase(s.comm, Phase::checkpoint_save);
   checkpoint::Extras extras = extras_of(s);  // collective: every rank's position
   checkpoint::save(
-      *checkpoint::tables_of(*s.embeddings),
+      *s.embeddings,
       {s.job.checkpoint_dir, s.step, s.job.keep_last, s.job.effective_yaml, &s.checkpoints},
       extras);
   s.checkpoints.record_save(s.step);
@@ -385,7 +383,7 @@ void resume_from(Trainer::State& s, const std::string& which) {
   const std::filesystem::path directory = checkpoint::resolve_checkpoint(s.job.checkpoint_dir, which);
   const checkpoint::Manifest manifest = checkpoint::read_manifest(directory);
   const checkpoint::Restored restored =
-      checkpoint::restore(*checkpoint::tables_of(*s.embeddings), directory);
+      checkpoint::restore(*s.embeddings, directory);
   auto extra = [&](const char* name) -> const std::vector<std::byte>& {
     const auto at = restored.extras.find(name);
     if (at == restored.extras.end())
@@ -459,7 +457,7 @@ TrainingSummary Trainer::run(const std::optional<std::string>& resume) {
     if (s.test_stall) s.test_stall->stall_if_due(s.comm.rank(), s.step + 1);
     s.summary.data_seconds += seconds_since(phase);
 
-    const ShardedLookup lookup = s.embeddings->forward(
+    const CollectionLookup lookup = s.embeddings->forward(
         {s.feature_names, batch->size, batch->sparse_values, batch->sparse_lengths, {}, std::nullopt});
     const StepStats forward_stats = s.embeddings->last_stats();
 

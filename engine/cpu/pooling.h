@@ -9,30 +9,11 @@
 #include <cstdint>
 #include <span>
 
+#include "engine/pooling_task.h"
 #include "rowshard/engine/pooling.h"
 #include "rowshard/engine/row_storage.h"
 
 namespace rowshard::cpu {
-
-// One table's bags, pooled into rows of a possibly wider output: bag b's
-// result goes to output[b * output_stride ... + dim), and in max mode its
-// winning positions to max_positions at the same offsets. A collection
-// writes each feature into its own column range of one [B, total_dim] array.
-struct PoolingTask {
-  const RowStorage* weights = nullptr;
-  PooledBatch batch;
-  float* output = nullptr;
-  int64_t* max_positions = nullptr;  // max mode only
-  int64_t output_stride = 0;
-  // batch.indices have not been range-checked (the batch is otherwise
-  // valid): each run of bags checks its own ids against the table's rows
-  // before reading a row. They are in L1 by then, so this costs far less
-  // than a separate pass over all of them.
-  bool unchecked_ids = false;
-  // With unchecked_ids, where the checked ids are also copied to (position
-  // p to id_copy[p]), for a lookup that keeps them for its backward.
-  int64_t* id_copy = nullptr;
-};
 
 // Runs all tasks in one parallel loop over (task, run of bags), so that a
 // small feature or a run of long bags does not leave a core idle.

@@ -57,7 +57,7 @@ Batch make_batch(std::mt19937_64& rng) {
 }
 
 // logit = <user, item>; returns the mean log loss and writes d loss / d output.
-double loss_and_gradient(const ShardedLookup& lookup, const Batch& batch,
+double loss_and_gradient(const CollectionLookup& lookup, const Batch& batch,
                          std::vector<float>& grad) {
   grad.assign(lookup.output.values.size(), 0.0f);
   double loss = 0;
@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
   double first_loss = 0, last_loss = 0;
   for (int step = 0; step < 300; ++step) {
     const Batch batch = make_batch(rng);
-    const ShardedLookup lookup = model.forward({keys, kBatch, batch.ids, batch.lengths, {}, std::nullopt});
+    const CollectionLookup lookup = model.forward({keys, kBatch, batch.ids, batch.lengths, {}, std::nullopt});
     const double loss = loss_and_gradient(lookup, batch, grad);
     model.step(lookup, grad);
     if (step < 20) first_loss += loss / 20;

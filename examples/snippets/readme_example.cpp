@@ -22,7 +22,7 @@ int main() {
 rowshard::keep_freed_memory_for_reuse();           // once, first thing in main()
 auto comm = rowshard::world_communicator();        // MPI, or alone
 rowshard::ShardedEmbeddingBagCollection tables(*comm, table_configs, shardings, features);
-rowshard::ShardedLookup lookup = tables.forward(local_batch);   // [B, sum of dims]
+rowshard::CollectionLookup lookup = tables.forward(local_batch);  // [B, sum of dims]
 // ... your model: compute d(loss)/d(lookup.output) ...
 tables.step(lookup, grad_output);                  // fused backward + optimizer, sharded
 rowshard::Tensor pooled = tables.forward_no_grad(eval_batch);  // evaluation: nothing kept

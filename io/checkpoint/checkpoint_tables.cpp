@@ -1,51 +1,28 @@
-#include "rowshard/io/checkpoint/checkpoint_tables.h"
+#include "io/checkpoint/checkpoint_tables.h"
 
 #include <nlohmann/json.hpp>
 
+#include "engine/collection_loader.h"
+#include "rowshard/sharding/sharded_collection.h"
+
 namespace rowshard::checkpoint {
-namespace {
 
-class ShardedTables final : public CheckpointTables {
- public:
-  explicit ShardedTables(ShardedEmbeddingBagCollection& collection) : collection_(collection) {}
-  Communicator& communicator() override { return collection_.communicator(); }
-  int64_t num_tables() const override { return collection_.num_tables(); }
-  const CollectionTableConfig& config(int64_t t) const override {
-    return collection_.table_config(t);
+CheckpointTables::CheckpointTables(EmbeddingCollection& collection) : collection_(collection) {
+  if (auto* sharded = dynamic_cast<ShardedEmbeddingBagCollection*>(&collection)) {
+    communicator_ = &sharded->communicator();
+  } else {
+    one_rank_ = local_communicator();
+    communicator_ = one_rank_.get();
   }
-  const ShardLayout& layout(int64_t t) const override { return collection_.layout(t); }
-  EmbeddingBag& shard(int64_t t) override { return collection_.mutable_shard(t); }
-  RowOptimizer& optimizer(int64_t t) override { return *collection_.shard_optimizer(t); }
+}
 
- private:
-  ShardedEmbeddingBagCollection& collection_;
-};
+EmbeddingBag& CheckpointTables::shard(int64_t t) {
+  return detail::CollectionLoader::local_table(collection_, t);
+}
 
-class LocalTables final : public CheckpointTables {
- public:
-  explicit LocalTables(EmbeddingBagCollection& collection)
-      : collection_(collection), comm_(local_communicator()) {
-    for (int64_t t = 0; t < collection.num_tables(); ++t)
-      layouts_.emplace_back(ShardingKind::row_wise, RowPlacement::contiguous, 0,
-                            collection.table(t).num_embeddings(),
-                            collection.table(t).embedding_dim(), 1);
-  }
-  Communicator& communicator() override { return *comm_; }
-  int64_t num_tables() const override { return collection_.num_tables(); }
-  const CollectionTableConfig& config(int64_t t) const override {
-    return collection_.table_config(t);
-  }
-  const ShardLayout& layout(int64_t t) const override { return layouts_[t]; }
-  EmbeddingBag& shard(int64_t t) override { return collection_.mutable_table(t); }
-  RowOptimizer& optimizer(int64_t t) override { return collection_.optimizer(t); }
-
- private:
-  EmbeddingBagCollection& collection_;
-  std::unique_ptr<Communicator> comm_;
-  std::vector<ShardLayout> layouts_;
-};
-
-}  // namespace
+RowOptimizer& CheckpointTables::optimizer(int64_t t) {
+  return detail::CollectionLoader::local_optimizer(collection_, t);
+}
 
 std::vector<std::pair<std::string, std::string>> table_settings(
     const CollectionTableConfig& config) {
@@ -80,14 +57,6 @@ int64_t state_columns(OptimizerKind kind, int64_t columns) {
     case OptimizerKind::rowwise_adagrad: break;
   }
   return 1;
-}
-
-std::unique_ptr<CheckpointTables> tables_of(ShardedEmbeddingBagCollection& collection) {
-  return std::make_unique<ShardedTables>(collection);
-}
-
-std::unique_ptr<CheckpointTables> tables_of(EmbeddingBagCollection& collection) {
-  return std::make_unique<LocalTables>(collection);
 }
 
 }  // namespace rowshard::checkpoint

@@ -10,6 +10,7 @@
 #include "rowshard/engine/error.h"
 #include "rowshard/io/checkpoint/manifest.h"
 #include "io/checkpoint/shard_file.h"
+#include "io/checkpoint/checkpoint_tables.h"
 #include "io/checksum.h"
 #include "io/mapped_file.h"
 #include "sharding/input_agreement.h"
@@ -125,8 +126,9 @@ std::vector<std::byte> read_whole(const std::filesystem::path& directory,
   return out;
 }
 
-Restored restore(CheckpointTables& tables, const std::filesystem::path& directory,
+Restored restore(EmbeddingCollection& collection, const std::filesystem::path& directory,
                  const RestoreOptions& options) {
+  CheckpointTables tables(collection);
   Communicator& comm = tables.communicator();
   CollectivePhase phase(comm, Phase::checkpoint_restore);
   const int me = comm.rank();
@@ -205,16 +207,6 @@ Restored restore(CheckpointTables& tables, const std::filesystem::path& director
   restored.step = manifest.step;
   restored.config = manifest.config;
   return restored;
-}
-
-Restored restore(EmbeddingBagCollection& collection, const std::filesystem::path& directory,
-                 const RestoreOptions& options) {
-  return restore(*tables_of(collection), directory, options);
-}
-
-Restored restore(ShardedEmbeddingBagCollection& collection,
-                 const std::filesystem::path& directory, const RestoreOptions& options) {
-  return restore(*tables_of(collection), directory, options);
 }
 
 }  // namespace rowshard::checkpoint

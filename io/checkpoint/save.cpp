@@ -9,6 +9,7 @@
 #include "rowshard/io/checkpoint/directory.h"
 #include "rowshard/io/checkpoint/manifest.h"
 #include "io/checkpoint/shard_file.h"
+#include "io/checkpoint/checkpoint_tables.h"
 #include "io/checksum.h"
 #include "rowshard/sharding/collectives.h"
 #include "sharding/input_agreement.h"
@@ -179,8 +180,9 @@ void remove_beyond_keep_last(FileSystem& file_system, const SaveOptions& options
 
 }  // namespace
 
-std::filesystem::path save(CheckpointTables& tables, const SaveOptions& options,
+std::filesystem::path save(EmbeddingCollection& collection, const SaveOptions& options,
                            const Extras& extras, FileSystem& file_system) {
+  CheckpointTables tables(collection);
   Communicator& comm = tables.communicator();
   CollectivePhase phase(comm, Phase::checkpoint_save);
   const bool leader = comm.rank() == 0;
@@ -272,16 +274,6 @@ std::filesystem::path save(CheckpointTables& tables, const SaveOptions& options,
     remove_beyond_keep_last(file_system, options);
   });
   return final_directory;
-}
-
-std::filesystem::path save(EmbeddingBagCollection& collection, const SaveOptions& options,
-                           const Extras& extras) {
-  return save(*tables_of(collection), options, extras);
-}
-
-std::filesystem::path save(ShardedEmbeddingBagCollection& collection, const SaveOptions& options,
-                           const Extras& extras) {
-  return save(*tables_of(collection), options, extras);
 }
 
 }  // namespace rowshard::checkpoint

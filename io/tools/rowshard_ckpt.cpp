@@ -33,6 +33,7 @@
 #include "rowshard/io/checkpoint/restore.h"
 #include "rowshard/io/checkpoint/save.h"
 #include "rowshard/io/npy/npy_file.h"
+#include "rowshard/engine/embedding_bag_collection.h"
 #include "rowshard/io/pretrained.h"
 #include "rowshard/io/safetensors/safetensors_file.h"
 
@@ -202,7 +203,8 @@ int import_table(const Arguments& arguments) {
     throw InvalidArgument(message("import: '", checkpoint.string(),
                                   "' already exists; import never replaces a checkpoint: "
                                   "choose another --step or --root"));
-  RowStorage weights = map_pretrained({file, arguments.option("tensor")}, false);
+  const PretrainedFile pretrained{file, arguments.option("tensor")};
+  const RowStorage weights = map_pretrained(pretrained, false);
   CollectionTableConfig config;
   config.table.name = arguments.required("table");
   config.table.num_embeddings = weights.num_rows();
@@ -214,8 +216,7 @@ int import_table(const Arguments& arguments) {
     config.optimizer.kind = *parsed;
   }
   EmbeddingBagCollection collection({config}, {{"imported", config.table.name, false}});
-  RowStorage& target = collection.mutable_table(0).mutable_weights();
-  std::memcpy(target.mutable_bytes(), weights.bytes(), weights.size_bytes());
+  load_pretrained(collection, 0, pretrained);
   SaveOptions options{.root = root, .step = step, .keep_last = 0, .config = "imported from " + file};
   options.record_settings = false;  // the defaults here are not the user's settings
   const auto saved = save(collection, options);

@@ -1,6 +1,7 @@
 #include "tests/conformance/run_sharded_case.h"
 
 #include "engine/bag_layout.h"
+#include "engine/collection_loader.h"
 #include "rowshard/engine/error.h"
 #include "rowshard/sharding/collectives.h"
 #include "rowshard/sharding/sharded_collection.h"
@@ -53,8 +54,8 @@ struct ShardValues {
 ShardValues shard_values(ShardedEmbeddingBagCollection& sharded, int rank) {
   ShardValues out;
   const ShardLayout& layout = sharded.layout(0);
-  const EmbeddingBag& shard = *sharded.shard(0);
-  RowOptimizer& optimizer = *sharded.shard_optimizer(0);
+  const EmbeddingBag& shard = sharded.local_table(0);
+  const RowOptimizer& optimizer = sharded.local_optimizer(0);
   const bool per_row_state = !optimizer.state().empty() && optimizer.state_shape().size() == 1;
   for (int64_t local = 0; local < shard.num_embeddings(); ++local) {
     const int64_t row = layout.global_row(rank, local);
@@ -102,10 +103,11 @@ LocalRun run_here(const Case& c, Communicator& comm, ShardingKind kind) {
     sharded = std::make_unique<ShardedEmbeddingBagCollection>(
         comm, std::vector{config}, std::vector{TableSharding{kind}},
         std::vector<FeatureConfig>{{"bags", config.table.name, c.per_sample_weights.has_value()}});
-    sharded->load_shard(0, [&](int64_t row, int64_t first_column, std::span<float> out) {
+    const auto read_row = [&](int64_t row, int64_t first_column, std::span<float> out) {
       for (std::size_t i = 0; i < out.size(); ++i)
         out[i] = c.weight.values[row * dim + first_column + static_cast<int64_t>(i)];
-    });
+    };
+    detail::CollectionLoader::load(*sharded, 0, read_row, /*freeze=*/false);
 
     const int64_t bags = static_cast<int64_t>(bounds.size()) - 1;
     const int64_t first_bag = bags * comm.rank() / comm.size();
@@ -120,7 +122,7 @@ LocalRun run_here(const Case& c, Communicator& comm, ShardingKind kind) {
     const std::vector<std::string> keys = {"bags"};
     const KeyedJaggedBatch batch{keys, end_bag - first_bag, values, lengths, {}, weights};
 
-    ShardedLookup lookup = sharded->forward(batch);
+    CollectionLookup lookup = sharded->forward(batch);
     std::vector<int64_t> output_at(lookup.output.values.size());
     for (std::size_t i = 0; i < output_at.size(); ++i)
       output_at[i] = first_bag * dim + static_cast<int64_t>(i);
@@ -140,9 +142,9 @@ LocalRun run_here(const Case& c, Communicator& comm, ShardingKind kind) {
                                       (end_bag - first_bag) * dim);
     // The gradient on this rank's shard, spread over its rows (untouched
     // rows are zero, as in the dense expected array).
-    const SparseGradient gradient = sharded->shard_gradient(lookup, grad, 0);
+    const SparseGradient gradient = sharded->sparse_gradient(lookup, grad, 0);
     std::vector<float> dense(after_forward.weights.size(), 0.0f);
-    const int64_t local_dim = sharded->shard(0)->embedding_dim();
+    const int64_t local_dim = sharded->local_table(0).embedding_dim();
     for (std::size_t i = 0; i < gradient.rows.size(); ++i)
       std::copy_n(&gradient.values[i * local_dim], local_dim,
                   &dense[gradient.rows[i] * local_dim]);

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "rowshard/sharding/communicator.h"
-#include "rowshard/sharding/shard_layout.h"
+#include "rowshard/engine/shard_layout.h"
 #include "tests/conformance/conformance_case.h"
 #include "tests/conformance/run_case.h"
 

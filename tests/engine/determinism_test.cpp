@@ -124,12 +124,12 @@ std::vector<std::vector<float>> train_collection(int threads) {
     collection.step(lookup, testing::random_values(rng, lookup.output.values.size()));
   }
   std::vector<std::vector<float>> result;
-  result.push_back(testing::table_values(collection.table(0).weights()));
-  const RowStorage& half = collection.table(1).weights();
+  result.push_back(testing::table_values(collection.local_table(0).weights()));
+  const RowStorage& half = collection.local_table(1).weights();
   const auto* bits = half.row<uint16_t>(0);
   result.emplace_back(bits, bits + half.num_rows() * half.dim());
   for (int t = 0; t < 2; ++t) {
-    const auto state = collection.optimizer(t).state();
+    const auto state = collection.local_optimizer(t).state();
     result.emplace_back(state.begin(), state.end());
   }
   omp_set_num_threads(omp_get_num_procs());

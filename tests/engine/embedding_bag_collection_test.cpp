@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <set>
 
 #include "rowshard/engine/error.h"
@@ -14,6 +15,15 @@
 
 namespace rowshard {
 namespace {
+
+std::string error_of(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "no error";
+}
 
 CollectionTableConfig table_config(std::string name, int64_t rows, int64_t dim,
                                    PoolingMode mode, OptimizerKind optimizer,
@@ -86,7 +96,7 @@ TEST_F(CollectionVersusTables, ForwardAndStepsMatchOneEmbeddingBagPerTable) {
   std::vector<EmbeddingBag> singles;
   std::vector<std::unique_ptr<RowOptimizer>> optimizers;
   for (std::size_t t = 0; t < tables.size(); ++t) {
-    const EmbeddingBag& table = collection.table(t);
+    const EmbeddingBag& table = collection.local_table(t);
     singles.push_back(EmbeddingBag::from_pretrained(
         RowStorage::copy_of(testing::table_values(table.weights()),
                             table.num_embeddings(), table.embedding_dim()),
@@ -152,10 +162,10 @@ TEST_F(CollectionVersusTables, ForwardAndStepsMatchOneEmbeddingBagPerTable) {
     collection.step(lookup, grad_output);
 
     for (std::size_t t = 0; t < tables.size(); ++t) {
-      EXPECT_EQ(testing::table_values(collection.table(t).weights()),
+      EXPECT_EQ(testing::table_values(collection.local_table(t).weights()),
                 testing::table_values(singles[t].weights()))
           << "table " << t << " step " << step;
-      const auto state = collection.optimizer(t).state();
+      const auto state = collection.local_optimizer(t).state();
       const auto single_state = optimizers[t]->state();
       EXPECT_TRUE(std::equal(state.begin(), state.end(), single_state.begin(),
                              single_state.end()))
@@ -194,7 +204,7 @@ TEST_F(CollectionVersusTables, OffsetsAndLengthsAreTheSameBatch) {
 TEST_F(CollectionVersusTables, BadIdNamesFeatureAndTableAndWritesNothing) {
   tables[2].table.max_norm = 0.1;  // a forward that would write table c
   EmbeddingBagCollection collection(tables, features);
-  const std::vector<float> before = testing::table_values(collection.table(2).weights());
+  const std::vector<float> before = testing::table_values(collection.local_table(2).weights());
   // One example; "shop" (table c, 30 rows) gets ids {1, 30}.
   const std::vector<int64_t> values = {0, 1, 5, 1, 30};
   const std::vector<int64_t> lengths = {1, 1, 1, 2, 0};
@@ -212,7 +222,7 @@ TEST_F(CollectionVersusTables, BadIdNamesFeatureAndTableAndWritesNothing) {
                 "EmbeddingBagCollection feature 'shop' (table 'c'): index 30 at "
                 "position 1 is out of range [0, 30)");
     }
-    EXPECT_EQ(testing::table_values(collection.table(2).weights()), before);
+    EXPECT_EQ(testing::table_values(collection.local_table(2).weights()), before);
   }
 }
 
@@ -225,10 +235,10 @@ TEST_F(CollectionVersusTables, NoGradForwardRenormalizesAsForwardDoes) {
   const CollectionLookup lookup = with_grad.forward(keyed);
   const Tensor output = without_grad.forward_no_grad(keyed);
   EXPECT_THAT(output.values, ::testing::ElementsAreArray(lookup.output.values));
-  const std::vector<float> renormalized = testing::table_values(with_grad.table(0).weights());
-  EXPECT_EQ(testing::table_values(without_grad.table(0).weights()), renormalized);
+  const std::vector<float> renormalized = testing::table_values(with_grad.local_table(0).weights());
+  EXPECT_EQ(testing::table_values(without_grad.local_table(0).weights()), renormalized);
   EmbeddingBagCollection untouched(tables, features);
-  EXPECT_NE(testing::table_values(untouched.table(0).weights()), renormalized);
+  EXPECT_NE(testing::table_values(untouched.local_table(0).weights()), renormalized);
 }
 
 // A large batch is checked in parallel; the error must still name the first
@@ -296,7 +306,7 @@ TEST_F(CollectionVersusTables, BatchesWhoseKeysDifferAreRefusedNamingTheFeature)
   EmbeddingBagCollection collection(tables, features);
   std::mt19937_64 rng(12);
   const JaggedBatch batch = random_jagged(rng, 4, rows_of_feature, max_length);
-  const std::vector<float> before = testing::table_values(collection.table(0).weights());
+  const std::vector<float> before = testing::table_values(collection.local_table(0).weights());
   const auto error_for = [&](const std::vector<std::string>& batch_keys) {
     try {
       collection.forward({batch_keys, 4, batch.values, batch.lengths, {}, batch.weights});
@@ -314,7 +324,7 @@ TEST_F(CollectionVersusTables, BatchesWhoseKeysDifferAreRefusedNamingTheFeature)
             "'user', 'views', 'shop', 'never' (keys name the batch's features, in this order)");
   EXPECT_NE(error_for({"clicks", "user", "views", "shop"}).find("the batch has 4 keys"),
             std::string::npos);
-  EXPECT_EQ(testing::table_values(collection.table(0).weights()), before);
+  EXPECT_EQ(testing::table_values(collection.local_table(0).weights()), before);
 }
 
 TEST_F(CollectionVersusTables, OutputIsReadByFeatureName) {
@@ -331,6 +341,68 @@ TEST_F(CollectionVersusTables, OutputIsReadByFeatureName) {
   }
   EXPECT_EQ(collection.feature_view(output, "shop").dim, 17);
   EXPECT_THROW(collection.feature_view(output, "shops"), InvalidArgument);
+}
+
+TEST_F(CollectionVersusTables, StepRefusesALookupOfAnotherCollection) {
+  EmbeddingBagCollection collection(tables, features), other(tables, features);
+  std::mt19937_64 rng(14);
+  const JaggedBatch batch = random_jagged(rng, 3, rows_of_feature, max_length);
+  const KeyedJaggedBatch input{keys, 3, batch.values, batch.lengths, {}, batch.weights};
+  const CollectionLookup foreign = other.forward(input);
+  const std::vector<float> grad(foreign.output.values.size(), 1.0f);
+  const std::vector<float> before = testing::table_values(collection.local_table(0).weights());
+  EXPECT_THAT(error_of([&] { collection.step(foreign, grad); }),
+              ::testing::HasSubstr("this lookup was not made by this collection's forward()"));
+  EXPECT_THAT(error_of([&] { collection.step(CollectionLookup{}, grad); }),
+              ::testing::HasSubstr("this lookup was not made by this collection's forward()"));
+  EXPECT_THROW(collection.sparse_gradient(foreign, grad, 0), InvalidArgument);
+  EXPECT_EQ(testing::table_values(collection.local_table(0).weights()), before);
+}
+
+// A trainer written against EmbeddingCollection: one step, then the state
+// it can read (read-only) through the interface.
+std::vector<float> step_once_through_the_interface(EmbeddingCollection& collection,
+                                                   const KeyedJaggedBatch& batch) {
+  const CollectionLookup lookup = collection.forward(batch);
+  const std::vector<float> grad(lookup.output.values.size(), 0.25f);
+  collection.step(lookup, grad);
+  std::vector<float> state;
+  for (int64_t t = 0; t < collection.num_tables(); ++t) {
+    EXPECT_EQ(collection.layout(t).global_row(collection.rank(), 0), 0);
+    const std::vector<float> weights = testing::table_values(collection.local_table(t).weights());
+    state.insert(state.end(), weights.begin(), weights.end());
+    const std::span<const float> optimizer = collection.local_optimizer(t).state();
+    state.insert(state.end(), optimizer.begin(), optimizer.end());
+  }
+  return state;
+}
+
+TEST_F(CollectionVersusTables, TheInterfaceStepsAsTheConcreteCollectionDoes) {
+  EmbeddingBagCollection through_interface(tables, features), direct(tables, features);
+  std::mt19937_64 rng(15);
+  const JaggedBatch batch = random_jagged(rng, 5, rows_of_feature, max_length);
+  const KeyedJaggedBatch input{keys, 5, batch.values, batch.lengths, {}, batch.weights};
+  const std::vector<float> got = step_once_through_the_interface(through_interface, input);
+  const CollectionLookup lookup = direct.forward(input);
+  direct.step(lookup, std::vector<float>(lookup.output.values.size(), 0.25f));
+  std::vector<float> expected;
+  for (int64_t t = 0; t < direct.num_tables(); ++t) {
+    const std::vector<float> weights = testing::table_values(direct.local_table(t).weights());
+    expected.insert(expected.end(), weights.begin(), weights.end());
+    const std::span<const float> optimizer = direct.local_optimizer(t).state();
+    expected.insert(expected.end(), optimizer.begin(), optimizer.end());
+  }
+  EXPECT_EQ(got, expected);
+}
+
+TEST(CollectionConfig, RefusesADeviceThisBuildHasNoBackendFor) {
+  CollectionTableConfig config = table_config("a", 10, 4, PoolingMode::sum, OptimizerKind::sgd);
+  config.table.device = Device::cuda;
+  if (device_is_built(Device::cuda)) GTEST_SKIP() << "this build has CUDA";
+  EXPECT_THAT(error_of([&] { EmbeddingBagCollection({config}, {{"f", "a", false}}); }),
+              ::testing::HasSubstr("device cuda: this build of rowshard has no backend for it"));
+  EXPECT_THAT(error_of([&] { EmbeddingBag bag(config.table); }),
+              ::testing::HasSubstr("EmbeddingBag 'a': device cuda"));
 }
 
 TEST(CollectionConfig, RefusesIncludeLastOffsetRatherThanIgnoringIt) {

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <random>
 
+#include "rowshard/engine/embedding_bag_collection.h"
 #include "rowshard/engine/error.h"
 #include "rowshard/io/checkpoint/directory.h"
 #include "rowshard/io/checkpoint/history.h"
@@ -64,8 +65,8 @@ std::vector<std::byte> bytes_of(const RowStorage& weights) {
 
 void expect_same(EmbeddingBagCollection& a, EmbeddingBagCollection& b) {
   for (int64_t t = 0; t < a.num_tables(); ++t) {
-    EXPECT_EQ(bytes_of(a.table(t).weights()), bytes_of(b.table(t).weights())) << "table " << t;
-    const auto sa = a.optimizer(t).state(), sb = b.optimizer(t).state();
+    EXPECT_EQ(bytes_of(a.local_table(t).weights()), bytes_of(b.local_table(t).weights())) << "table " << t;
+    const auto sa = a.local_optimizer(t).state(), sb = b.local_optimizer(t).state();
     EXPECT_TRUE(std::equal(sa.begin(), sa.end(), sb.begin(), sb.end())) << "table " << t;
   }
 }
@@ -89,11 +90,11 @@ TEST_F(Checkpoints, RoundTripIsBitExactWithExtrasAndStep) {
   EmbeddingBagCollection trained(configs(1), kFeatures);
   train(trained, 3);
   const Extras extras = {{"dense", {std::byte{1}, std::byte{2}, std::byte{3}}}, {"empty", {}}};
-  const fs::path saved = save(*tables_of(trained), {root, 42, 3, "config text"}, extras);
+  const fs::path saved = save(trained, {root, 42, 3, "config text"}, extras);
   EXPECT_EQ(saved, root / "ckpt-000042");
 
   EmbeddingBagCollection fresh(configs(100), kFeatures);  // other initial values
-  const Restored restored = restore(*tables_of(fresh), saved);
+  const Restored restored = restore(fresh, saved);
   expect_same(trained, fresh);
   EXPECT_EQ(restored.step, 42);
   EXPECT_EQ(restored.config, "config text");
@@ -110,7 +111,7 @@ TEST_F(Checkpoints, AStochasticallyRoundedTableContinuesAsIfNeverSaved) {
   const fs::path saved = save(trained, {.root = root, .step = 3});
   EmbeddingBagCollection restored(stochastic, kFeatures);
   restore(restored, saved);
-  EXPECT_EQ(restored.table(2).steps_taken(), 3u);
+  EXPECT_EQ(restored.local_table(2).steps_taken(), 3u);
   train(trained, 2);
   train(restored, 2);
   expect_same(trained, restored);
@@ -146,31 +147,31 @@ TEST_F(Checkpoints, ARestoreRefusesOtherSettingsByName) {
 
 TEST_F(Checkpoints, LatestIsTheNewestCompleteOneAndOnlyTheLastKAreKept) {
   EmbeddingBagCollection collection(configs(1), kFeatures);
-  for (int64_t step : {10, 20, 30, 40}) save(*tables_of(collection), {root, step, 2, ""});
+  for (int64_t step : {10, 20, 30, 40}) save(collection, {root, step, 2, ""});
   fs::create_directories(root / "ckpt-000050.tmp");  // a crashed save
   fs::create_directories(root / "ckpt-000060");      // no manifest: not complete
   EXPECT_EQ(latest_checkpoint(root), root / "ckpt-000040");
   const std::vector<fs::path> kept = complete_checkpoints(root);
   EXPECT_EQ(kept, (std::vector<fs::path>{root / "ckpt-000030", root / "ckpt-000040"}));
-  save(*tables_of(collection), {root, 70, 2, ""});
+  save(collection, {root, 70, 2, ""});
   EXPECT_FALSE(fs::exists(root / "ckpt-000050.tmp")) << "stale .tmp directories are cleaned";
   EXPECT_EQ(resolve_checkpoint(root, "latest"), root / "ckpt-000070");
 }
 
 TEST_F(Checkpoints, AFailureAtAnyFileOperationLeavesThePreviousCheckpointWhole) {
   EmbeddingBagCollection first(configs(1), kFeatures);
-  save(*tables_of(first), {root, 1, 0, ""});
+  save(first, {root, 1, 0, ""});
   EmbeddingBagCollection second(configs(1), kFeatures);
   train(second, 2);
 
   testing::FaultyFileSystem counting(-1);
-  save(*tables_of(second), {root / "count", 2, 0, ""}, {{"x", {std::byte{7}}}}, counting);
+  save(second, {root / "count", 2, 0, ""}, {{"x", {std::byte{7}}}}, counting);
   ASSERT_GT(counting.operations(), 10);
   for (int64_t fail_at = 0; fail_at < counting.operations(); ++fail_at) {
     testing::FaultyFileSystem faulty(fail_at);
     bool failed = false;
     try {
-      save(*tables_of(second), {root, 2, 0, ""}, {{"x", {std::byte{7}}}}, faulty);
+      save(second, {root, 2, 0, ""}, {{"x", {std::byte{7}}}}, faulty);
     } catch (const IoError&) {
       failed = true;
     }
@@ -179,7 +180,7 @@ TEST_F(Checkpoints, AFailureAtAnyFileOperationLeavesThePreviousCheckpointWhole) 
     // complete), or latest is still the first one; and it loads intact.
     const fs::path latest = *latest_checkpoint(root);
     EmbeddingBagCollection loaded(configs(9), kFeatures);
-    restore(*tables_of(loaded), latest);
+    restore(loaded, latest);
     if (latest == root / "ckpt-000001") {
       expect_same(first, loaded);
     } else {
@@ -191,15 +192,15 @@ TEST_F(Checkpoints, AFailureAtAnyFileOperationLeavesThePreviousCheckpointWhole) 
 
 TEST_F(Checkpoints, SavingAStepThatExistsReplacesItWhole) {
   EmbeddingBagCollection first(configs(1), kFeatures);
-  save(*tables_of(first), {root, 10, 0, ""});
+  save(first, {root, 10, 0, ""});
   EmbeddingBagCollection second(configs(1), kFeatures);
   train(second, 3);
-  EXPECT_EQ(save(*tables_of(second), {root, 10, 0, ""}), root / "ckpt-000010");
+  EXPECT_EQ(save(second, {root, 10, 0, ""}), root / "ckpt-000010");
 
   EXPECT_EQ(complete_checkpoints(root), std::vector<fs::path>{root / "ckpt-000010"});
   EXPECT_FALSE(fs::exists(root / "ckpt-000010.tmp")) << "the replaced checkpoint is removed";
   EmbeddingBagCollection loaded(configs(9), kFeatures);
-  restore(*tables_of(loaded), root / "ckpt-000010");
+  restore(loaded, root / "ckpt-000010");
   expect_same(second, loaded);
 }
 
@@ -208,27 +209,27 @@ TEST_F(Checkpoints, AFailureWhileReplacingAStepLeavesItComplete) {
   EmbeddingBagCollection second(configs(1), kFeatures);
   train(second, 2);
   const fs::path counted = root / "count";
-  save(*tables_of(first), {counted, 10, 0, ""});
+  save(first, {counted, 10, 0, ""});
   testing::FaultyFileSystem counting(-1);
-  save(*tables_of(second), {counted, 10, 0, ""}, {}, counting);
+  save(second, {counted, 10, 0, ""}, {}, counting);
   ASSERT_GT(counting.operations(), 10);
   for (int64_t fail_at = 0; fail_at < counting.operations(); ++fail_at) {
     const fs::path attempt = root / std::to_string(fail_at);
-    save(*tables_of(first), {attempt, 10, 0, ""});
+    save(first, {attempt, 10, 0, ""});
     testing::FaultyFileSystem faulty(fail_at);
-    EXPECT_THROW(save(*tables_of(second), {attempt, 10, 0, ""}, {}, faulty), IoError)
+    EXPECT_THROW(save(second, {attempt, 10, 0, ""}, {}, faulty), IoError)
         << "operation " << fail_at;
     // ckpt-000010 is complete and is the old checkpoint or the new one.
     ASSERT_EQ(complete_checkpoints(attempt), std::vector<fs::path>{attempt / "ckpt-000010"})
         << "operation " << fail_at;
     EmbeddingBagCollection loaded(configs(9), kFeatures);
-    restore(*tables_of(loaded), attempt / "ckpt-000010");
-    if (bytes_of(loaded.table(0).weights()) == bytes_of(first.table(0).weights()))
+    restore(loaded, attempt / "ckpt-000010");
+    if (bytes_of(loaded.local_table(0).weights()) == bytes_of(first.local_table(0).weights()))
       expect_same(first, loaded);
     else
       expect_same(second, loaded);
     // The next save cleans up whatever the failed one left.
-    save(*tables_of(second), {attempt, 10, 0, ""});
+    save(second, {attempt, 10, 0, ""});
     EXPECT_EQ(fs::directory_iterator(attempt)->path(), attempt / "ckpt-000010")
         << "operation " << fail_at;
     fs::remove_all(attempt);
@@ -237,9 +238,9 @@ TEST_F(Checkpoints, AFailureWhileReplacingAStepLeavesItComplete) {
 
 TEST_F(Checkpoints, KeepLastNeverRemovesTheCheckpointJustWritten) {
   EmbeddingBagCollection collection(configs(1), kFeatures);
-  for (int64_t step : {10, 20, 30}) save(*tables_of(collection), {root, step, 2, ""});
+  for (int64_t step : {10, 20, 30}) save(collection, {root, step, 2, ""});
   // Without a history, steps after the one saved are not its to remove.
-  save(*tables_of(collection), {root, 5, 2, ""});
+  save(collection, {root, 5, 2, ""});
   EXPECT_EQ(
       complete_checkpoints(root),
       (std::vector<fs::path>{root / "ckpt-000005", root / "ckpt-000020", root / "ckpt-000030"}));
@@ -247,37 +248,37 @@ TEST_F(Checkpoints, KeepLastNeverRemovesTheCheckpointJustWritten) {
 
 TEST_F(Checkpoints, KeepLastCountsTheRunsLineage) {
   EmbeddingBagCollection old_run(configs(1), kFeatures);
-  for (int64_t step : {10, 20, 30, 40}) save(*tables_of(old_run), {root, step, 0, ""});
+  for (int64_t step : {10, 20, 30, 40}) save(old_run, {root, step, 0, ""});
   // A run rolled back to step 20 with keep_last 2.
   CheckpointHistory history(root / "ckpt-000020", 20);
   EXPECT_EQ(history.outside_lineage(root),
             (std::vector<fs::path>{root / "ckpt-000030", root / "ckpt-000040"}));
   EmbeddingBagCollection new_run(configs(1), kFeatures);
   train(new_run, 2);
-  save(*tables_of(new_run), {root, 30, 2, "", &history});
+  save(new_run, {root, 30, 2, "", &history});
   history.record_save(30);
   EXPECT_EQ(
       complete_checkpoints(root),
       (std::vector<fs::path>{root / "ckpt-000020", root / "ckpt-000030", root / "ckpt-000040"}))
       << "keeps its save and the checkpoint it resumed from; 40 is not its own yet";
   EXPECT_EQ(history.outside_lineage(root), std::vector<fs::path>{root / "ckpt-000040"});
-  save(*tables_of(new_run), {root, 40, 2, "", &history});
+  save(new_run, {root, 40, 2, "", &history});
   history.record_save(40);
   EXPECT_EQ(complete_checkpoints(root),
             (std::vector<fs::path>{root / "ckpt-000030", root / "ckpt-000040"}));
   for (const fs::path& kept : complete_checkpoints(root)) {
     EmbeddingBagCollection loaded(configs(9), kFeatures);
-    restore(*tables_of(loaded), kept);
+    restore(loaded, kept);
     expect_same(new_run, loaded);
   }
 }
 
 TEST_F(Checkpoints, AFreshRunsKeepLastLeavesOtherRunsCheckpointsAlone) {
   EmbeddingBagCollection collection(configs(1), kFeatures);
-  for (int64_t step : {10, 20}) save(*tables_of(collection), {root, step, 0, ""});
+  for (int64_t step : {10, 20}) save(collection, {root, step, 0, ""});
   CheckpointHistory fresh;
   for (int64_t step : {1, 2, 3}) {
-    save(*tables_of(collection), {root, step, 1, "", &fresh});
+    save(collection, {root, step, 1, "", &fresh});
     fresh.record_save(step);
   }
   EXPECT_EQ(
@@ -287,7 +288,7 @@ TEST_F(Checkpoints, AFreshRunsKeepLastLeavesOtherRunsCheckpointsAlone) {
 
 TEST_F(Checkpoints, ANegativeStepIsRefused) {
   EmbeddingBagCollection collection(configs(1), kFeatures);
-  EXPECT_THROW(save(*tables_of(collection), {root, -3, 0, ""}), InvalidArgument);
+  EXPECT_THROW(save(collection, {root, -3, 0, ""}), InvalidArgument);
   EXPECT_TRUE(fs::is_empty(root));
 }
 
@@ -298,7 +299,7 @@ class Corruption : public Checkpoints {
     Checkpoints::SetUp();
     EmbeddingBagCollection collection(configs(1), kFeatures);
     train(collection, 1);
-    original = save(*tables_of(collection), {root, 5, 0, ""});
+    original = save(collection, {root, 5, 0, ""});
   }
   fs::path damaged(const std::string& file, const std::function<void(std::string&)>& damage) {
     const fs::path copy = root / "damaged";
@@ -316,14 +317,14 @@ class Corruption : public Checkpoints {
   template <typename E>
   void expect_refused(const fs::path& checkpoint, const std::string& needle) {
     EmbeddingBagCollection target(configs(1), kFeatures);
-    const std::vector<std::byte> before = bytes_of(target.table(0).weights());
+    const std::vector<std::byte> before = bytes_of(target.local_table(0).weights());
     try {
-      restore(*tables_of(target), checkpoint);
+      restore(target, checkpoint);
       ADD_FAILURE() << "accepted a damaged checkpoint (" << needle << ")";
     } catch (const E& error) {
       EXPECT_NE(std::string(error.what()).find(needle), std::string::npos) << error.what();
     }
-    EXPECT_EQ(bytes_of(target.table(0).weights()), before) << "a refused restore wrote rows";
+    EXPECT_EQ(bytes_of(target.local_table(0).weights()), before) << "a refused restore wrote rows";
   }
   fs::path original;
 };
@@ -382,7 +383,7 @@ TEST_F(Corruption, ShapesThatDisagreeWithTheCollectionAreRefused) {
   other[0].table.num_embeddings = 301;
   EmbeddingBagCollection target(other, kFeatures);
   try {
-    restore(*tables_of(target), original);
+    restore(target, original);
     FAIL() << "restored 300 rows into 301";
   } catch (const InvalidArgument& error) {
     EXPECT_EQ(std::string(error.what()),

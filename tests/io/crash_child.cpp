@@ -3,6 +3,8 @@
 // tests/io/crash_test.cpp kills it with SIGKILL at random moments.
 #include <cstdio>
 
+#include "engine/collection_loader.h"
+#include "rowshard/engine/embedding_bag_collection.h"
 #include "rowshard/io/checkpoint/save.h"
 
 int main(int argc, char** argv) {
@@ -13,10 +15,9 @@ int main(int argc, char** argv) {
   config.table.num_embeddings = 200'000;
   config.table.embedding_dim = 16;
   EmbeddingBagCollection collection({config}, {{"f", "marked", false}});
-  auto tables = checkpoint::tables_of(collection);
+  EmbeddingBag& table = detail::CollectionLoader::local_table(collection, 0);
   for (int64_t step = 1;; ++step) {
-    collection.mutable_table(0).mutable_weights().mutable_row<float>(0)[0] =
-        static_cast<float>(step);
-    checkpoint::save(*tables, {argv[1], step, 2, ""});
+    table.mutable_weights().mutable_row<float>(0)[0] = static_cast<float>(step);
+    checkpoint::save(collection, {argv[1], step, 2, ""});
   }
 }

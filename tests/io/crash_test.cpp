@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "rowshard/engine/embedding_bag_collection.h"
 #include "rowshard/io/checkpoint/directory.h"
 #include "rowshard/io/checkpoint/restore.h"
 
@@ -47,9 +48,9 @@ TEST(CrashSafety, KillMinus9AtAnyMomentLeavesTheLatestCheckpointWhole) {
     config.table.embedding_dim = 16;
     config.table.seed = 99;
     EmbeddingBagCollection collection({config}, {{"f", "marked", false}});
-    const Restored restored = restore(*tables_of(collection), *latest);
+    const Restored restored = restore(collection, *latest);
     EXPECT_EQ(*latest, root / checkpoint_name(restored.step));
-    EXPECT_EQ(collection.table(0).weights().row<float>(0)[0], static_cast<float>(restored.step))
+    EXPECT_EQ(collection.local_table(0).weights().row<float>(0)[0], static_cast<float>(restored.step))
         << "the checkpoint is not one step's save";
     // Every run starts again at step 1 and overwrites; what matters is that
     // the newest one is whole, not that steps grow across runs.

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "rowshard/engine/embedding_bag_collection.h"
 #include "rowshard/engine/element_types.h"
 #include "rowshard/engine/error.h"
 #include "rowshard/engine/optimizers/sgd.h"
@@ -40,6 +41,30 @@ TEST(Pretrained, FrozenNpyIsServedReadOnlyFromTheMap) {
   const Lookup lookup = bag.forward({ids, {2}, offsets, std::nullopt, {}});
   // Rows 0 and 2: (i * 0.5 - 3) + ((i + 8) * 0.5 - 3) = i - 2.
   EXPECT_THAT(lookup.output.values, ::testing::ElementsAreArray<float>({-2, -1, 0, 1}));
+}
+
+TEST(Pretrained, LoadsIntoACollectionOfTheFilesShapeOnly) {
+  CollectionTableConfig config;
+  config.table.name = "t";
+  config.table.num_embeddings = 3;
+  config.table.embedding_dim = 4;
+  config.table.dtype = DType::bf16;  // the file's fp32 values are converted
+  EmbeddingBagCollection collection({config}, {{"f", "t", false}});
+  load_pretrained(collection, 0, {fixture("float32_3x4.npy"), {}}, /*freeze=*/true);
+  const EmbeddingBag& table = collection.local_table(0);
+  EXPECT_TRUE(table.frozen());
+  for (int i = 0; i < 12; ++i)  // i * 0.5 - 3 is exact in bf16
+    EXPECT_EQ(to_float(table.weights().row<BFloat16>(0)[i]), i * 0.5f - 3) << i;
+
+  config.table.num_embeddings = 4;
+  EmbeddingBagCollection bigger({config}, {{"f", "t", false}});
+  try {
+    load_pretrained(bigger, 0, {fixture("float32_3x4.npy"), {}});
+    FAIL() << "a [3, 4] file was loaded into a [4, 4] table";
+  } catch (const InvalidArgument& error) {
+    EXPECT_THAT(error.what(), ::testing::HasSubstr("table 't' is [4, 4] but "));
+    EXPECT_THAT(error.what(), ::testing::HasSubstr("float32_3x4.npy holds [3, 4]"));
+  }
 }
 
 TEST(Pretrained, TrainableTablesCopyOnWriteAndLeaveTheFileAlone) {
@@ -96,10 +121,10 @@ TEST(Pretrained, ACheckpointShardFileIsATable) {
   config.table.embedding_dim = 3;
   config.table.seed = 5;
   EmbeddingBagCollection collection({config}, {{"f", "items", false}});
-  const auto saved = checkpoint::save(*checkpoint::tables_of(collection), {root, 1, 0, ""});
+  const auto saved = checkpoint::save(collection, {root, 1, 0, ""});
   const RowStorage mapped = map_pretrained({(saved / "items/weight.0-20.bin").string(), {}}, false);
-  ASSERT_EQ(mapped.size_bytes(), collection.table(0).weights().size_bytes());
-  EXPECT_EQ(std::memcmp(mapped.bytes(), collection.table(0).weights().bytes(), mapped.size_bytes()), 0);
+  ASSERT_EQ(mapped.size_bytes(), collection.local_table(0).weights().size_bytes());
+  EXPECT_EQ(std::memcmp(mapped.bytes(), collection.local_table(0).weights().bytes(), mapped.size_bytes()), 0);
   std::filesystem::remove_all(root);
 }
 

@@ -14,6 +14,8 @@
 #include <random>
 #include <string>
 
+#include "rowshard/engine/embedding_bag_collection.h"
+#include "rowshard/sharding/sharded_collection.h"
 #include "rowshard/io/checkpoint/restore.h"
 #include "rowshard/io/checkpoint/save.h"
 #include "rowshard/io/pretrained.h"
@@ -68,10 +70,10 @@ bool same_bytes(const void* a, const void* b, std::size_t bytes) {
 
 // Compares rank's shard of table t with the same rows and columns of
 // `whole` (weights and optimizer state).
-bool shard_matches(const ShardedEmbeddingBagCollection& sharded, RowOptimizer& shard_state,
-                   int64_t t, int rank, const EmbeddingBag& whole, RowOptimizer& whole_state) {
+bool shard_matches(const ShardedEmbeddingBagCollection& sharded, const RowOptimizer& shard_state,
+                   int64_t t, int rank, const EmbeddingBag& whole, const RowOptimizer& whole_state) {
   const ShardLayout& layout = sharded.layout(t);
-  const EmbeddingBag& shard = *sharded.shard(t);
+  const EmbeddingBag& shard = sharded.local_table(t);
   const std::size_t element = dtype_size(shard.weights().dtype());
   const int64_t width = shard.embedding_dim(), column = layout.first_column(rank);
   const bool per_row = shard_state.state_shape().size() == 1;
@@ -109,18 +111,18 @@ int save_and_check(Communicator& comm, const std::string& directory) {
           if (mine) values.push_back(id);
         }
       }
-    const ShardedLookup lookup = trained.forward({keys, end - first, values, lengths, {}, std::nullopt});
+    const CollectionLookup lookup = trained.forward({keys, end - first, values, lengths, {}, std::nullopt});
     trained.step(lookup, std::vector<float>(lookup.output.values.size(), 0.25f));
   }
-  checkpoint::save(*checkpoint::tables_of(trained), {directory, 3, 0, "reshard test"});
+  checkpoint::save(trained, {directory, 3, 0, "reshard test"});
 
   ShardedEmbeddingBagCollection restored(comm, tables(50), kSharding, features());
-  checkpoint::restore(*checkpoint::tables_of(restored), directory + "/ckpt-000003");
+  checkpoint::restore(restored, directory + "/ckpt-000003");
   bool ok = true;
   for (int64_t t = 0; t < trained.num_tables(); ++t) {
-    const EmbeddingBag& a = *trained.shard(t);
-    const EmbeddingBag& b = *restored.shard(t);
-    const auto sa = trained.shard_optimizer(t)->state(), sb = restored.shard_optimizer(t)->state();
+    const EmbeddingBag& a = trained.local_table(t);
+    const EmbeddingBag& b = restored.local_table(t);
+    const auto sa = trained.local_optimizer(t).state(), sb = restored.local_optimizer(t).state();
     if (!same_bytes(a.weights().bytes(), b.weights().bytes(), a.weights().size_bytes()) ||
         sa.size() != sb.size() || !same_bytes(sa.data(), sb.data(), sa.size_bytes())) {
       std::fprintf(stderr, "rank %d: table %s differs after save and restore\n", comm.rank(),
@@ -134,15 +136,15 @@ int save_and_check(Communicator& comm, const std::string& directory) {
 int verify(Communicator& comm, const std::string& directory) {
   const std::string checkpoint = directory + "/ckpt-000003";
   ShardedEmbeddingBagCollection sharded(comm, tables(70), kSharding, features());
-  checkpoint::restore(*checkpoint::tables_of(sharded), checkpoint);
+  checkpoint::restore(sharded, checkpoint);
   EmbeddingBagCollection whole(tables(90), features());
-  checkpoint::restore(*checkpoint::tables_of(whole), checkpoint);
+  checkpoint::restore(whole, checkpoint);
   bool ok = true;
   for (int64_t t = 0; t < sharded.num_tables(); ++t) {
-    if (!shard_matches(sharded, *sharded.shard_optimizer(t), t, comm.rank(), whole.table(t),
-                       whole.optimizer(t))) {
+    if (!shard_matches(sharded, sharded.local_optimizer(t), t, comm.rank(), whole.local_table(t),
+                       whole.local_optimizer(t))) {
       std::fprintf(stderr, "rank %d of %d: table %s differs from the checkpoint\n", comm.rank(),
-                   comm.size(), whole.table(t).name().c_str());
+                   comm.size(), whole.local_table(t).name().c_str());
       ok = false;
     }
   }
@@ -156,9 +158,9 @@ int verify(Communicator& comm, const std::string& directory) {
       const auto weight = std::find_if(files.begin(), files.end(),
                                        [](const auto& f) { return f.kind == "weight"; });
       const std::string file = checkpoint + "/" + weight->path;
-      pretrained.load_shard(t, rows_of(map_pretrained({file, {}, true}, false)));
-      const EmbeddingBag& a = *pretrained.shard(t);
-      const EmbeddingBag& b = *sharded.shard(t);
+      load_pretrained(pretrained, t, {file, {}, true});
+      const EmbeddingBag& a = pretrained.local_table(t);
+      const EmbeddingBag& b = sharded.local_table(t);
       if (!same_bytes(a.weights().bytes(), b.weights().bytes(), a.weights().size_bytes())) {
         std::fprintf(stderr, "rank %d: table %s loaded from_pretrained differs\n", comm.rank(),
                      a.name().c_str());

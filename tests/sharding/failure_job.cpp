@@ -22,7 +22,7 @@ int main() {
     const std::vector<int64_t> lengths = {2, 1};
     const std::vector<std::string> keys = {"clicked"};
     for (int step = 0; step < 3; ++step) {
-      const ShardedLookup lookup = collection.forward({keys, 2, ids, lengths, {}, std::nullopt});
+      const CollectionLookup lookup = collection.forward({keys, 2, ids, lengths, {}, std::nullopt});
       collection.step(lookup, std::vector<float>(lookup.output.values.size(), 1.0f));
     }
     return 0;

@@ -14,6 +14,7 @@
 #include <random>
 #include <utility>
 
+#include "rowshard/engine/embedding_bag_collection.h"
 #include "rowshard/engine/error.h"
 #include "rowshard/sharding/collectives.h"
 
@@ -148,7 +149,7 @@ TEST_P(ShardedVersusUnsharded, OutputsWeightsAndStatesMatch) {
     const Batch local = slice(global, first, end);
     const CollectionLookup expected = reference.forward(
         {keys, global.batch_size, global.values, global.lengths, {}, global.weights});
-    const ShardedLookup got = sharded.forward(
+    const CollectionLookup got = sharded.forward(
         {keys, local.batch_size, local.values, local.lengths, {}, local.weights});
     const int64_t width = reference.total_dim();
     expect_close(got.output.values,
@@ -163,14 +164,14 @@ TEST_P(ShardedVersusUnsharded, OutputsWeightsAndStatesMatch) {
 
     for (int64_t t = 0; t < reference.num_tables(); ++t) {
       const ShardLayout& layout = sharded.layout(t);
-      const EmbeddingBag& shard = *sharded.shard(t);
-      const EmbeddingBag& whole = reference.table(t);
+      const EmbeddingBag& shard = sharded.local_table(t);
+      const EmbeddingBag& whole = reference.local_table(t);
       const int64_t dim = layout.dim();
       std::vector<float> got_rows, expected_rows, got_state, expected_state;
-      const auto state = sharded.shard_optimizer(t)->state();
-      const auto whole_state = reference.optimizer(t).state();
+      const auto state = sharded.local_optimizer(t).state();
+      const auto whole_state = reference.local_optimizer(t).state();
       const bool per_row_state =
-          !state.empty() && sharded.shard_optimizer(t)->state_shape().size() == 1;
+          !state.empty() && sharded.local_optimizer(t).state_shape().size() == 1;
       for (int64_t local_row = 0; local_row < shard.num_embeddings(); ++local_row) {
         const int64_t row = layout.global_row(me, local_row);
         for (int64_t c = 0; c < shard.embedding_dim(); ++c) {
@@ -220,7 +221,7 @@ TEST_P(ShardedVersusUnsharded, ForwardNoGradMatchesForwardAndTheUnshardedCollect
     const Tensor expected = reference.forward_no_grad(
         {keys, global.batch_size, global.values, global.lengths, {}, global.weights});
     const Tensor got = sharded.forward_no_grad(local_batch);
-    const ShardedLookup lookup = sharded.forward(local_batch);
+    const CollectionLookup lookup = sharded.forward(local_batch);
     const std::string where = ", step " + std::to_string(step);
     EXPECT_EQ(got.shape, lookup.output.shape);
     expect_same_bits(got.values, lookup.output.values, "forward_no_grad versus forward" + where);
@@ -348,6 +349,24 @@ TEST(ShardedFailure, BatchWithFeaturesInAnotherOrderIsRefusedOnEveryRank) {
     EXPECT_EQ(sharded.feature_view(output, "g").dim, 6);
     EXPECT_EQ(sharded.feature_view(output, "g").data, output.values.data() + 4);
   }
+}
+
+TEST(ShardedFailure, StepRefusesALookupOfAnotherCollection) {
+  Communicator& comm = world();
+  const std::vector<CollectionTableConfig> tables = {
+      table("a", 40, 4, PoolingMode::sum, OptimizerKind::sgd)};
+  const std::vector<FeatureConfig> features = {{"f", "a", false}};
+  ShardedEmbeddingBagCollection sharded(comm, tables, {row()}, features);
+  EmbeddingBagCollection single(tables, features);
+  const std::vector<int64_t> values = {1, 2};
+  const std::vector<int64_t> lengths = {2};
+  const std::vector<std::string> keys = {"f"};
+  const CollectionLookup foreign = single.forward({keys, 1, values, lengths, {}, std::nullopt});
+  const std::vector<float> grad(4, 1.0f);
+  EXPECT_THAT(error_of([&] { sharded.step(foreign, grad); }),
+              ::testing::HasSubstr("this lookup was not made by this collection's forward()"));
+  EXPECT_THAT(error_of([&] { single.step(sharded.forward({keys, 1, values, lengths, {}, std::nullopt}), grad); }),
+              ::testing::HasSubstr("EmbeddingBagCollection: this lookup was not made"));
 }
 
 TEST(ShardedConfig, RefusesWhatAShardingCannotDo) {

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "rowshard/sharding/shard_layout.h"
+#include "rowshard/engine/shard_layout.h"
 
 namespace rowshard {
 namespace {

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "rowshard/engine/device.h"
 #include "rowshard/engine/dtype.h"
 #include "rowshard/engine/gradient_source.h"
 #include "rowshard/engine/optimizers/optimizer.h"
@@ -22,9 +23,9 @@
 #include "rowshard/engine/tensor.h"
 
 namespace rowshard {
-namespace cpu {
-class BackwardPlan;
-}
+
+class Backend;
+class StepWorkspace;
 
 // Options shared by both table types, with PyTorch's names and defaults.
 struct TableOptions {
@@ -48,6 +49,9 @@ struct TableOptions {
   // Seeds the N(0, 1) initialisation of tables not made from_pretrained,
   // and the stochastic rounding.
   uint64_t seed = 0;
+  // Where the table lives, and so whose kernels read and update it; a
+  // device this build has no backend for is refused.
+  Device device = Device::cpu;
 };
 
 // A forward's result: the output, and what its backward needs.
@@ -80,6 +84,8 @@ class Table {
   RowStorage& mutable_weights() { return weights_; }
   // "Embedding 'name'" or "EmbeddingBag 'name'": how errors name this table.
   const std::string& owner() const { return owner_; }
+  // The kernels of the table's device.
+  const Backend& backend() const { return *backend_; }
 
   // The gradient of the table for the upstream gradient of `lookup`, as the
   // dense [rows, dim] tensor weight.grad would hold (rows never looked up
@@ -145,8 +151,9 @@ class Table {
   // every step draws fresh bits.
   uint64_t steps_taken_ = 0;
   bool frozen_ = false;
+  const Backend* backend_ = nullptr;
   // step()'s grouping of the entries, kept so its memory is reused.
-  std::unique_ptr<cpu::BackwardPlan> step_plan_;
+  std::unique_ptr<StepWorkspace> step_workspace_;
 };
 
 }  // namespace rowshard

@@ -15,7 +15,7 @@
 
 #include "rowshard/engine/embedding.h"
 #include "rowshard/engine/embedding_bag.h"
-#include "rowshard/sharding/sharded_collection.h"
+#include "rowshard/engine/embedding_collection.h"
 
 namespace rowshard {
 
@@ -41,8 +41,13 @@ EmbeddingBag embedding_bag_from_file(const PretrainedFile& file, EmbeddingBagOpt
 Embedding embedding_from_file(const PretrainedFile& file, EmbeddingOptions options,
                               bool freeze = true);
 
-// A reader for ShardedEmbeddingBagCollection::load_shard over mapped
-// weights: each rank reads (and so pages in) only the rows it holds.
-ShardedEmbeddingBagCollection::RowReader rows_of(RowStorage weights);
+// Replaces table t of a collection, sharded or not, with the file's table,
+// which must have its shape. Each rank reads (and so pages in) only the
+// rows and columns it holds, converted to the table's dtype. A frozen table
+// takes no steps. Not collective, but every rank must load the same tables
+// alike. Throws as map_pretrained does, and InvalidArgument for a shape
+// that is not the table's (naming both).
+void load_pretrained(EmbeddingCollection& collection, int64_t t, const PretrainedFile& file,
+                     bool freeze = false);
 
 }  // namespace rowshard

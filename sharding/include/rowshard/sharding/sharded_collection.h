@@ -27,10 +27,10 @@
 #include <string_view>
 #include <vector>
 
-#include "rowshard/engine/embedding_bag_collection.h"
+#include "rowshard/engine/embedding_collection.h"
 #include "rowshard/sharding/collectives.h"
 #include "rowshard/sharding/communicator.h"
-#include "rowshard/sharding/shard_layout.h"
+#include "rowshard/engine/shard_layout.h"
 
 namespace rowshard {
 
@@ -55,13 +55,7 @@ namespace detail {
 struct SavedExchange;
 }
 
-struct ShardedLookup {
-  Tensor output;  // [local batch size, total_dim]
-  int64_t batch_size = 0;
-  std::shared_ptr<const detail::SavedExchange> saved;
-};
-
-class ShardedEmbeddingBagCollection {
+class ShardedEmbeddingBagCollection final : public EmbeddingCollection {
  public:
   // How errors name this collection.
   static constexpr std::string_view kName = "ShardedEmbeddingBagCollection";
@@ -79,52 +73,24 @@ class ShardedEmbeddingBagCollection {
                                 std::vector<TableSharding> sharding,
                                 std::vector<FeatureConfig> features,
                                 ShardedCollectionOptions options = {});
-  ~ShardedEmbeddingBagCollection();
+  ~ShardedEmbeddingBagCollection() override;
 
-  // Pools this rank's examples. Collective; see the class comment for errors.
-  ShardedLookup forward(const KeyedJaggedBatch& local_batch);
+  // The EmbeddingCollection calls, each collective: every rank calls them in
+  // the same order, with its own examples (forward) and their gradient
+  // (step). sparse_gradient gives table t's gradient on this rank's shard;
+  // every rank asks for the same t.
+  CollectionLookup forward(const KeyedJaggedBatch& local_batch) override;
+  Tensor forward_no_grad(const KeyedJaggedBatch& local_batch) override;
+  void step(const CollectionLookup& lookup, std::span<const float> grad_output) override;
+  SparseGradient sparse_gradient(const CollectionLookup& lookup,
+                                 std::span<const float> grad_output, int64_t t) override;
 
-  // The output of forward() alone, for evaluation and serving: the same
-  // bits, checked with the same errors, but like a PyTorch forward under
-  // torch.no_grad() it keeps nothing for a backward (no copy of the ids, no
-  // max winners, no exchange state) past the call. Collective; max_norm
-  // still renormalizes the rows it reads.
-  Tensor forward_no_grad(const KeyedJaggedBatch& local_batch);
-
-  // One fused step from the gradient of lookup.output. Collective.
-  void step(const ShardedLookup& lookup, std::span<const float> grad_output);
-
-  // Table t's gradient on this rank's shard, coalesced (local row indices;
-  // column-wise, this rank's columns), for callers with their own optimizer.
-  // Collective: every rank asks for the same t.
-  SparseGradient shard_gradient(const ShardedLookup& lookup,
-                                std::span<const float> grad_output, int64_t t);
-
-  // Fills out[c] with column first_column + c of global row `row`.
-  using RowReader =
-      std::function<void(int64_t row, int64_t first_column, std::span<float> out)>;
-
-  // Replaces this rank's shard of table t with values from `read_row`
-  // (pretrained vectors, a checkpoint), asking only for the rows and
-  // columns this rank holds. A frozen table takes no optimizer steps. Not
-  // collective, but every rank must load the same tables alike.
-  void load_shard(int64_t t, const RowReader& read_row, bool freeze = false);
-
-  int64_t num_tables() const { return static_cast<int64_t>(configs_.size()); }
-  int64_t num_features() const { return static_cast<int64_t>(features_.size()); }
-  int64_t total_dim() const { return column_offsets_.back(); }
-  int64_t column_offset(int64_t f) const { return column_offsets_[f]; }
-  int64_t table_of(int64_t f) const { return table_of_feature_[f]; }
-  // Feature f's (or the named feature's) pooled rows within an output of
-  // this collection; an unknown name throws InvalidArgument.
-  FeatureView feature_view(const Tensor& output, int64_t f) const;
-  FeatureView feature_view(const Tensor& output, std::string_view feature) const;
-  const ShardLayout& layout(int64_t t) const { return layouts_[t]; }
-  const CollectionTableConfig& table_config(int64_t t) const { return configs_[t]; }
-  // This rank's shard of table t (nullptr when it holds none of it).
-  const EmbeddingBag* shard(int64_t t) const;
-  EmbeddingBag& mutable_shard(int64_t t) { return shards_[t].table; }
-  RowOptimizer* shard_optimizer(int64_t t);
+  int rank() const override { return comm_.rank(); }
+  const ShardLayout& layout(int64_t t) const override { return layouts_[t]; }
+  const EmbeddingBag& local_table(int64_t t) const override { return shards_[t].table; }
+  const RowOptimizer& local_optimizer(int64_t t) const override {
+    return *shards_[t].optimizer;
+  }
   const StepStats& last_stats() const { return stats_; }
   Communicator& communicator() { return comm_; }
 
@@ -135,35 +101,39 @@ class ShardedEmbeddingBagCollection {
     std::unique_ptr<RowOptimizer> optimizer;
   };
 
+  // This rank's part of a table laid out as `layout`, initialised to the
+  // values the unsharded table has there.
+  Shard build_shard(const CollectionTableConfig& config, const ShardLayout& layout) const;
+
   // forward() and forward_no_grad(): pools local_batch. Without
   // keep_for_backward, the result's `saved` is null and what only a
   // backward reads is dropped with the call.
-  ShardedLookup pool(const KeyedJaggedBatch& local_batch, bool keep_for_backward);
+  CollectionLookup pool(const KeyedJaggedBatch& local_batch, bool keep_for_backward);
+  EmbeddingBag& mutable_local_table(int64_t t) override { return shards_[t].table; }
+  RowOptimizer& mutable_local_optimizer(int64_t t) override { return *shards_[t].optimizer; }
+  // The exchange state forward() saved in `lookup`, if this collection made it.
+  const detail::SavedExchange& saved_of(const CollectionLookup& lookup) const;
+
   // Features whose ids travel (tables that are not data-parallel).
   std::vector<int64_t> routed_features() const;
   // The backward's exchange: each owner gets, from each source rank, the
   // gradient rows of the bags it pooled for it. Collective.
-  ReceivedArrays<float> exchange_gradients(const ShardedLookup& lookup,
+  ReceivedArrays<float> exchange_gradients(const CollectionLookup& lookup,
                                            std::span<const float> grad_output);
   // Owner side: table t's gradient sources, one per (feature, source rank),
   // the order the unsharded collection sums a row's entries in.
   std::vector<GradientSource> owner_sources(
-      int64_t t, const ShardedLookup& lookup,
+      int64_t t, const CollectionLookup& lookup,
       const ReceivedArrays<float>& gradients) const;
   // Data-parallel: table t's gradient summed over all ranks, on the rows
   // any rank looked up. Collective.
-  SparseGradient data_parallel_gradient(int64_t t, const ShardedLookup& lookup,
+  SparseGradient data_parallel_gradient(int64_t t, const CollectionLookup& lookup,
                                         std::span<const float> grad_output);
 
   Communicator& comm_;
   ShardedCollectionOptions options_;
-  std::vector<CollectionTableConfig> configs_;
   std::vector<ShardLayout> layouts_;
   std::vector<Shard> shards_;
-  std::vector<FeatureConfig> features_;
-  std::vector<std::string> feature_names_;
-  std::vector<int64_t> table_of_feature_;
-  std::vector<int64_t> column_offsets_;
   StepStats stats_;
 };
 

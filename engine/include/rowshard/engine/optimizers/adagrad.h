@@ -34,6 +34,7 @@ class Adagrad final : public RowOptimizer {
     __builtin_prefetch(&sum_of_squares_[row * dim_]);
   }
   std::span<float> state() override { return sum_of_squares_; }
+  std::span<const float> state() const override { return sum_of_squares_; }
   Shape state_shape() const override { return {num_rows_, dim_}; }
   int64_t num_rows() const override { return num_rows_; }
   int64_t dim() const override { return dim_; }

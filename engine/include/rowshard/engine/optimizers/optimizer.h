@@ -41,8 +41,10 @@ class RowOptimizer {
                            const float* gradients, int64_t first_row);
 
   // The optimizer's state, row-major with shape state_shape(); empty for
-  // stateless optimizers. Exposed for checkpoints and tests.
+  // stateless optimizers. Exposed read-only; the mutable one is for
+  // checkpoint restore.
   virtual std::span<float> state() = 0;
+  virtual std::span<const float> state() const = 0;
   virtual Shape state_shape() const = 0;
 
   // The table shape this optimizer was built for.

@@ -51,6 +51,9 @@ class RowWiseAdagrad final : public RowOptimizer {
   std::span<float> state() override {
     return {mean_squares_.mutable_row<float>(0), static_cast<std::size_t>(num_rows_)};
   }
+  std::span<const float> state() const override {
+    return {mean_squares_.row<float>(0), static_cast<std::size_t>(num_rows_)};
+  }
   Shape state_shape() const override { return {num_rows_}; }
   int64_t num_rows() const override { return num_rows_; }
   int64_t dim() const override { return dim_; }

@@ -24,6 +24,7 @@ class Sgd final : public RowOptimizer {
   void update_row(int64_t row, std::span<float> weights,
                   std::span<const float> gradient) override;
   std::span<float> state() override { return {}; }
+  std::span<const float> state() const override { return {}; }
   Shape state_shape() const override { return {0}; }
   int64_t num_rows() const override { return num_rows_; }
   int64_t dim() const override { return dim_; }

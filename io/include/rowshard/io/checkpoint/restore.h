@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-#include "rowshard/io/checkpoint/checkpoint_tables.h"
+#include "rowshard/engine/embedding_collection.h"
 #include "rowshard/io/checkpoint/manifest.h"
 #include "rowshard/io/checkpoint/save.h"
 
@@ -24,24 +24,21 @@ struct Restored {
   std::string config;
 };
 
-// Collective. The collection must have the checkpoint's tables (same names,
-// rows, dims, dtypes, optimizers and settings: see table_settings); a
-// mismatch throws InvalidArgument naming the table, the field and both
-// values. Each table's steps taken come back too, so a restored table's
-// next steps (stochastic rounding included) are those the saved one would
-// have taken. A missing, truncated, corrupt or foreign
-// file throws CorruptData (or IoError) naming the file and the field; any
-// rank's failure is thrown on every rank, and tables are only written once
-// every file a rank needs has been checked.
-Restored restore(CheckpointTables& tables, const std::filesystem::path& directory,
-                 const RestoreOptions& options = {});
-
-// The same for a whole collection, in one call:
+// Restores a whole collection, sharded or not, in one call:
 //   checkpoint::restore(collection, "ckpt/ckpt-000500");
-Restored restore(EmbeddingBagCollection& collection, const std::filesystem::path& directory,
+// Collective for a sharded collection. The collection must have the
+// checkpoint's tables: same names, rows, dims, dtypes, optimizers and
+// settings (pooling mode, padding_idx, max_norm, norm_type,
+// scale_grad_by_freq, stochastic rounding and its seed, the optimizer's
+// hyper-parameters); a mismatch throws InvalidArgument naming the table,
+// the field and both values. Each table's steps taken come back too, so a
+// restored table's next steps (stochastic rounding included) are those the
+// saved one would have taken. A missing, truncated, corrupt or foreign file
+// throws CorruptData (or IoError) naming the file and the field; any rank's
+// failure is thrown on every rank, and tables are only written once every
+// file a rank needs has been checked.
+Restored restore(EmbeddingCollection& collection, const std::filesystem::path& directory,
                  const RestoreOptions& options = {});
-Restored restore(ShardedEmbeddingBagCollection& collection,
-                 const std::filesystem::path& directory, const RestoreOptions& options = {});
 
 // Reads and checks MANIFEST.json of `directory` (not collective).
 Manifest read_manifest(const std::filesystem::path& directory);

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "rowshard/io/checkpoint/checkpoint_tables.h"
+#include "rowshard/engine/embedding_collection.h"
 #include "rowshard/io/checkpoint/history.h"
 #include "rowshard/io/file_system.h"
 
@@ -38,20 +38,15 @@ struct SaveOptions {
   bool record_settings = true;
 };
 
-// Collective: every rank calls it. Ranks exchange rows so that each writes
+// Collective for a sharded collection: every rank calls it. Ranks exchange rows so that each writes
 // one contiguous block of every table, then rank 0 writes the manifest and
 // `extras` (its own; other ranks' are ignored) and renames the directory
 // into place. Any rank's failure (an IoError from the file system) is
 // thrown on every rank. Returns the checkpoint's directory.
-std::filesystem::path save(CheckpointTables& tables, const SaveOptions& options,
+// One call for a whole collection, sharded or not (TorchRec's state_dict):
+//   checkpoint::save(collection, {.root = "ckpt", .step = 500});
+std::filesystem::path save(EmbeddingCollection& collection, const SaveOptions& options,
                            const Extras& extras = {},
                            FileSystem& file_system = local_file_system());
-
-// The same for a whole collection, in one call (TorchRec's state_dict):
-//   checkpoint::save(collection, {.root = "ckpt", .step = 500});
-std::filesystem::path save(EmbeddingBagCollection& collection, const SaveOptions& options,
-                           const Extras& extras = {});
-std::filesystem::path save(ShardedEmbeddingBagCollection& collection, const SaveOptions& options,
-                           const Extras& extras = {});
 
 }  // namespace rowshard::checkpoint

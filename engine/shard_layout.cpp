@@ -1,4 +1,4 @@
-#include "rowshard/sharding/shard_layout.h"
+#include "rowshard/engine/shard_layout.h"
 
 #include <algorithm>
 #include <array>
