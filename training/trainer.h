@@ -4,36 +4,15 @@
 // resumable exactly.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "rowshard/sharding/communicator.h"
 #include "training/config/job_config.h"
+#include "training/training_summary.h"
 
 namespace rowshard {
-
-struct TrainingSummary {
-  int64_t steps = 0;
-  double examples_per_s = 0;
-  // Mean over the last steps' examples; unset (JSON null) without steps.
-  std::optional<double> train_logloss;
-  // Unset without held-out examples; the AUC (and the planted one) also
-  // when they are all clicks or all non-clicks. JSON null then.
-  std::optional<double> eval_logloss;
-  std::optional<double> eval_auc;
-  std::optional<double> planted_auc;  // the ceiling, for synthetic data
-  // Distinct malformed lines left out, all ranks, training and held-out.
-  int64_t malformed_lines_skipped = 0;
-  int64_t bytes_exchanged = 0;        // all ranks, embedding exchanges
-  // Where the time went, seconds on rank 0.
-  double data_seconds = 0;
-  double embedding_exchange_seconds = 0;
-  double embedding_compute_seconds = 0;
-  double dense_seconds = 0;
-
-  // One line of JSON, the job's last line of output.
-  std::string to_json() const;
-};
 
 class Trainer {
  public:
@@ -47,7 +26,7 @@ class Trainer {
   // progress. Collective. Returns the same summary on every rank.
   TrainingSummary run(const std::optional<std::string>& resume);
 
- // The job's state; internal to trainer.cpp.
+  // The job's state; internal to trainer.cpp.
   struct State;
 
  private:

@@ -17,9 +17,9 @@ sources=(
   io/npy/npy_format.cpp
   io/safetensors/safetensors_format.cpp
 )
-newest_source=$(cd "$source_dir" && ls -t "${sources[@]}" io/checkpoint/*.h io/npy/*.h io/safetensors/*.h | head -1)
+newest_source=$(cd "$source_dir" && ls -t "${sources[@]}" io/checkpoint/*.h io/include/rowshard/io/npy/*.h io/include/rowshard/io/safetensors/*.h | head -1)
 if [[ ! -x $binary || "$source_dir/$newest_source" -nt $binary ]]; then
-  (cd "$source_dir" && clang++ -std=c++20 -O1 -g -I. \
+  (cd "$source_dir" && clang++ -std=c++20 -O1 -g -I. -Iengine/include -Iio/include \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     "${sources[@]}" -lxxhash -o "$binary")
 fi
