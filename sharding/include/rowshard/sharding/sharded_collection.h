@@ -53,6 +53,11 @@ struct StepStats {
 
 namespace detail {
 struct SavedExchange;
+struct RouteTable;
+struct OutgoingIds;
+struct ReceivedIds;
+struct Replies;
+struct ReceivedReplies;
 }
 
 struct ShardedLookup {
@@ -139,6 +144,33 @@ class ShardedEmbeddingBagCollection {
   // keep_for_backward, the result's `saved` is null and what only a
   // backward reads is dropped with the call.
   ShardedLookup pool(const KeyedJaggedBatch& local_batch, bool keep_for_backward);
+  // pool()'s phases, in order. Checks local_batch with every rank and gives
+  // its jagged bounds. Collective.
+  std::vector<int64_t> checked_bounds(const KeyedJaggedBatch& local_batch) const;
+  // Source side: which owners each entry goes to; fills saved.routes.
+  detail::OutgoingIds route_entries(const KeyedJaggedBatch& local_batch,
+                                    detail::SavedExchange& saved) const;
+  // Sends each owner its entries, each distinct id once per table when
+  // deduplicating. Collective.
+  detail::ReceivedIds exchange_ids(detail::OutgoingIds outgoing,
+                                   const detail::RouteTable& routes);
+  // Appends each owner's distinct rows per routed table to `rows_to`
+  // ([owner]) and gives each entry's slot among them, [owner][routed feature].
+  std::vector<std::vector<std::vector<int32_t>>> distinct_rows(
+      const detail::OutgoingIds& outgoing, std::vector<std::vector<int64_t>>& rows_to);
+  // Owner side: each source's bags of each routed feature, over our shard.
+  void rebuild_blocks(const detail::ReceivedIds& received, detail::SavedExchange& saved) const;
+  // Owner side: pools the blocks; gives the replies to the sources.
+  detail::Replies pool_owned_rows(detail::SavedExchange& saved);
+  detail::ReceivedReplies exchange_replies(const detail::Replies& replies);
+  // Source side: adds the owners' partial results into `output` in rank
+  // order; records the winners of row-routed max features.
+  void reduce_replies(const detail::ReceivedReplies& replies,
+                      const std::vector<std::vector<int64_t>>& bag_entries,
+                      detail::SavedExchange& saved, float* output) const;
+  // Pools the data-parallel features into `output` on this rank's replica.
+  void pool_data_parallel(const KeyedJaggedBatch& local_batch, detail::SavedExchange& saved,
+                          Tensor& output) const;
   // Features whose ids travel (tables that are not data-parallel).
   std::vector<int64_t> routed_features() const;
   // The backward's exchange: each owner gets, from each source rank, the
