@@ -35,7 +35,6 @@ class MessageLayout {
     return segment;
   }
   int64_t floats() const { return floats_; }
-  int64_t winners() const { return winners_; }
 
  private:
   int64_t floats_ = 0;

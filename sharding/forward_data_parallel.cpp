@@ -14,14 +14,15 @@ void ShardedEmbeddingBagCollection::pool_data_parallel(const KeyedJaggedBatch& l
     const int64_t t = table_of(f);
     if (layouts_[t].kind() != ShardingKind::data_parallel) continue;
     const EmbeddingBag& replica = shards_[t].table;
-    cpu::PoolingTask task{&replica.weights(),
-                          {local_batch.values,
-                           std::span<const int64_t>(saved.bounds).subspan(f * batch_size,
-                                                                          batch_size + 1),
-                           features_[f].weighted ? *local_batch.weights
-                                                 : std::span<const float>(),
-                           replica.mode(), replica.padding_idx().value_or(kNoPadding)},
-                          output.values.data() + column_offset(f), nullptr, total_dim()};
+    cpu::PoolingTask task{
+        &replica.weights(),
+        {local_batch.values,
+         std::span<const int64_t>(saved.bounds).subspan(f * batch_size, batch_size + 1),
+         features_[f].weighted ? *local_batch.weights : std::span<const float>(), replica.mode(),
+         replica.padding_idx().value_or(kNoPadding)},
+        output.values.data() + column_offset(f),
+        nullptr,
+        total_dim()};
     if (replica.mode() == PoolingMode::max) {
       saved.local_max_positions.resize(output.values.size());
       task.max_positions = saved.local_max_positions.data() + column_offset(f);

@@ -46,8 +46,8 @@ ReceivedArrays<T> nothing_received(int ranks) {
 struct OutgoingIds {
   OutgoingIds(int ranks, int64_t num_routed, int64_t batch_size)
       : batch_size(batch_size),
-        lengths(ranks, std::vector<std::vector<int32_t>>(
-                           num_routed, std::vector<int32_t>(batch_size, 0))),
+        lengths(ranks,
+                std::vector<std::vector<int32_t>>(num_routed, std::vector<int32_t>(batch_size, 0))),
         rows(ranks, std::vector<std::vector<int64_t>>(num_routed)),
         weights(ranks),
         bag_entries(num_routed, std::vector<int64_t>(batch_size, 0)) {}

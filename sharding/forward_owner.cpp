@@ -23,8 +23,9 @@ struct RoutedShape {
 
 // One source's rows message: per routed table, in the order the routed
 // features first use them, the count and the distinct local rows.
-std::vector<std::span<const int64_t>> distinct_rows_by_table(
-    std::span<const int64_t> message, const std::vector<RoutedShape>& routed, int64_t num_tables) {
+std::vector<std::span<const int64_t>> distinct_rows_by_table(std::span<const int64_t> message,
+                                                             const std::vector<RoutedShape>& routed,
+                                                             int64_t num_tables) {
   std::vector<std::span<const int64_t>> distinct(num_tables);
   std::vector<bool> read(num_tables, false);
   std::size_t at = 0;
@@ -73,8 +74,8 @@ void rebuild_source_blocks(int source, int ranks, const std::vector<RoutedShape>
                            in_weights.begin() + weight_at + entries);
       weight_at += entries;
     }
-    block.segment = reply.place(static_cast<int64_t>(block.bounds.size()) - 1,
-                                routed[i].width, routed[i].max);
+    block.segment =
+        reply.place(static_cast<int64_t>(block.bounds.size()) - 1, routed[i].width, routed[i].max);
   }
 }
 
@@ -132,8 +133,7 @@ detail::Replies ShardedEmbeddingBagCollection::pool_owned_rows(detail::SavedExch
   for (int64_t i = 0; i < num_routed; ++i)
     for (int s = 0; s < ranks; ++s) {
       const std::vector<int64_t>& positions = saved.blocks[i * ranks + s].max_positions;
-      replies.winners.to[s].insert(replies.winners.to[s].end(), positions.begin(),
-                                   positions.end());
+      replies.winners.to[s].insert(replies.winners.to[s].end(), positions.begin(), positions.end());
     }
   return replies;
 }
@@ -146,8 +146,8 @@ detail::ReceivedReplies ShardedEmbeddingBagCollection::exchange_replies(
   });
   detail::ReceivedReplies received;
   received.partials = replies.partials.send(comm_);
-  received.winners = any_max ? replies.winners.send(comm_)
-                             : detail::nothing_received<int64_t>(comm_.size());
+  received.winners =
+      any_max ? replies.winners.send(comm_) : detail::nothing_received<int64_t>(comm_.size());
   return received;
 }
 

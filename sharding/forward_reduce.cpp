@@ -34,8 +34,8 @@ void add_partials(const Route& route, const float* partial, float* out, int64_t 
 // Row-wise max: the larger value wins; on a tie, the earlier entry of the
 // bag, as the unsharded kernel (strictly greater, in bag order) decides.
 // `winner_rank` and `best_position` are [bag, dim], -1 before any winner.
-void merge_max(const Route& route, int owner, const float* partial, const int64_t* won,
-               float* out, int64_t stride, int32_t* winner_rank, int64_t* best_position) {
+void merge_max(const Route& route, int owner, const float* partial, const int64_t* won, float* out,
+               int64_t stride, int32_t* winner_rank, int64_t* best_position) {
   const int64_t dim = route.segment.width;
   for (std::size_t j = 0; j < route.bags.size(); ++j) {
     float* row = out + route.bags[j] * stride;
@@ -60,8 +60,7 @@ void divide_by_entries(const std::vector<int64_t>& bag_entries, int64_t dim, flo
                        int64_t stride) {
   for (std::size_t b = 0; b < bag_entries.size(); ++b)
     if (bag_entries[b] > 0)
-      for (int64_t d = 0; d < dim; ++d)
-        out[b * stride + d] /= static_cast<float>(bag_entries[b]);
+      for (int64_t d = 0; d < dim; ++d) out[b * stride + d] /= static_cast<float>(bag_entries[b]);
 }
 
 }  // namespace
@@ -94,7 +93,8 @@ void ShardedEmbeddingBagCollection::reduce_replies(
         merge_max(route, k, partial, replies.winners.from(k).data() + route.segment.winner_offset,
                   out, total_dim(), saved.winner_rank[i].data(), best_position.data());
     }
-    if (mode == PoolingMode::mean) divide_by_entries(bag_entries[i], layout.dim(), out, total_dim());
+    if (mode == PoolingMode::mean)
+      divide_by_entries(bag_entries[i], layout.dim(), out, total_dim());
   }
 }
 

@@ -13,8 +13,8 @@
 namespace rowshard {
 namespace {
 
-using detail::OutgoingIds;
 using detail::Outbox;
+using detail::OutgoingIds;
 using detail::Route;
 using detail::RouteTable;
 
@@ -71,6 +71,23 @@ void append_slots(const std::vector<std::vector<std::vector<int32_t>>>& slots,
       ints.to[k].insert(ints.to[k].end(), feature_slots.begin(), feature_slots.end());
 }
 
+// Where each route's bags travel in the float messages with its owner.
+void lay_out_segments(const ShardedEmbeddingBagCollection& collection,
+                      const std::vector<int64_t>& routed, RouteTable& routes) {
+  routes.floats_to.assign(routes.to.size(), 0);
+  for (std::size_t k = 0; k < routes.to.size(); ++k) {
+    detail::MessageLayout message;
+    for (std::size_t i = 0; i < routed.size(); ++i) {
+      const int64_t t = collection.table_of(routed[i]);
+      routes.to[k][i].segment =
+          message.place(static_cast<int64_t>(routes.to[k][i].bags.size()),
+                        collection.layout(t).local_dim(static_cast<int>(k)),
+                        collection.table_config(t).table.mode == PoolingMode::max);
+    }
+    routes.floats_to[k] = message.floats();
+  }
+}
+
 }  // namespace
 
 OutgoingIds ShardedEmbeddingBagCollection::route_entries(const KeyedJaggedBatch& local_batch,
@@ -106,17 +123,7 @@ OutgoingIds ShardedEmbeddingBagCollection::route_entries(const KeyedJaggedBatch&
       for (int64_t b = 0; b < batch_size; ++b)
         if (outgoing.lengths[k][i][b] > 0) routes.to[k][i].bags.push_back(b);
   }
-  routes.floats_to.assign(ranks, 0);
-  for (int k = 0; k < ranks; ++k) {
-    detail::MessageLayout message;
-    for (int64_t i = 0; i < num_routed; ++i) {
-      const int64_t t = table_of(routed[i]);
-      routes.to[k][i].segment = message.place(static_cast<int64_t>(routes.to[k][i].bags.size()),
-                                              layouts_[t].local_dim(k),
-                                              configs_[t].table.mode == PoolingMode::max);
-    }
-    routes.floats_to[k] = message.floats();
-  }
+  lay_out_segments(*this, routed, routes);
   return outgoing;
 }
 
@@ -131,13 +138,12 @@ detail::ReceivedIds ShardedEmbeddingBagCollection::exchange_ids(OutgoingIds outg
   weights.to = std::move(outgoing.weights);
 
   const std::vector<int64_t> routed = routed_features();
-  const bool any_weighted = std::any_of(routed.begin(), routed.end(),
-                                        [&](int64_t f) { return features_[f].weighted; });
+  const bool any_weighted =
+      std::any_of(routed.begin(), routed.end(), [&](int64_t f) { return features_[f].weighted; });
   detail::ReceivedIds received;
   received.ints = ints.send(comm_);
   received.rows = rows.send(comm_);
-  received.weights =
-      any_weighted ? weights.send(comm_) : detail::nothing_received<float>(ranks);
+  received.weights = any_weighted ? weights.send(comm_) : detail::nothing_received<float>(ranks);
   return received;
 }
 

@@ -14,10 +14,10 @@ namespace rowshard::detail {
 struct OwnerBlock {
   std::vector<int64_t> indices;  // local rows
   std::vector<int64_t> bounds;
-  std::vector<float> weights;    // weighted features only
-  std::vector<int64_t> entries;  // each bag's non-padding entries, all owners
+  std::vector<float> weights;          // weighted features only
+  std::vector<int64_t> entries;        // each bag's non-padding entries, all owners
   std::vector<int64_t> max_positions;  // [bags, local dim], max features only
-  Segment segment;               // where its rows travel between us and the source
+  Segment segment;                     // where its rows travel between us and the source
 };
 
 struct SavedExchange {

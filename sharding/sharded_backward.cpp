@@ -80,8 +80,8 @@ ReceivedArrays<float> ShardedEmbeddingBagCollection::exchange_gradients(
       const int64_t width = route.segment.width;
       for (std::size_t j = 0; j < route.bags.size(); ++j) {
         const int64_t b = route.bags[j];
-        const float* g = grad_output.data() + b * total_dim() + column_offset(f) +
-                         layout.first_column(k);
+        const float* g =
+            grad_output.data() + b * total_dim() + column_offset(f) + layout.first_column(k);
         float* row = message + route.segment.offset + j * width;
         for (int64_t d = 0; d < width; ++d)
           row[d] = masked && saved.winner_rank[i][b * layout.dim() + d] != k ? 0.0f : g[d];

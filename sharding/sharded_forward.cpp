@@ -73,10 +73,10 @@ std::vector<int64_t> ShardedEmbeddingBagCollection::checked_bounds(
     for (int64_t f = 0; f < num_features(); ++f) {
       const int64_t first = bounds[f * batch_size];
       const int64_t end = bounds[(f + 1) * batch_size];
-      check_indices_in_range(message(kName, " feature '", features_[f].name, "' (table '",
-                                     features_[f].table, "')"),
-                             local_batch.values.subspan(first, end - first),
-                             configs_[table_of(f)].table.num_embeddings);
+      check_indices_in_range(
+          message(kName, " feature '", features_[f].name, "' (table '", features_[f].table, "')"),
+          local_batch.values.subspan(first, end - first),
+          configs_[table_of(f)].table.num_embeddings);
       if (features_[f].weighted && !local_batch.weights)
         throw InvalidArgument(message(kName, " feature '", features_[f].name,
                                       "': the feature is weighted but the batch "

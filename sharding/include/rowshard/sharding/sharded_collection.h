@@ -152,8 +152,7 @@ class ShardedEmbeddingBagCollection {
                                     detail::SavedExchange& saved) const;
   // Sends each owner its entries, each distinct id once per table when
   // deduplicating. Collective.
-  detail::ReceivedIds exchange_ids(detail::OutgoingIds outgoing,
-                                   const detail::RouteTable& routes);
+  detail::ReceivedIds exchange_ids(detail::OutgoingIds outgoing, const detail::RouteTable& routes);
   // Appends each owner's distinct rows per routed table to `rows_to`
   // ([owner]) and gives each entry's slot among them, [owner][routed feature].
   std::vector<std::vector<std::vector<int32_t>>> distinct_rows(
