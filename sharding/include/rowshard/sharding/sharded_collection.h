@@ -51,6 +51,7 @@ struct StepStats {
   int64_t ids_sent = 0;  // after deduplication
 };
 
+// Internal to sharding/ (saved_exchange.h, forward_messages.h).
 namespace detail {
 struct SavedExchange;
 struct RouteTable;
@@ -144,8 +145,9 @@ class ShardedEmbeddingBagCollection {
   // keep_for_backward, the result's `saved` is null and what only a
   // backward reads is dropped with the call.
   ShardedLookup pool(const KeyedJaggedBatch& local_batch, bool keep_for_backward);
-  // pool()'s phases, in order. Checks local_batch with every rank and gives
-  // its jagged bounds. Collective.
+  // pool()'s phases, in order (sharded_forward.cpp and forward_*.cpp).
+  // Checks local_batch with every rank and gives its jagged bounds.
+  // Collective.
   std::vector<int64_t> checked_bounds(const KeyedJaggedBatch& local_batch) const;
   // Source side: which owners each entry goes to; fills saved.routes.
   detail::OutgoingIds route_entries(const KeyedJaggedBatch& local_batch,
