@@ -2,6 +2,8 @@
 // the route its ids took, and each owner applies the fused optimizer to the
 // rows it holds.
 
+#include <numeric>
+
 #include "engine/bag_layout.h"
 #include "engine/backend.h"
 #include "engine/stopwatch.h"
@@ -56,26 +58,29 @@ ReceivedArrays<float> ShardedEmbeddingBagCollection::exchange_gradients(
   });
   const SavedExchange& saved = saved_of(lookup);
   const std::vector<int64_t> routed = routed_features();
-  // Each owner gets the gradient of the bags it pooled for us; a max bag's
-  // columns only where that owner's row won.
-  std::vector<float> flat;
-  std::vector<int64_t> counts(comm_.size(), 0);
+  // Each owner gets the gradient of the bags it pooled for us, where their
+  // partial results came from; a max bag's columns only where that owner's
+  // row won.
+  const std::vector<int64_t>& counts = saved.routes.floats_to;
+  std::vector<float> flat(std::accumulate(counts.begin(), counts.end(), int64_t{0}));
+  float* message = flat.data();
   for (int k = 0; k < comm_.size(); ++k) {
-    const std::size_t before = flat.size();
     for (std::size_t i = 0; i < routed.size(); ++i) {
       const int64_t f = routed[i];
       const ShardLayout& layout = layouts_[table_of(f)];
       const bool masked = !saved.winner_rank[i].empty();
-      const int64_t first = layout.first_column(k);
-      const int64_t width = layout.local_dim(k);
-      for (int64_t b : saved.routes[k][i].bags) {
-        const float* g = grad_output.data() + b * total_dim() + column_offset(f) + first;
+      const Route& route = saved.routes.to[k][i];
+      const int64_t width = route.segment.width;
+      for (std::size_t j = 0; j < route.bags.size(); ++j) {
+        const int64_t b = route.bags[j];
+        const float* g =
+            grad_output.data() + b * total_dim() + column_offset(f) + layout.first_column(k);
+        float* row = message + route.segment.offset + j * width;
         for (int64_t d = 0; d < width; ++d)
-          flat.push_back(masked && saved.winner_rank[i][b * layout.dim() + d] != k ? 0.0f
-                                                                                 : g[d]);
+          row[d] = masked && saved.winner_rank[i][b * layout.dim() + d] != k ? 0.0f : g[d];
       }
     }
-    counts[k] = static_cast<int64_t>(flat.size() - before);
+    message += counts[k];
   }
   return exchange<float>(comm_, flat, counts);
 }
@@ -94,7 +99,7 @@ std::vector<GradientSource> ShardedEmbeddingBagCollection::owner_sources(
       GradientSource source;
       source.batch = {block.indices, block.bounds, block.weights, shard.mode(),
                       shard.padding_idx().value_or(kNoPadding)};
-      source.grad_output = gradients.from(s).data() + block.reply_offset;
+      source.grad_output = gradients.from(s).data() + block.segment.offset;
       source.max_positions = block.max_positions.empty() ? nullptr : block.max_positions.data();
       source.stride = shard.embedding_dim();
       source.entries_per_bag = block.entries.data();

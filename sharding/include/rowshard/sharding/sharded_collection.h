@@ -51,8 +51,14 @@ struct StepStats {
   int64_t ids_sent = 0;  // after deduplication
 };
 
+// Internal to sharding/ (saved_exchange.h, forward_messages.h).
 namespace detail {
 struct SavedExchange;
+struct RouteTable;
+struct OutgoingIds;
+struct ReceivedIds;
+struct Replies;
+struct ReceivedReplies;
 }
 
 class ShardedEmbeddingBagCollection final : public EmbeddingCollection {
@@ -114,6 +120,33 @@ class ShardedEmbeddingBagCollection final : public EmbeddingCollection {
   // The exchange state forward() saved in `lookup`, if this collection made it.
   const detail::SavedExchange& saved_of(const CollectionLookup& lookup) const;
 
+  // pool()'s phases, in order (sharded_forward.cpp and forward_*.cpp).
+  // Checks local_batch with every rank and gives its jagged bounds.
+  // Collective.
+  std::vector<int64_t> agreed_bounds(const KeyedJaggedBatch& local_batch) const;
+  // Source side: which owners each entry goes to; fills saved.routes.
+  detail::OutgoingIds route_entries(const KeyedJaggedBatch& local_batch,
+                                    detail::SavedExchange& saved) const;
+  // Sends each owner its entries, each distinct id once per table when
+  // deduplicating. Collective.
+  detail::ReceivedIds exchange_ids(detail::OutgoingIds outgoing, const detail::RouteTable& routes);
+  // Appends each owner's distinct rows per routed table to `rows_to`
+  // ([owner]) and gives each entry's slot among them, [owner][routed feature].
+  std::vector<std::vector<std::vector<int32_t>>> distinct_rows(
+      const detail::OutgoingIds& outgoing, std::vector<std::vector<int64_t>>& rows_to);
+  // Owner side: each source's bags of each routed feature, over our shard.
+  void rebuild_blocks(const detail::ReceivedIds& received, detail::SavedExchange& saved) const;
+  // Owner side: pools the blocks; gives the replies to the sources.
+  detail::Replies pool_owned_rows(detail::SavedExchange& saved);
+  detail::ReceivedReplies exchange_replies(const detail::Replies& replies);
+  // Source side: adds the owners' partial results into `output` in rank
+  // order; records the winners of row-routed max features.
+  void reduce_replies(const detail::ReceivedReplies& replies,
+                      const std::vector<std::vector<int64_t>>& bag_entries,
+                      detail::SavedExchange& saved, float* output) const;
+  // Pools the data-parallel features into `output` on this rank's replica.
+  void pool_data_parallel(const KeyedJaggedBatch& local_batch, detail::SavedExchange& saved,
+                          Tensor& output) const;
   // Features whose ids travel (tables that are not data-parallel).
   std::vector<int64_t> routed_features() const;
   // The backward's exchange: each owner gets, from each source rank, the
