@@ -132,7 +132,8 @@ class CollectivePhase {
 
 // The communicator of every process of this job: MPI's world (size 1 when
 // the program was not started by mpirun). Initialises MPI on first use and
-// finalises it at exit.
+// finalises it at exit. Defined in rowshard::mpi (library rowshard_mpi), the
+// one part of rowshard that needs MPI.
 std::unique_ptr<Communicator> world_communicator();
 
 // A single-rank communicator that never leaves the process.
