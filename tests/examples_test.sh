@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # examples_test.sh SOURCE BUILD MPIEXEC: installs rowshard from BUILD into a
-# fresh prefix, builds examples/custom_trainer and examples/snippets (the
-# headers' and README's code examples) against it with
-# find_package(rowshard CONFIG) and -Wall -Wextra -Werror, as a strict
-# user's build would, and runs the trainer alone and on 2 ranks.
+# fresh prefix, builds examples/trainers and examples/snippets (the headers'
+# and README's code examples) against it with find_package(rowshard 1.0
+# CONFIG) and -Wall -Wextra -Werror, as a strict user's build would, then
+# runs the trainers: single-process, sharded on 2 ranks, and the server
+# restoring the sharded checkpoint into one process, which must score the
+# probe pairs to the bit as the sharded trainer did.
 set -euo pipefail
 source_dir=$1
 build_dir=$2
@@ -11,7 +13,7 @@ mpiexec=$3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cmake --install "$build_dir" --prefix "$work/prefix" >/dev/null
-for example in custom_trainer snippets; do
+for example in trainers snippets; do
   cmake -S "$source_dir/examples/$example" -B "$work/build-$example" -G Ninja \
     -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$work/prefix" \
     -DCMAKE_CXX_FLAGS="-Wall -Wextra -Werror" >/dev/null
@@ -21,6 +23,13 @@ for example in custom_trainer snippets; do
     exit 1
   fi
 done
-"$work/build-custom_trainer/custom_trainer" "$work/alone"
-"$mpiexec" -n 2 --oversubscribe "$work/build-custom_trainer/custom_trainer" "$work/two"
-echo "3 passed, 0 failed"
+trainers=$work/build-trainers
+"$trainers/single_process_trainer" "$work/one"
+"$mpiexec" -n 2 --oversubscribe "$trainers/sharded_trainer" "$work/two" | tee "$work/sharded.log"
+"$trainers/serve_from_checkpoint" "$work/two/ckpt-000300" | tee "$work/served.log"
+if ! diff <(grep '^probe' "$work/sharded.log") <(grep '^probe' "$work/served.log"); then
+  echo "the served scores differ from the sharded trainer's (above)"
+  exit 1
+fi
+[[ $(grep -c '^probe' "$work/served.log") -eq 6 ]] || { echo "the probe was not scored"; exit 1; }
+echo "4 passed, 0 failed"

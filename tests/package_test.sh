@@ -44,9 +44,10 @@ if [[ -s "$work/alone.log" ]]; then
   cat "$work/alone.log"
 fi
 
-# A single-process user needs no MPI.
-consumer=$work/single_process
-if ! cmake -S "$source_dir/tests/package/single_process" -B "$consumer" -G Ninja \
+# A single-process user needs no MPI: the example trainers without it build
+# the single-process trainer and the server, and not the sharded trainer.
+consumer=$work/trainers
+if ! cmake -S "$source_dir/examples/trainers" -B "$consumer" -G Ninja \
      -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
      -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON >"$work/consumer.log" 2>&1 ||
    ! cmake --build "$consumer" --verbose >>"$work/consumer.log" 2>&1; then
@@ -54,14 +55,19 @@ if ! cmake -S "$source_dir/tests/package/single_process" -B "$consumer" -G Ninja
   cat "$work/consumer.log"
 else
   mpi_pattern='libmpi|-lmpi|openmpi|mpich'
-  if grep -- '-o single_process ' "$work/consumer.log" | grep -E "$mpi_pattern"; then
-    fail "MPI is on the link line of a rowshard::engine + rowshard::io user (above)"
-  fi
-  if ldd "$consumer/single_process" | grep -E "$mpi_pattern"; then
-    fail "a rowshard::engine + rowshard::io user loads MPI (above)"
-  fi
-  saved=$("$consumer/single_process" "$work/ckpt")
-  [[ -f "$saved/MANIFEST.json" ]] || fail "the single-process checkpoint has no manifest"
+  for program in single_process_trainer serve_from_checkpoint; do
+    if grep -- "-o $program " "$work/consumer.log" | grep -E "$mpi_pattern"; then
+      fail "MPI is on the link line of $program, a rowshard::engine + rowshard::io user (above)"
+    fi
+    if ldd "$consumer/$program" | grep -E "$mpi_pattern"; then
+      fail "$program, a rowshard::engine + rowshard::io user, loads MPI (above)"
+    fi
+  done
+  [[ -e "$consumer/sharded_trainer" ]] && fail "the sharded trainer was built without MPI"
+  "$consumer/single_process_trainer" "$work/ckpt" >"$work/trained.log" ||
+    fail "the single-process trainer failed: $(cat "$work/trained.log")"
+  [[ -f "$work/ckpt/ckpt-000300/MANIFEST.json" ]] ||
+    fail "the single-process checkpoint has no manifest"
 fi
 
 # Without MPI: the MPI-free targets, and a clear refusal of COMPONENTS mpi.

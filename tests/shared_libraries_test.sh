@@ -3,8 +3,8 @@
 # libraries alone with -DBUILD_SHARED_LIBS=ON in their own build tree,
 # installs them, and checks each is librowshard_<layer>.so.1 (its SONAME)
 # with the usual links, that only librowshard_mpi needs MPI, and that users
-# link and run against them: the single-process one (engine + io, no MPI
-# loaded) and examples/custom_trainer (rowshard::rowshard).
+# link and run against them: the example trainers, single-process (engine +
+# io, no MPI loaded) and sharded (rowshard::rowshard).
 set -euo pipefail
 source_dir=$1
 build_dir=$2
@@ -48,23 +48,20 @@ build_user() {
     -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_CXX_FLAGS="-Wall -Wextra -Werror" \
     >"$work/$2.log" 2>&1 && cmake --build "$work/$2" >>"$work/$2.log" 2>&1
 }
-if ! build_user "$source_dir/tests/package/single_process" single_process; then
-  fail "the single-process user does not build against the shared libraries:"
-  cat "$work/single_process.log"
+if ! build_user "$source_dir/examples/trainers" trainers; then
+  fail "examples/trainers does not build against the shared libraries:"
+  cat "$work/trainers.log"
 else
-  ldd "$work/single_process/single_process" >"$work/single_process.ldd"
+  ldd "$work/trainers/single_process_trainer" >"$work/single_process.ldd"
   grep -q "librowshard_engine.so.1 => $lib/" "$work/single_process.ldd" ||
-    fail "the single-process user does not load $lib/librowshard_engine.so.1"
+    fail "the single-process trainer does not load $lib/librowshard_engine.so.1"
   if grep "$mpi_pattern" "$work/single_process.ldd"; then
-    fail "the single-process user loads MPI (above)"
+    fail "the single-process trainer loads MPI (above)"
   fi
-  "$work/single_process/single_process" "$work/ckpt" >/dev/null
-fi
-if ! build_user "$source_dir/examples/custom_trainer" custom_trainer; then
-  fail "examples/custom_trainer does not build against the shared libraries:"
-  cat "$work/custom_trainer.log"
-else
-  "$work/custom_trainer/custom_trainer" "$work/trainer" >/dev/null
+  "$work/trainers/single_process_trainer" "$work/ckpt" >/dev/null ||
+    fail "the single-process trainer fails on the shared libraries"
+  "$work/trainers/sharded_trainer" "$work/sharded" >/dev/null ||
+    fail "the sharded trainer fails on the shared libraries"
 fi
 
 echo "$failures failed"
