@@ -17,9 +17,9 @@
 #include <random>
 
 #include "bench/command_line.h"
+#include "engine/stopwatch.h"
 #include "rowshard/engine/embedding_bag_collection.h"
 #include "rowshard/engine/error.h"
-#include "engine/stopwatch.h"
 #include "rowshard/io/checkpoint/save.h"
 #include "rowshard/io/pretrained.h"
 
@@ -31,8 +31,8 @@ using namespace rowshard;
 // dd's figure for writing `bytes` to `path` and fsyncing it.
 double dd_write_bytes_per_second(const std::filesystem::path& path, int64_t bytes) {
   const int64_t megabytes = bytes >> 20;
-  const std::string command = message("dd if=/dev/zero of=", path.string(), " bs=1M count=",
-                                      megabytes, " conv=fsync 2>&1");
+  const std::string command =
+      message("dd if=/dev/zero of=", path.string(), " bs=1M count=", megabytes, " conv=fsync 2>&1");
   const auto start = SteadyClock::now();
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) throw IoError("cannot run dd");
@@ -68,12 +68,12 @@ int main(int argc, char** argv) {
   std::string directory;
   int64_t rows = 0, dim = 0, lookups = 0;
   po::options_description options("usage: checkpoint-bench [OPTIONS]\noptions");
-  options.add_options()("help", "show this help")
-      ("dir", po::value(&directory)->default_value("/tmp/rowshard-checkpoint-bench"),
-       "where to write (same disk as the checkpoints you care about)")
-      ("rows", po::value(&rows)->default_value(4'000'000), "table rows")
-      ("dim", po::value(&dim)->default_value(64), "table dim (f32)")
-      ("lookups", po::value(&lookups)->default_value(4096), "ids in the first lookup batch");
+  options.add_options()("help", "show this help")(
+      "dir", po::value(&directory)->default_value("/tmp/rowshard-checkpoint-bench"),
+      "where to write (same disk as the checkpoints you care about)")(
+      "rows", po::value(&rows)->default_value(4'000'000), "table rows")(
+      "dim", po::value(&dim)->default_value(64), "table dim (f32)")(
+      "lookups", po::value(&lookups)->default_value(4096), "ids in the first lookup batch");
   try {
     if (!bench::parse_command_line(argc, argv, options)) return 0;
     const std::filesystem::path root = directory;
@@ -96,8 +96,7 @@ int main(int argc, char** argv) {
 
     // from_pretrained of the saved table, frozen, and its first lookup batch,
     // first with the file only on disk, then with it in the page cache.
-    const std::filesystem::path table_file =
-        saved / "table" / message("weight.0-", rows, ".bin");
+    const std::filesystem::path table_file = saved / "table" / message("weight.0-", rows, ".bin");
     std::mt19937_64 rng(1);
     std::vector<int64_t> ids(lookups);
     for (int64_t& id : ids) id = static_cast<int64_t>(rng() % rows);
@@ -119,16 +118,21 @@ int main(int argc, char** argv) {
     const double warm_read = read_whole_seconds(table_file);
     const double warm_lookup = first_lookup_seconds();
 
-    nlohmann::ordered_json result = {
-        {"bench", "checkpoint"}, {"rows", rows}, {"dim", dim},
-        {"table_bytes", table_bytes}, {"dd_write_mb_per_s", dd_speed / 1e6},
-        {"save_seconds", save_seconds}, {"save_mb_per_s", save_speed / 1e6},
-        {"save_vs_dd", save_speed / dd_speed},
-        {"lookups", lookups},
-        {"cold_first_lookup_seconds", cold_lookup}, {"cold_read_whole_seconds", cold_read},
-        {"cold_lookup_vs_read", cold_lookup / cold_read},
-        {"warm_first_lookup_seconds", warm_lookup}, {"warm_read_whole_seconds", warm_read},
-        {"warm_lookup_vs_read", warm_lookup / warm_read}};
+    nlohmann::ordered_json result = {{"bench", "checkpoint"},
+                                     {"rows", rows},
+                                     {"dim", dim},
+                                     {"table_bytes", table_bytes},
+                                     {"dd_write_mb_per_s", dd_speed / 1e6},
+                                     {"save_seconds", save_seconds},
+                                     {"save_mb_per_s", save_speed / 1e6},
+                                     {"save_vs_dd", save_speed / dd_speed},
+                                     {"lookups", lookups},
+                                     {"cold_first_lookup_seconds", cold_lookup},
+                                     {"cold_read_whole_seconds", cold_read},
+                                     {"cold_lookup_vs_read", cold_lookup / cold_read},
+                                     {"warm_first_lookup_seconds", warm_lookup},
+                                     {"warm_read_whole_seconds", warm_read},
+                                     {"warm_lookup_vs_read", warm_lookup / warm_read}};
     std::printf("%s\n", result.dump().c_str());
     std::filesystem::remove_all(root);
     return 0;

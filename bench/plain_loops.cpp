@@ -37,9 +37,8 @@ void rewrite_rows(std::span<float> values, int64_t dim, std::span<const int64_t>
   {
     const int threads = omp_get_num_threads();
     const int t = omp_get_thread_num();
-    const std::span<const int64_t> mine =
-        rows.subspan(rows.size() * t / threads,
-                     rows.size() * (t + 1) / threads - rows.size() * t / threads);
+    const std::span<const int64_t> mine = rows.subspan(
+        rows.size() * t / threads, rows.size() * (t + 1) / threads - rows.size() * t / threads);
     for (std::size_t i = 0; i < mine.size(); ++i) {
       cpu::prefetch_update_ahead(
           mine, i, row_bytes, [&](int64_t row) { return &values[row * dim]; }, [](int64_t) {});

@@ -22,15 +22,15 @@
 #include <iostream>
 #include <random>
 
+#include <nlohmann/json.hpp>
 #include "bench/command_line.h"
 #include "bench/workload.h"
-#include <nlohmann/json.hpp>
 
+#include "engine/stopwatch.h"
 #include "rowshard/engine/cpu_level.h"
 #include "rowshard/engine/embedding_bag_collection.h"
 #include "rowshard/engine/error.h"
 #include "rowshard/engine/malloc_tuning.h"
-#include "engine/stopwatch.h"
 #include "rowshard/io/npy/npy_file.h"
 #include "rowshard/sharding/sharded_collection.h"
 
@@ -121,8 +121,8 @@ int run(const Settings& s) {
   std::vector<int64_t> values;
   int64_t unique_rows = 0;
   for (int64_t t = 0; t < s.tables; ++t) {
-    std::vector<int64_t> ids = bench::generate_ids(s.rows, per_table, distribution,
-                                                   (s.seed * 1000 + t) * 1000 + rank);
+    std::vector<int64_t> ids =
+        bench::generate_ids(s.rows, per_table, distribution, (s.seed * 1000 + t) * 1000 + rank);
     unique_rows += count_distinct(ids);
     if (!s.write_ids.empty() && rank == 0) {
       std::filesystem::create_directories(s.write_ids);
@@ -130,8 +130,8 @@ int run(const Settings& s) {
       for (int64_t b = 0; b < s.batch; ++b) offsets[b] = b * s.pooling_factor;
       npy::write(message(s.write_ids, "/indices_t", t, ".npy"), npy::ElementType::int64,
                  {per_table}, ids.data());
-      npy::write(message(s.write_ids, "/offsets_t", t, ".npy"), npy::ElementType::int64,
-                 {s.batch}, offsets.data());
+      npy::write(message(s.write_ids, "/offsets_t", t, ".npy"), npy::ElementType::int64, {s.batch},
+                 offsets.data());
     }
     values.insert(values.end(), ids.begin(), ids.end());
   }
@@ -168,17 +168,28 @@ int run(const Settings& s) {
   const double lookups = static_cast<double>(per_table * s.tables);
 
   nlohmann::ordered_json result = {
-      {"engine", "rowshard"}, {"op", s.op}, {"rows", s.rows}, {"dim", s.dim},
-      {"batch", s.batch}, {"pooling_factor", s.pooling_factor}, {"tables", s.tables},
-      {"mode", s.mode}, {"dtype", s.dtype}, {"stochastic_rounding", s.stochastic_rounding},
+      {"engine", "rowshard"},
+      {"op", s.op},
+      {"rows", s.rows},
+      {"dim", s.dim},
+      {"batch", s.batch},
+      {"pooling_factor", s.pooling_factor},
+      {"tables", s.tables},
+      {"mode", s.mode},
+      {"dtype", s.dtype},
+      {"stochastic_rounding", s.stochastic_rounding},
       {"dist", distribution.name()},
-      {"threads", s.threads}, {"cpu_level", cpu_level_name(cpu_level())},
-      {"repeat", s.repeat}, {"seconds_median", median},
-      {"seconds_min", sorted.front()}, {"seconds_max", sorted.back()},
+      {"threads", s.threads},
+      {"cpu_level", cpu_level_name(cpu_level())},
+      {"repeat", s.repeat},
+      {"seconds_median", median},
+      {"seconds_min", sorted.front()},
+      {"seconds_max", sorted.back()},
       {"seconds_all", seconds},
       {"mlookups_per_s", lookups / median / 1e6},
       {"gb_per_s", lookups * static_cast<double>(s.dim * dtype_size(dtype)) / median / 1e9},
-      {"unique_rows_per_step", unique_rows}, {"peak_rss_mb", peak_rss_mb()},
+      {"unique_rows_per_step", unique_rows},
+      {"peak_rss_mb", peak_rss_mb()},
       {"build_seconds", build_seconds}};
   if (sharded) {
     auto stat = [&](auto field) {
@@ -207,31 +218,30 @@ int main(int argc, char** argv) {
   keep_freed_memory_for_reuse();
   Settings s;
   po::options_description options("usage: rowshard-bench [OPTIONS]\noptions");
-  options.add_options()
-      ("help", "show this help")
-      ("rows", po::value(&s.rows)->default_value(1'000'000), "rows per table")
-      ("dim", po::value(&s.dim)->default_value(64), "embedding dim")
-      ("batch", po::value(&s.batch)->default_value(16384), "bags per feature")
-      ("pooling-factor", po::value(&s.pooling_factor)->default_value(40), "ids per bag")
-      ("tables", po::value(&s.tables)->default_value(1), "tables, one feature each")
-      ("mode", po::value(&s.mode)->default_value("sum"), "sum | mean | max")
-      ("dtype", po::value(&s.dtype)->default_value("f32"), "f32 | f16 | bf16")
-      ("stochastic-rounding", po::bool_switch(&s.stochastic_rounding),
-       "f16 / bf16: round updated rows stochastically, not to nearest even")
-      ("dist", po::value(&s.dist)->default_value("uniform"), "uniform | zipf:ALPHA")
-      ("op", po::value(&s.op)->default_value("forward"), "forward | train")
-      ("threads", po::value(&s.threads)->default_value(omp_get_num_procs()), "OpenMP threads")
-      ("seed", po::value(&s.seed)->default_value(1), "seed of ids and weights")
-      ("repeat", po::value(&s.repeat)->default_value(5), "timed steps")
-      ("write-ids", po::value(&s.write_ids)->default_value(""), "save the batch as .npy here")
-      ("sharding", po::value(&s.sharding)->default_value("none"),
-       "none | row_wise | row_wise_cyclic | table_wise | column_wise | data_parallel\n"
-       "(sharded ones under mpirun)")
-      ("no-dedup", po::bool_switch(&s.no_dedup), "send every id, not every distinct id");
+  options.add_options()("help", "show this help")(
+      "rows", po::value(&s.rows)->default_value(1'000'000), "rows per table")(
+      "dim", po::value(&s.dim)->default_value(64), "embedding dim")(
+      "batch", po::value(&s.batch)->default_value(16384), "bags per feature")(
+      "pooling-factor", po::value(&s.pooling_factor)->default_value(40), "ids per bag")(
+      "tables", po::value(&s.tables)->default_value(1), "tables, one feature each")(
+      "mode", po::value(&s.mode)->default_value("sum"), "sum | mean | max")(
+      "dtype", po::value(&s.dtype)->default_value("f32"), "f32 | f16 | bf16")(
+      "stochastic-rounding", po::bool_switch(&s.stochastic_rounding),
+      "f16 / bf16: round updated rows stochastically, not to nearest even")(
+      "dist", po::value(&s.dist)->default_value("uniform"), "uniform | zipf:ALPHA")(
+      "op", po::value(&s.op)->default_value("forward"), "forward | train")(
+      "threads", po::value(&s.threads)->default_value(omp_get_num_procs()), "OpenMP threads")(
+      "seed", po::value(&s.seed)->default_value(1), "seed of ids and weights")(
+      "repeat", po::value(&s.repeat)->default_value(5), "timed steps")(
+      "write-ids", po::value(&s.write_ids)->default_value(""), "save the batch as .npy here")(
+      "sharding", po::value(&s.sharding)->default_value("none"),
+      "none | row_wise | row_wise_cyclic | table_wise | column_wise | data_parallel\n"
+      "(sharded ones under mpirun)")("no-dedup", po::bool_switch(&s.no_dedup),
+                                     "send every id, not every distinct id");
   try {
     if (!bench::parse_command_line(argc, argv, options)) return 0;
-    if (s.rows < 1 || s.dim < 1 || s.batch < 1 || s.pooling_factor < 0 ||
-        s.tables < 1 || s.threads < 1 || s.repeat < 1)
+    if (s.rows < 1 || s.dim < 1 || s.batch < 1 || s.pooling_factor < 0 || s.tables < 1 ||
+        s.threads < 1 || s.repeat < 1)
       throw InvalidArgument("sizes, threads and repeat must be positive");
     return run(s);
   } catch (const std::exception& error) {

@@ -37,10 +37,10 @@
 #include "bench/workload.h"
 #include "engine/cpu/backward.h"
 #include "engine/cpu/pooling.h"
+#include "engine/stopwatch.h"
 #include "rowshard/engine/embedding_bag.h"
 #include "rowshard/engine/error.h"
 #include "rowshard/engine/malloc_tuning.h"
-#include "engine/stopwatch.h"
 #include "rowshard/engine/optimizers/rowwise_adagrad.h"
 #include "rowshard/engine/row_storage.h"
 
@@ -136,8 +136,7 @@ int run(const Settings& s) {
       plain_forward = seconds_of([&] { checksum += bench::gather_rows(plain_rows(), s.dim, ids); });
       plain_gradient =
           seconds_of([&] { checksum += bench::gather_rows(grad_output, s.dim, bags_by_row); });
-      plain_update =
-          seconds_of([&] { bench::rewrite_rows(plain_rows(), s.dim, touched_rows); });
+      plain_update = seconds_of([&] { bench::rewrite_rows(plain_rows(), s.dim, touched_rows); });
     }
     if (i == 0) continue;  // warm-up
     seconds["forward"].push_back(forward);
@@ -154,11 +153,10 @@ int run(const Settings& s) {
   }
   volatile float keep = checksum;  // the plain loops' reads are used
   (void)keep;
-  nlohmann::ordered_json result = {
-      {"rows", s.rows}, {"dim", s.dim}, {"batch", s.batch},
-      {"pooling_factor", s.pooling_factor}, {"dist", s.dist}, {"dtype", s.dtype},
-      {"threads", s.threads},
-      {"repeat", s.repeat}};
+  nlohmann::ordered_json result = {{"rows", s.rows},       {"dim", s.dim},
+                                   {"batch", s.batch},     {"pooling_factor", s.pooling_factor},
+                                   {"dist", s.dist},       {"dtype", s.dtype},
+                                   {"threads", s.threads}, {"repeat", s.repeat}};
   std::map<std::string, double> medians;
   for (const char* phase : {"forward", "plan", "gradient", "backward", "step", "plain_forward",
                             "plain_gradient", "plain_update", "plain_step"}) {
@@ -168,8 +166,7 @@ int run(const Settings& s) {
     medians[phase] = times[times.size() / 2];
     result[phase] = {{"median", medians[phase]}, {"min", times.front()}};
   }
-  result["update"] = {
-      {"median", medians["backward"] - medians["plan"] - medians["gradient"]}};
+  result["update"] = {{"median", medians["backward"] - medians["plan"] - medians["gradient"]}};
   std::cout << result.dump() << "\n";
   return 0;
 }
@@ -180,17 +177,16 @@ int main(int argc, char** argv) {
   keep_freed_memory_for_reuse();
   Settings s;
   po::options_description options("usage: step-phases [OPTIONS]\noptions");
-  options.add_options()
-      ("help", "show this help")
-      ("rows", po::value(&s.rows)->default_value(4'000'000), "rows of the table")
-      ("dim", po::value(&s.dim)->default_value(64), "embedding dim")
-      ("batch", po::value(&s.batch)->default_value(65536), "bags")
-      ("pooling-factor", po::value(&s.pooling_factor)->default_value(40), "ids per bag")
-      ("dist", po::value(&s.dist)->default_value("uniform"), "uniform | zipf:ALPHA")
-      ("dtype", po::value(&s.dtype)->default_value("f32"), "f32 | f16 | bf16 (table storage)")
-      ("threads", po::value(&s.threads)->default_value(omp_get_num_procs()), "OpenMP threads")
-      ("seed", po::value(&s.seed)->default_value(1), "seed of ids and weights")
-      ("repeat", po::value(&s.repeat)->default_value(11), "timed repetitions");
+  options.add_options()("help", "show this help")(
+      "rows", po::value(&s.rows)->default_value(4'000'000), "rows of the table")(
+      "dim", po::value(&s.dim)->default_value(64), "embedding dim")(
+      "batch", po::value(&s.batch)->default_value(65536), "bags")(
+      "pooling-factor", po::value(&s.pooling_factor)->default_value(40), "ids per bag")(
+      "dist", po::value(&s.dist)->default_value("uniform"), "uniform | zipf:ALPHA")(
+      "dtype", po::value(&s.dtype)->default_value("f32"), "f32 | f16 | bf16 (table storage)")(
+      "threads", po::value(&s.threads)->default_value(omp_get_num_procs()), "OpenMP threads")(
+      "seed", po::value(&s.seed)->default_value(1), "seed of ids and weights")(
+      "repeat", po::value(&s.repeat)->default_value(11), "timed repetitions");
   try {
     if (!bench::parse_command_line(argc, argv, options)) return 0;
     if (s.rows < 1 || s.dim < 1 || s.batch < 1 || s.pooling_factor < 0 || s.threads < 1 ||

@@ -31,8 +31,7 @@ std::string IdDistribution::name() const {
   return zipf_alpha == 0.0 ? "uniform" : message("zipf:", zipf_alpha);
 }
 
-std::vector<int64_t> generate_ids(int64_t rows, int64_t count,
-                                  const IdDistribution& distribution,
+std::vector<int64_t> generate_ids(int64_t rows, int64_t count, const IdDistribution& distribution,
                                   uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<int64_t> ids(count);

@@ -25,8 +25,7 @@ struct IdDistribution {
 };
 
 // B * L ids in [0, rows) for one table, deterministic in `seed`.
-std::vector<int64_t> generate_ids(int64_t rows, int64_t count,
-                                  const IdDistribution& distribution,
+std::vector<int64_t> generate_ids(int64_t rows, int64_t count, const IdDistribution& distribution,
                                   uint64_t seed);
 
 }  // namespace rowshard::bench

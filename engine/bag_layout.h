@@ -34,16 +34,14 @@ static uint64_t largest_unsigned_id(std::span<const int64_t> ids, int64_t* copy)
 }
 
 // Throws OutOfRange for the first index outside [0, num_rows).
-void check_indices_in_range(std::string_view owner,
-                            std::span<const int64_t> indices,
+void check_indices_in_range(std::string_view owner, std::span<const int64_t> indices,
                             int64_t num_rows);
 
 // check_indices_in_range and a copy of `indices` to `copy` (as long) in
 // one parallel pass: a step's ids are read once, not twice. On error `copy`
 // holds an unspecified part of them.
-void copy_indices_in_range(std::string_view owner,
-                           std::span<const int64_t> indices, int64_t num_rows,
-                           int64_t* copy);
+void copy_indices_in_range(std::string_view owner, std::span<const int64_t> indices,
+                           int64_t num_rows, int64_t* copy);
 
 // The bag boundaries of `input`: B + 1 non-decreasing positions into the
 // flattened indices, bag b covering [bounds[b], bounds[b + 1]). Checks the
@@ -54,11 +52,11 @@ std::vector<int64_t> bag_bounds(std::string_view owner, const BagInput& input,
 
 // Throws InvalidArgument unless `actual` equals `expected`; `what` names the
 // array ("grad_output").
-void check_shape(std::string_view owner, std::string_view what,
-                 const Shape& actual, const Shape& expected);
+void check_shape(std::string_view owner, std::string_view what, const Shape& actual,
+                 const Shape& expected);
 
 // Throws InvalidArgument unless `values` holds exactly `expected` elements.
-void check_length(std::string_view owner, std::string_view what,
-                  std::size_t values, int64_t expected);
+void check_length(std::string_view owner, std::string_view what, std::size_t values,
+                  int64_t expected);
 
 }  // namespace rowshard

@@ -18,12 +18,9 @@ constexpr CpuLevel kLevels[] = {CpuLevel::baseline, CpuLevel::avx2, CpuLevel::av
 // operating system saves the AVX and AVX-512 registers.
 bool cpu_has(CpuLevel level) {
   switch (level) {
-    case CpuLevel::baseline:
-      return true;
-    case CpuLevel::avx2:
-      return __builtin_cpu_supports("x86-64-v3");
-    case CpuLevel::avx512:
-      return __builtin_cpu_supports("x86-64-v4");
+    case CpuLevel::baseline: return true;
+    case CpuLevel::avx2: return __builtin_cpu_supports("x86-64-v3");
+    case CpuLevel::avx512: return __builtin_cpu_supports("x86-64-v4");
   }
   return false;
 }
@@ -53,12 +50,9 @@ std::atomic<CpuLevel>& level_in_use() {
 
 std::string_view cpu_level_name(CpuLevel level) {
   switch (level) {
-    case CpuLevel::baseline:
-      return "baseline";
-    case CpuLevel::avx2:
-      return "avx2";
-    case CpuLevel::avx512:
-      return "avx512";
+    case CpuLevel::baseline: return "baseline";
+    case CpuLevel::avx2: return "avx2";
+    case CpuLevel::avx512: return "avx512";
   }
   return "unknown";
 }
@@ -97,12 +91,9 @@ namespace cpu {
 
 const Kernels& kernels() {
   switch (cpu_level()) {
-    case CpuLevel::baseline:
-      return baseline::kKernels;
-    case CpuLevel::avx2:
-      return avx2::kKernels;
-    case CpuLevel::avx512:
-      return avx512::kKernels;
+    case CpuLevel::baseline: return baseline::kKernels;
+    case CpuLevel::avx2: return avx2::kKernels;
+    case CpuLevel::avx512: return avx512::kKernels;
   }
   return baseline::kKernels;
 }

@@ -2,25 +2,22 @@
 
 #include <numeric>
 
-#include "engine/bag_layout.h"
 #include "engine/backend.h"
+#include "engine/bag_layout.h"
 
 namespace rowshard {
 
-Embedding::Embedding(EmbeddingOptions options)
-    : Table("Embedding", std::move(options)) {}
+Embedding::Embedding(EmbeddingOptions options) : Table("Embedding", std::move(options)) {}
 
 Embedding::Embedding(EmbeddingOptions options, RowStorage weights, bool freeze)
     : Table("Embedding", std::move(options), std::move(weights), freeze) {}
 
-Embedding Embedding::from_pretrained(RowStorage weights,
-                                     EmbeddingOptions options, bool freeze) {
+Embedding Embedding::from_pretrained(RowStorage weights, EmbeddingOptions options, bool freeze) {
   return Embedding(std::move(options), std::move(weights), freeze);
 }
 
 Lookup Embedding::forward(const IndexInput& input) {
-  check_length(owner(), "indices", input.indices.size(),
-               element_count(input.shape));
+  check_length(owner(), "indices", input.indices.size(), element_count(input.shape));
   prepare_rows(input.indices);
 
   Lookup lookup;
@@ -38,11 +35,8 @@ Lookup Embedding::forward(const IndexInput& input) {
   return lookup;
 }
 
-Tensor embedding(const IndexInput& input, RowStorage weights,
-                 EmbeddingOptions options) {
-  return Embedding::from_pretrained(std::move(weights), std::move(options))
-      .forward(input)
-      .output;
+Tensor embedding(const IndexInput& input, RowStorage weights, EmbeddingOptions options) {
+  return Embedding::from_pretrained(std::move(weights), std::move(options)).forward(input).output;
 }
 
 }  // namespace rowshard

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "engine/bag_layout.h"
 #include "engine/backend.h"
+#include "engine/bag_layout.h"
 #include "engine/lookup_state.h"
 #include "rowshard/engine/error.h"
 
@@ -25,24 +25,23 @@ EmbeddingBagCollection::EmbeddingBagCollection(std::vector<CollectionTableConfig
   for (int64_t t = 0; t < num_tables(); ++t) {
     const CollectionTableConfig& config = table_config(t);
     tables_.emplace_back(config.table);
-    optimizers_.push_back(make_optimizer(config.optimizer, config.table.num_embeddings,
-                                         config.table.embedding_dim));
+    optimizers_.push_back(
+        make_optimizer(config.optimizer, config.table.num_embeddings, config.table.embedding_dim));
     layouts_.emplace_back(ShardingKind::row_wise, RowPlacement::contiguous, 0,
                           config.table.num_embeddings, config.table.embedding_dim, 1);
   }
 }
 
-std::span<const int64_t> EmbeddingBagCollection::feature_ids(
-    const KeyedJaggedBatch& batch, std::span<const int64_t> bounds,
-    int64_t f) const {
+std::span<const int64_t> EmbeddingBagCollection::feature_ids(const KeyedJaggedBatch& batch,
+                                                             std::span<const int64_t> bounds,
+                                                             int64_t f) const {
   const int64_t first = bounds[f * batch.batch_size];
   return batch.values.subspan(first, bounds[(f + 1) * batch.batch_size] - first);
 }
 
 bool EmbeddingBagCollection::any_max_norm() const {
-  return std::any_of(tables_.begin(), tables_.end(), [](const EmbeddingBag& t) {
-    return t.options().max_norm.has_value();
-  });
+  return std::any_of(tables_.begin(), tables_.end(),
+                     [](const EmbeddingBag& t) { return t.options().max_norm.has_value(); });
 }
 
 void EmbeddingBagCollection::renormalize(const KeyedJaggedBatch& batch,
@@ -51,9 +50,9 @@ void EmbeddingBagCollection::renormalize(const KeyedJaggedBatch& batch,
     tables_[table_of(f)].renormalize(feature_ids(batch, bounds, f));
 }
 
-void EmbeddingBagCollection::pool(const KeyedJaggedBatch& batch,
-                                  std::span<const int64_t> bounds, int64_t* id_copy,
-                                  Tensor& output, std::vector<int64_t>& max_positions) {
+void EmbeddingBagCollection::pool(const KeyedJaggedBatch& batch, std::span<const int64_t> bounds,
+                                  int64_t* id_copy, Tensor& output,
+                                  std::vector<int64_t>& max_positions) {
   // max_norm writes rows, so then every id is checked (and copied) before
   // any is read. Otherwise only the output is written, and the kernels
   // check (and copy) each run's ids as they go.
@@ -63,8 +62,7 @@ void EmbeddingBagCollection::pool(const KeyedJaggedBatch& batch,
       const std::span<const int64_t> ids = feature_ids(batch, bounds, f);
       const int64_t rows = tables_[table_of(f)].num_embeddings();
       if (id_copy != nullptr)
-        copy_indices_in_range(feature_owner(f), ids, rows,
-                              id_copy + bounds[f * batch.batch_size]);
+        copy_indices_in_range(feature_owner(f), ids, rows, id_copy + bounds[f * batch.batch_size]);
       else
         check_indices_in_range(feature_owner(f), ids, rows);
     }
@@ -74,9 +72,8 @@ void EmbeddingBagCollection::pool(const KeyedJaggedBatch& batch,
   const int64_t batch_size = batch.batch_size;
   output.shape = {batch_size, total_dim()};
   output.values.resize(batch_size * total_dim());
-  const bool any_max = std::any_of(tables_.begin(), tables_.end(), [](const auto& t) {
-    return t.mode() == PoolingMode::max;
-  });
+  const bool any_max = std::any_of(tables_.begin(), tables_.end(),
+                                   [](const auto& t) { return t.mode() == PoolingMode::max; });
   if (any_max) max_positions.resize(output.values.size());
 
   std::vector<PoolingTask> tasks;
@@ -85,8 +82,8 @@ void EmbeddingBagCollection::pool(const KeyedJaggedBatch& batch,
     PoolingTask task;
     task.weights = &table.weights();
     task.batch = {batch.values, bounds.subspan(f * batch_size, batch_size + 1),
-                  feature(f).weighted ? *batch.weights : std::span<const float>(),
-                  table.mode(), table.padding_idx().value_or(kNoPadding)};
+                  feature(f).weighted ? *batch.weights : std::span<const float>(), table.mode(),
+                  table.padding_idx().value_or(kNoPadding)};
     task.output = output.values.data() + column_offset(f);
     if (table.mode() == PoolingMode::max)
       task.max_positions = max_positions.data() + column_offset(f);
@@ -137,12 +134,11 @@ std::vector<GradientSource> EmbeddingBagCollection::gradient_sources(
   for (int64_t f = 0; f < num_features(); ++f) {
     if (table_of(f) != table) continue;
     GradientSource source;
-    source.batch = {lookup.values,
-                    std::span(lookup.bounds)
-                        .subspan(f * lookup.batch_size, lookup.batch_size + 1),
-                    feature(f).weighted ? std::span<const float>(lookup.weights)
-                                          : std::span<const float>(),
-                    t.mode(), t.padding_idx().value_or(kNoPadding)};
+    source.batch = {
+        lookup.values,
+        std::span(lookup.bounds).subspan(f * lookup.batch_size, lookup.batch_size + 1),
+        feature(f).weighted ? std::span<const float>(lookup.weights) : std::span<const float>(),
+        t.mode(), t.padding_idx().value_or(kNoPadding)};
     source.grad_output = grad_output.data() + column_offset(f);
     if (t.mode() == PoolingMode::max)
       source.max_positions = lookup.max_positions.data() + column_offset(f);

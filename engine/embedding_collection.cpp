@@ -82,8 +82,9 @@ std::vector<int64_t> EmbeddingCollection::checked_bounds(const KeyedJaggedBatch&
 
 const detail::LookupState& EmbeddingCollection::state_of(const CollectionLookup& lookup) const {
   if (!lookup.saved || lookup.saved->collection != this)
-    throw InvalidArgument(message(kind_, ": this lookup was not made by this collection's "
-                                         "forward(); step() needs the collection's own lookup"));
+    throw InvalidArgument(message(kind_,
+                                  ": this lookup was not made by this collection's "
+                                  "forward(); step() needs the collection's own lookup"));
   return *lookup.saved;
 }
 

@@ -14,8 +14,7 @@ std::string error_text(const std::exception& error) {
 }
 
 void assertion_failed(const char* condition, const char* file, int line) {
-  std::fprintf(stderr, "rowshard internal error: %s failed at %s:%d\n",
-               condition, file, line);
+  std::fprintf(stderr, "rowshard internal error: %s failed at %s:%d\n", condition, file, line);
   std::abort();
 }
 

@@ -30,8 +30,8 @@ double row_norm(const Element* row, int64_t dim, double norm_type) {
 
 }  // namespace
 
-void renormalize_rows(RowStorage& weights, std::span<const int64_t> indices,
-                      double max_norm, double norm_type) {
+void renormalize_rows(RowStorage& weights, std::span<const int64_t> indices, double max_norm,
+                      double norm_type) {
   std::vector<int64_t> distinct(indices.begin(), indices.end());
   std::sort(distinct.begin(), distinct.end());
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
@@ -44,12 +44,10 @@ void renormalize_rows(RowStorage& weights, std::span<const int64_t> indices,
       Element* row = weights.mutable_row<Element>(distinct[i]);
       // PyTorch computes the norm in the row's precision but the scale in
       // double, then multiplies in the row's precision.
-      const double norm =
-          static_cast<float>(row_norm(row, dim, norm_type));
+      const double norm = static_cast<float>(row_norm(row, dim, norm_type));
       if (norm <= max_norm) continue;
       const auto scale = static_cast<float>(max_norm / (norm + 1e-7));
-      for (int64_t d = 0; d < dim; ++d)
-        row[d] = from_float<Element>(to_float(row[d]) * scale);
+      for (int64_t d = 0; d < dim; ++d) row[d] = from_float<Element>(to_float(row[d]) * scale);
     }
   });
 }

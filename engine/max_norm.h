@@ -14,7 +14,7 @@
 namespace rowshard {
 
 // `indices` must all be in [0, weights.num_rows()); weights must be writable.
-void renormalize_rows(RowStorage& weights, std::span<const int64_t> indices,
-                      double max_norm, double norm_type);
+void renormalize_rows(RowStorage& weights, std::span<const int64_t> indices, double max_norm,
+                      double norm_type);
 
 }  // namespace rowshard

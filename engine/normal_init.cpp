@@ -28,9 +28,7 @@ constexpr uint64_t kElementsPerGroup = 2 * kDrawsPerGroup;
 using Draws = Eigen::Array<float, kDrawsPerGroup, 1>;
 
 // Uniform in (0, 1]: the top 24 bits, shifted off zero so log() is finite.
-float unit_open_zero(uint64_t bits) {
-  return (static_cast<float>(bits >> 40) + 1.0f) * 0x1.0p-24f;
-}
+float unit_open_zero(uint64_t bits) { return (static_cast<float>(bits >> 40) + 1.0f) * 0x1.0p-24f; }
 
 // Elements [group * 32, group * 32 + 32) into out.
 void normal_group(uint64_t seed, uint64_t group, float* out) {
@@ -41,7 +39,7 @@ void normal_group(uint64_t seed, uint64_t group, float* out) {
     u2[k] = unit_open_zero(counter_hash(seed, 2 * draw + 1));
   }
   const Draws radius = (-2.0f * u1.log()).sqrt();
-  const Draws angle = (2.0f * std::numbers::pi_v<float>) * u2;
+  const Draws angle = (2.0f * std::numbers::pi_v<float>)*u2;
   const Draws cosine_halves = radius * angle.cos();
   const Draws sine_halves = radius * angle.sin();
   for (int k = 0; k < kDrawsPerGroup; ++k) {
@@ -77,8 +75,7 @@ void standard_normals(std::span<float> out, uint64_t seed, uint64_t first_elemen
   }
 }
 
-void fill_standard_normal(std::span<float> out, uint64_t seed,
-                          int64_t first_element) {
+void fill_standard_normal(std::span<float> out, uint64_t seed, int64_t first_element) {
   constexpr std::size_t kBlock = 4096;
   const auto blocks = static_cast<int64_t>((out.size() + kBlock - 1) / kBlock);
 #pragma omp parallel for schedule(static)

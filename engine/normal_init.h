@@ -22,7 +22,6 @@ void standard_normals(std::span<float> out, uint64_t seed, uint64_t first_elemen
 
 // standard_normals() on all OpenMP threads; the same values whatever the
 // thread count.
-void fill_standard_normal(std::span<float> out, uint64_t seed,
-                          int64_t first_element = 0);
+void fill_standard_normal(std::span<float> out, uint64_t seed, int64_t first_element = 0);
 
 }  // namespace rowshard

@@ -21,8 +21,7 @@ constexpr int64_t kDigitValues = int64_t{1} << kDigitBits;
 // depend on the number of threads.
 template <typename Key>
 void radix_pass(const std::vector<Key>& keys, const std::vector<uint32_t>& values,
-                std::vector<Key>& sorted_keys, std::vector<uint32_t>& sorted_values,
-                int shift) {
+                std::vector<Key>& sorted_keys, std::vector<uint32_t>& sorted_values, int shift) {
   const auto count = static_cast<int64_t>(keys.size());
   const int threads = omp_get_max_threads();
   std::vector<int64_t> slot(static_cast<std::size_t>(threads) * kDigitValues, 0);
@@ -32,8 +31,7 @@ void radix_pass(const std::vector<Key>& keys, const std::vector<uint32_t>& value
     const int64_t first = count * t / threads;
     const int64_t end = count * (t + 1) / threads;
     int64_t* mine = &slot[static_cast<std::size_t>(t) * kDigitValues];
-    for (int64_t i = first; i < end; ++i)
-      ++mine[(keys[i] >> shift) & (kDigitValues - 1)];
+    for (int64_t i = first; i < end; ++i) ++mine[(keys[i] >> shift) & (kDigitValues - 1)];
 #pragma omp barrier
 #pragma omp single
     {
@@ -69,8 +67,7 @@ RowGroups sort_into_groups(std::span<const int64_t> entry_rows, int64_t num_rows
   }
   // Entries enter ascending and every pass is stable, so they leave
   // ascending within each row. Only the digits num_rows needs are sorted.
-  const int row_bits =
-      num_rows <= 1 ? 0 : std::bit_width(static_cast<uint64_t>(num_rows - 1));
+  const int row_bits = num_rows <= 1 ? 0 : std::bit_width(static_cast<uint64_t>(num_rows - 1));
   for (int shift = 0; shift < row_bits; shift += kDigitBits) {
     radix_pass(keys, groups.order, keys_scratch, order_scratch, shift);
     keys.swap(keys_scratch);
@@ -90,8 +87,7 @@ RowGroups sort_into_groups(std::span<const int64_t> entry_rows, int64_t num_rows
 
 RowGroups group_by_row(std::span<const int64_t> entry_rows, int64_t num_rows) {
   ROWSHARD_ASSERT(entry_rows.size() < std::numeric_limits<uint32_t>::max());
-  if (num_rows <= int64_t{1} << 32)
-    return sort_into_groups<uint32_t>(entry_rows, num_rows);
+  if (num_rows <= int64_t{1} << 32) return sort_into_groups<uint32_t>(entry_rows, num_rows);
   return sort_into_groups<uint64_t>(entry_rows, num_rows);
 }
 

@@ -51,9 +51,8 @@ std::string valid_sharding_names() {
   return names;
 }
 
-ShardLayout::ShardLayout(ShardingKind kind, RowPlacement placement,
-                         int home_rank, int64_t num_rows, int64_t dim,
-                         int world_size)
+ShardLayout::ShardLayout(ShardingKind kind, RowPlacement placement, int home_rank, int64_t num_rows,
+                         int64_t dim, int world_size)
     : kind_(kind),
       placement_(placement),
       home_rank_(home_rank),
@@ -83,8 +82,7 @@ int64_t ShardLayout::global_row(int rank, int64_t local) const {
                                                 : rank * block_ + local;
     case ShardingKind::table_wise:
     case ShardingKind::column_wise:
-    case ShardingKind::data_parallel:
-      break;
+    case ShardingKind::data_parallel: break;
   }
   return local;
 }
@@ -95,11 +93,9 @@ int64_t ShardLayout::local_rows(int rank) const {
       if (placement_ == RowPlacement::cyclic)
         return rank < num_rows_ ? (num_rows_ - rank + world_size_ - 1) / world_size_ : 0;
       return std::clamp<int64_t>(num_rows_ - rank * block_, 0, block_);
-    case ShardingKind::table_wise:
-      return rank == home_rank_ ? num_rows_ : 0;
+    case ShardingKind::table_wise: return rank == home_rank_ ? num_rows_ : 0;
     case ShardingKind::column_wise:
-    case ShardingKind::data_parallel:
-      break;
+    case ShardingKind::data_parallel: break;
   }
   return num_rows_;
 }

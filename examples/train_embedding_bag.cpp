@@ -30,8 +30,7 @@ Batch random_batch(std::mt19937_64& rng) {
   Batch batch;
   for (int64_t b = 0; b < kBatch; ++b) {
     batch.offsets.push_back(static_cast<int64_t>(batch.indices.size()));
-    for (int64_t n = bag_size(rng); n > 0; --n)
-      batch.indices.push_back(skewed_id(rng) % kRows);
+    for (int64_t n = bag_size(rng); n > 0; --n) batch.indices.push_back(skewed_id(rng) % kRows);
   }
   return batch;
 }
@@ -56,15 +55,17 @@ int main(int argc, char** argv) {
   RowWiseAdagrad adagrad(kRows, kDim, {.lr = 0.5f});
   std::mt19937_64 rng(seed);
 
-  std::printf("training a %lld x %lld EmbeddingBag (sum) to match a teacher, "
-              "row-wise Adagrad, batch %lld\n",
-              static_cast<long long>(kRows), static_cast<long long>(kDim),
-              static_cast<long long>(kBatch));
+  std::printf(
+      "training a %lld x %lld EmbeddingBag (sum) to match a teacher, "
+      "row-wise Adagrad, batch %lld\n",
+      static_cast<long long>(kRows), static_cast<long long>(kDim), static_cast<long long>(kBatch));
   for (int step = 1; step <= steps; ++step) {
     const Batch batch = random_batch(rng);
     const BagInput input{batch.indices,
                          {static_cast<int64_t>(batch.indices.size())},
-                         batch.offsets, std::nullopt, {}};
+                         batch.offsets,
+                         std::nullopt,
+                         {}};
     const Tensor target = teacher.forward(input).output;
     const Lookup lookup = student.forward(input);
 

@@ -7,9 +7,7 @@
 
 namespace rowshard {
 
-uint64_t xxh3(std::span<const std::byte> bytes) {
-  return XXH3_64bits(bytes.data(), bytes.size());
-}
+uint64_t xxh3(std::span<const std::byte> bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }
 
 std::string checksum_hex(uint64_t checksum) {
   char text[17];

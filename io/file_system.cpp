@@ -70,8 +70,7 @@ class PosixFileSystem final : public FileSystem {
   void remove_all(const std::filesystem::path& path) override {
     std::error_code error;
     std::filesystem::remove_all(path, error);
-    if (error)
-      throw IoError(message("cannot remove '", path.string(), "': ", error.message()));
+    if (error) throw IoError(message("cannot remove '", path.string(), "': ", error.message()));
   }
 };
 

@@ -14,8 +14,7 @@ namespace rowshard {
 
 std::shared_ptr<MappedFile> MappedFile::open(const std::string& path, Access access) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    throw IoError(message("cannot open '", path, "': ", std::strerror(errno)));
+  if (fd < 0) throw IoError(message("cannot open '", path, "': ", std::strerror(errno)));
   struct stat status {};
   if (::fstat(fd, &status) != 0) {
     const int error = errno;
@@ -35,8 +34,7 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path, Access acc
     }
   }
   ::close(fd);  // the mapping keeps the file alive
-  return std::shared_ptr<MappedFile>(
-      new MappedFile(path, static_cast<std::byte*>(data), size));
+  return std::shared_ptr<MappedFile>(new MappedFile(path, static_cast<std::byte*>(data), size));
 }
 
 MappedFile::~MappedFile() {

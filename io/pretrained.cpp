@@ -3,10 +3,10 @@
 #include <cstring>
 
 #include "engine/collection_loader.h"
-#include "rowshard/engine/element_types.h"
-#include "rowshard/engine/error.h"
 #include "io/checkpoint/shard_file.h"
 #include "io/mapped_file.h"
+#include "rowshard/engine/element_types.h"
+#include "rowshard/engine/error.h"
 #include "rowshard/io/npy/npy_format.h"
 #include "rowshard/io/safetensors/safetensors_format.h"
 
@@ -50,8 +50,8 @@ RowStorage from_npy(std::shared_ptr<MappedFile> map, bool writable) {
               writable);
 }
 
-RowStorage from_safetensors(std::shared_ptr<MappedFile> map, const std::optional<std::string>& tensor,
-                            bool writable) {
+RowStorage from_safetensors(std::shared_ptr<MappedFile> map,
+                            const std::optional<std::string>& tensor, bool writable) {
   const safetensors::Header header =
       safetensors::parse_header(map->bytes(), map->size(), map->path());
   const safetensors::TensorEntry* entry = nullptr;
@@ -61,8 +61,8 @@ RowStorage from_safetensors(std::shared_ptr<MappedFile> map, const std::optional
     if (tensor ? candidate.name == *tensor : header.tensors.size() == 1) entry = &candidate;
   }
   if (entry == nullptr)
-    throw InvalidArgument(message("safetensors file '", map->path(), "': ",
-                                  tensor ? "no tensor '" + *tensor + "'" : "which tensor?",
+    throw InvalidArgument(message("safetensors file '", map->path(),
+                                  "': ", tensor ? "no tensor '" + *tensor + "'" : "which tensor?",
                                   " (it holds ", names, ")"));
   require_2d(entry->shape, map->path() + ":" + entry->name);
   const std::optional<DType> dtype = safetensors::table_dtype(entry->type);
@@ -77,11 +77,12 @@ RowStorage from_safetensors(std::shared_ptr<MappedFile> map, const std::optional
 }  // namespace
 
 RowStorage map_pretrained(const PretrainedFile& file, bool writable) {
-  auto map = MappedFile::open(file.path, writable ? MappedFile::Access::copy_on_write
-                                                  : MappedFile::Access::read_only);
+  auto map = MappedFile::open(
+      file.path, writable ? MappedFile::Access::copy_on_write : MappedFile::Access::read_only);
   const std::span<const std::byte> bytes = map->bytes();
   auto starts_with = [&](std::string_view magic) {
-    return bytes.size() >= magic.size() && std::memcmp(bytes.data(), magic.data(), magic.size()) == 0;
+    return bytes.size() >= magic.size() &&
+           std::memcmp(bytes.data(), magic.data(), magic.size()) == 0;
   };
   if (starts_with("RSHDSHRD"))
     return from_shard_file(std::move(map), file.verify_checksum, writable);
@@ -94,8 +95,7 @@ EmbeddingBag embedding_bag_from_file(const PretrainedFile& file, EmbeddingBagOpt
   return EmbeddingBag::from_pretrained(map_pretrained(file, !freeze), std::move(options), freeze);
 }
 
-Embedding embedding_from_file(const PretrainedFile& file, EmbeddingOptions options,
-                              bool freeze) {
+Embedding embedding_from_file(const PretrainedFile& file, EmbeddingOptions options, bool freeze) {
   return Embedding::from_pretrained(map_pretrained(file, !freeze), std::move(options), freeze);
 }
 

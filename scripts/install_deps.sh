@@ -10,7 +10,7 @@ packages=(
   libopenmpi-dev openmpi-bin
   libyaml-cpp-dev libxxhash-dev libeigen3-dev
   libboost-program-options-dev nlohmann-json3-dev
-  python3-numpy clang libclang-rt-14-dev
+  python3-numpy clang libclang-rt-14-dev clang-format
 )
 
 missing=()

@@ -47,8 +47,7 @@ int64_t exchange_buffer_bytes(const std::vector<CollectionTableConfig>& tables,
     for (const CollectionTableConfig& table : tables)
       if (table.table.name == feature.table) output_floats += table.table.embedding_dim;
   const auto ids = static_cast<int64_t>(static_cast<double>(in.batch_size_per_rank) *
-                                        in.mean_ids_per_bag *
-                                        static_cast<double>(features.size()));
+                                        in.mean_ids_per_bag * static_cast<double>(features.size()));
   return ids * kBytesPerId + in.batch_size_per_rank * output_floats * kBytesPerOutputFloat;
 }
 
@@ -68,16 +67,14 @@ int64_t weight_bytes(const CollectionTableConfig& table) {
 int64_t optimizer_state_bytes(const CollectionTableConfig& table) {
   switch (table.optimizer.kind) {
     case OptimizerKind::sgd: return 0;
-    case OptimizerKind::adagrad:
-      return table.table.num_embeddings * table.table.embedding_dim * 4;
+    case OptimizerKind::adagrad: return table.table.num_embeddings * table.table.embedding_dim * 4;
     case OptimizerKind::rowwise_adagrad: break;
   }
   return table.table.num_embeddings * 4;
 }
 
 AutoPlan plan_auto(const std::vector<CollectionTableConfig>& tables,
-                   const std::vector<FeatureConfig>& features,
-                   const AutoPlanInputs& in) {
+                   const std::vector<FeatureConfig>& features, const AutoPlanInputs& in) {
   const int ranks = in.world_size;
   AutoPlan plan;
   plan.sharding.resize(tables.size());
@@ -98,8 +95,8 @@ AutoPlan plan_auto(const std::vector<CollectionTableConfig>& tables,
       choice.kind = ShardingKind::row_wise;
     } else {
       choice.kind = ShardingKind::table_wise;
-      choice.home_rank = static_cast<int>(
-          std::min_element(load.begin(), load.end()) - load.begin());
+      choice.home_rank =
+          static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
       load[choice.home_rank] += bytes;
     }
   }
@@ -133,18 +130,20 @@ std::vector<RankBytes> plan_bytes(const std::vector<CollectionTableConfig>& tabl
 
 void check_plan_fits(const std::vector<CollectionTableConfig>& tables,
                      const std::vector<TableSharding>& sharding,
-                     const std::vector<FeatureConfig>& features,
-                     const AutoPlanInputs& in) {
+                     const std::vector<FeatureConfig>& features, const AutoPlanInputs& in) {
   const std::vector<RankBytes> bytes = plan_bytes(tables, sharding, features, in);
-  const auto fullest = static_cast<int>(
-      std::max_element(bytes.begin(), bytes.end(),
-                       [](const RankBytes& a, const RankBytes& b) { return a.total() < b.total(); }) -
-      bytes.begin());
+  const auto fullest =
+      static_cast<int>(std::max_element(bytes.begin(), bytes.end(),
+                                        [](const RankBytes& a, const RankBytes& b) {
+                                          return a.total() < b.total();
+                                        }) -
+                       bytes.begin());
   if (bytes[fullest].total() <= in.limit.bytes) return;
   std::size_t biggest = 0;
   int64_t biggest_bytes = -1;
   for (std::size_t t = 0; t < tables.size(); ++t) {
-    const int64_t here = table_bytes_by_rank(tables[t], sharding[t], in.world_size)[fullest].total();
+    const int64_t here =
+        table_bytes_by_rank(tables[t], sharding[t], in.world_size)[fullest].total();
     if (here > biggest_bytes) std::tie(biggest, biggest_bytes) = std::tie(t, here);
   }
   throw InvalidArgument(message(

@@ -19,8 +19,8 @@ std::string_view phase_name(Phase phase) {
 
 void Communicator::set_timeout(double seconds) {
   if (!(seconds > 0 && seconds <= kMaxTimeoutSeconds))
-    throw InvalidArgument(message("collective timeout of ", seconds,
-                                  " s is out of range (0, ", kMaxTimeoutSeconds, "]"));
+    throw InvalidArgument(message("collective timeout of ", seconds, " s is out of range (0, ",
+                                  kMaxTimeoutSeconds, "]"));
   timeout_seconds_ = seconds;
 }
 
@@ -30,8 +30,8 @@ CollectiveTimeout Communicator::timeout_error(std::span<const int> late_ranks) c
   // Innermost first: "phase 'input exchange' during 'evaluation'".
   for (auto phase = phases_.rbegin(); phase != phases_.rend(); ++phase) {
     if (phase != phases_.rbegin() && *phase == *std::prev(phase)) continue;
-    where += message(phase == phases_.rbegin() ? ", phase '" : " during '", phase_name(*phase),
-                     "'");
+    where +=
+        message(phase == phases_.rbegin() ? ", phase '" : " during '", phase_name(*phase), "'");
   }
   std::string ranks;
   for (int rank : late_ranks) ranks += message(ranks.empty() ? "" : ", ", rank);

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "rowshard/engine/element_types.h"
 #include "engine/normal_init.h"
+#include "rowshard/engine/element_types.h"
 
 namespace rowshard {
 
@@ -15,20 +15,19 @@ std::optional<int64_t> padding_row(const EmbeddingBagOptions& table) {
 }
 
 std::optional<int64_t> local_padding_row(const ShardLayout& layout, int rank,
-                                     std::optional<int64_t> padding_row) {
+                                         std::optional<int64_t> padding_row) {
   if (!padding_row) return std::nullopt;
   if (!layout.routed_by_row()) return padding_row;
   if (layout.owner_of(*padding_row) != rank) return std::nullopt;
   return layout.local_row(*padding_row);
 }
 
-RowStorage initial_shard(const ShardLayout& layout, int rank, DType dtype,
-                         uint64_t seed, std::optional<int64_t> padding_row) {
+RowStorage initial_shard(const ShardLayout& layout, int rank, DType dtype, uint64_t seed,
+                         std::optional<int64_t> padding_row) {
   const int64_t rows = layout.local_rows(rank);
   const int64_t dim = layout.local_dim(rank);
   const int64_t first_column = layout.first_column(rank);
-  const std::optional<int64_t> shard_padding_row =
-      local_padding_row(layout, rank, padding_row);
+  const std::optional<int64_t> shard_padding_row = local_padding_row(layout, rank, padding_row);
   RowStorage storage = RowStorage::allocate(rows, dim, dtype);
   visit_element_type(dtype, [&]<typename Element>(Element) {
 #pragma omp parallel

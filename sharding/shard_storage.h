@@ -18,12 +18,12 @@ namespace rowshard {
 std::optional<int64_t> padding_row(const EmbeddingBagOptions& table);
 
 // `padding_row` is the table's padding row (global, non-negative) if any.
-RowStorage initial_shard(const ShardLayout& layout, int rank, DType dtype,
-                         uint64_t seed, std::optional<int64_t> padding_row);
+RowStorage initial_shard(const ShardLayout& layout, int rank, DType dtype, uint64_t seed,
+                         std::optional<int64_t> padding_row);
 
 // The padding row's index in rank's shard, or nullopt when the rank does
 // not hold it.
 std::optional<int64_t> local_padding_row(const ShardLayout& layout, int rank,
-                                     std::optional<int64_t> padding_row);
+                                         std::optional<int64_t> padding_row);
 
 }  // namespace rowshard

@@ -4,14 +4,14 @@
 
 #include <numeric>
 
-#include "engine/bag_layout.h"
 #include "engine/backend.h"
+#include "engine/bag_layout.h"
 #include "engine/stopwatch.h"
 #include "rowshard/sharding/collectives.h"
+#include "rowshard/sharding/sharded_collection.h"
 #include "sharding/column_slice_adagrad.h"
 #include "sharding/input_agreement.h"
 #include "sharding/saved_exchange.h"
-#include "rowshard/sharding/sharded_collection.h"
 
 namespace rowshard {
 namespace {
@@ -22,10 +22,8 @@ using detail::SavedExchange;
 
 // Each shard's share of every touched row's sum of squares, added up over
 // the shards, then the update with the whole row's total.
-void step_column_shard(Communicator& comm, EmbeddingBag& shard,
-                       RowWiseAdagrad& optimizer,
-                       std::span<const GradientSource> sources,
-                       int64_t full_dim) {
+void step_column_shard(Communicator& comm, EmbeddingBag& shard, RowWiseAdagrad& optimizer,
+                       std::span<const GradientSource> sources, int64_t full_dim) {
   const SparseGradient gradient = shard.sparse_gradient(sources);
   const auto touched = static_cast<int64_t>(gradient.rows.size());
   const int64_t dim = shard.embedding_dim();
@@ -138,8 +136,9 @@ void ShardedEmbeddingBagCollection::step(const CollectionLookup& lookup,
   stats_.bytes_received += comm_.bytes_received() - received_before;
 }
 
-SparseGradient ShardedEmbeddingBagCollection::sparse_gradient(
-    const CollectionLookup& lookup, std::span<const float> grad_output, int64_t t) {
+SparseGradient ShardedEmbeddingBagCollection::sparse_gradient(const CollectionLookup& lookup,
+                                                              std::span<const float> grad_output,
+                                                              int64_t t) {
   CollectivePhase phase(comm_, Phase::gradient_exchange);
   const ReceivedArrays<float> gradients = exchange_gradients(lookup, grad_output);
   if (layouts_[t].kind() == ShardingKind::data_parallel)
@@ -161,11 +160,11 @@ SparseGradient ShardedEmbeddingBagCollection::data_parallel_gradient(
   for (int64_t f = 0; f < num_features(); ++f) {
     if (table_of(f) != t) continue;
     GradientSource source;
-    source.batch = {saved.values,
-                    std::span<const int64_t>(saved.bounds).subspan(f * batch_size, batch_size + 1),
-                    feature(f).weighted ? std::span<const float>(saved.weights)
-                                          : std::span<const float>(),
-                    replica.mode(), padding_row};
+    source.batch = {
+        saved.values,
+        std::span<const int64_t>(saved.bounds).subspan(f * batch_size, batch_size + 1),
+        feature(f).weighted ? std::span<const float>(saved.weights) : std::span<const float>(),
+        replica.mode(), padding_row};
     source.grad_output = grad_output.data() + column_offset(f);
     source.max_positions = saved.local_max_positions.empty()
                                ? nullptr

@@ -26,7 +26,7 @@ Tensor ShardedEmbeddingBagCollection::forward_no_grad(const KeyedJaggedBatch& lo
 // The exchange state lives in `saved` during the call either way: the
 // reduction reads the routes, and max features the winners' positions.
 CollectionLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& local_batch,
-                                                  bool keep_for_backward) {
+                                                     bool keep_for_backward) {
   const auto start = SteadyClock::now();
   const int64_t sent_before = comm_.bytes_sent();
   const int64_t received_before = comm_.bytes_received();

@@ -27,8 +27,8 @@ int main(int argc, char** argv) {
   po::options_description options(
       "usage: rowshard-train --config FILE.yaml [--resume latest|DIR] [--set key=value ...]\n"
       "options");
-  options.add_options()("help", "show this help")(
-      "config", po::value(&config_path)->required(), "the job's YAML config")(
+  options.add_options()("help", "show this help")("config", po::value(&config_path)->required(),
+                                                  "the job's YAML config")(
       "resume", po::value<std::string>(), "continue from a checkpoint: latest or a directory")(
       "set", po::value(&overrides)->composing(), "override a config key: key=value (repeatable)");
   try {
@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
   auto comm = rowshard::world_communicator();
   try {
     // Every rank reads the config, so every rank refuses a bad one alike.
-    const rowshard::config::JobConfig job = rowshard::config::load_job_config(config_path, overrides);
+    const rowshard::config::JobConfig job =
+        rowshard::config::load_job_config(config_path, overrides);
     rowshard::refuse_used_checkpoint_dir(job, resume.has_value());
     if (comm->rank() == 0)
       std::printf("rowshard-train: %d rank(s), config %s\n---\n%s\n---\n", comm->size(),

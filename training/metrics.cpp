@@ -14,9 +14,8 @@ double exact_auc(std::span<const float> scores, std::span<const float> labels) {
   ROWSHARD_ASSERT(scores.size() == labels.size());
   std::vector<std::size_t> order(scores.size());
   std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return scores[a] < scores[b];
-  });
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return scores[a] < scores[b]; });
   double positive_rank_sum = 0.0;
   double positives = 0.0;
   for (std::size_t i = 0; i < order.size();) {

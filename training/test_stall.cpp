@@ -16,8 +16,8 @@ namespace {
 constexpr const char* kVariable = "ROWSHARD_TEST_STALL";
 
 [[noreturn]] void malformed(const std::string& text, const std::string& problem) {
-  throw InvalidArgument(message(kVariable, "='", text, "': ", problem,
-                                " (expected 'rank=R step=S seconds=T')"));
+  throw InvalidArgument(
+      message(kVariable, "='", text, "': ", problem, " (expected 'rank=R step=S seconds=T')"));
 }
 
 template <typename Number>

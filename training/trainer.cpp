@@ -178,8 +178,7 @@ void resume_from(State& s, const std::string& which) {
   const std::filesystem::path directory =
       checkpoint::resolve_checkpoint(s.job.checkpoint_dir, which);
   const checkpoint::Manifest manifest = checkpoint::read_manifest(directory);
-  const checkpoint::Restored restored =
-      checkpoint::restore(*s.embeddings, directory);
+  const checkpoint::Restored restored = checkpoint::restore(*s.embeddings, directory);
   const TrainerExtras extras =
       decode_extras(restored.extras, directory.string(), s.model->parameters().size(),
                     s.dense_optimizer->state().size());

@@ -24,8 +24,7 @@ int chunk_shift_for(int64_t num_rows, int64_t dim) {
   const auto rows_fitting = static_cast<uint64_t>(
       std::max<int64_t>(64, kChunkGradientBytes / (dim * int64_t{sizeof(float)})));
   int shift = std::bit_width(rows_fitting) - 1;
-  const int row_bits =
-      num_rows <= 1 ? 0 : std::bit_width(static_cast<uint64_t>(num_rows - 1));
+  const int row_bits = num_rows <= 1 ? 0 : std::bit_width(static_cast<uint64_t>(num_rows - 1));
   shift = std::max(shift, row_bits - kMaxChunkBits);
   ROWSHARD_ASSERT(shift < 32);  // a row's offset in its chunk fits 32 bits
   return shift;
@@ -34,14 +33,12 @@ int chunk_shift_for(int64_t num_rows, int64_t dim) {
 constexpr int64_t kEntriesPerLine = 64 / sizeof(BackwardPlan::ChunkEntry);
 
 bool needs_positions(const GradientSource& source) {
-  return source.batch.mode == PoolingMode::max ||
-         !source.batch.per_sample_weights.empty();
+  return source.batch.mode == PoolingMode::max || !source.batch.per_sample_weights.empty();
 }
 
 }  // namespace
 
-void BackwardPlan::build(std::span<const GradientSource> sources,
-                         int64_t num_rows, int64_t dim,
+void BackwardPlan::build(std::span<const GradientSource> sources, int64_t num_rows, int64_t dim,
                          bool scale_grad_by_freq) {
   sources_ = sources;
   num_rows_ = num_rows;
@@ -308,11 +305,10 @@ void add_scaled_upstream(const EntryRun& run, ChunkSums& sums, int64_t dim,
   }
 }
 
-void add_run(const EntryRun& run, ChunkSums& sums, int64_t dim,
-             const int64_t* bag_entries, const uint32_t* frequency) {
+void add_run(const EntryRun& run, ChunkSums& sums, int64_t dim, const int64_t* bag_entries,
+             const uint32_t* frequency) {
   const PooledBatch& batch = run.source->batch;
-  if (frequency != nullptr || batch.mode != PoolingMode::sum ||
-      !batch.per_sample_weights.empty()) {
+  if (frequency != nullptr || batch.mode != PoolingMode::sum || !batch.per_sample_weights.empty()) {
     add_scaled_upstream(run, sums, dim, bag_entries, frequency);
     return;
   }

@@ -31,8 +31,8 @@ class RowGradientSink;
 class BackwardPlan {
  public:
   BackwardPlan() = default;
-  BackwardPlan(std::span<const GradientSource> sources, int64_t num_rows,
-               int64_t dim, bool scale_grad_by_freq) {
+  BackwardPlan(std::span<const GradientSource> sources, int64_t num_rows, int64_t dim,
+               bool scale_grad_by_freq) {
     build(sources, num_rows, dim, scale_grad_by_freq);
   }
 
@@ -40,8 +40,8 @@ class BackwardPlan {
   // arrays must outlive the plan's use. With scale_grad_by_freq, a row's
   // frequency counts its entries in all sources. Every non-padding index
   // must be in [0, num_rows).
-  void build(std::span<const GradientSource> sources, int64_t num_rows,
-             int64_t dim, bool scale_grad_by_freq);
+  void build(std::span<const GradientSource> sources, int64_t num_rows, int64_t dim,
+             bool scale_grad_by_freq);
 
   // The distinct rows that get a gradient, ascending. Worked out on each
   // call: the optimizer path does not need the whole list, only each

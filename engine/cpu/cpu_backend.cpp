@@ -18,8 +18,7 @@ namespace {
 // Writes each row gradient to a dense [rows, dim] array.
 class DenseWriter final : public RowGradientSink {
  public:
-  DenseWriter(std::span<float> gradient, int64_t dim)
-      : gradient_(gradient), dim_(dim) {}
+  DenseWriter(std::span<float> gradient, int64_t dim) : gradient_(gradient), dim_(dim) {}
   void consume(const RowGradientBlock& block) override {
     for (std::size_t i = 0; i < block.rows.size(); ++i) {
       const std::span<const float> g = block.gradient(i);
@@ -64,8 +63,8 @@ class OptimizerApplier final : public RowGradientSink {
 
   void consume(const RowGradientBlock& block) override {
     if constexpr (std::is_same_v<Element, float>) {
-      optimizer_.update_rows(block.rows, weights_.mutable_row<float>(block.first_row),
-                             block.sums, block.first_row);
+      optimizer_.update_rows(block.rows, weights_.mutable_row<float>(block.first_row), block.sums,
+                             block.first_row);
     } else {
       // The block's rows are widened into an fp32 copy laid out as the
       // block's gradients are, so the optimizer's block kernel (fixed dims,
@@ -91,8 +90,7 @@ class OptimizerApplier final : public RowGradientSink {
           widen(stored + offset_of(row), copies + offset_of(row), dim);
         }
         optimizer_.update_rows(rows, copies, block.sums, block.first_row);
-        for (const int64_t row : rows)
-          store(row, copies + offset_of(row), stored + offset_of(row));
+        for (const int64_t row : rows) store(row, copies + offset_of(row), stored + offset_of(row));
       }
     }
   }

@@ -25,8 +25,7 @@ void pooled_forward(std::span<const PoolingTask> tasks);
 [[nodiscard]] bool checked_pooled_forward(std::span<const PoolingTask> tasks);
 
 // One table, output [num_bags, dim] (see reference::pooled_forward).
-void pooled_forward(const RowStorage& weights, const PooledBatch& batch,
-                    std::span<float> output,
+void pooled_forward(const RowStorage& weights, const PooledBatch& batch, std::span<float> output,
                     std::span<int64_t> max_positions);
 
 void gather_rows(const RowStorage& weights, std::span<const int64_t> indices,

@@ -91,12 +91,10 @@ inline void prefetch_for_write(const void* line) {
 // the entries ahead of it, per the distances above. row_of(q) gives the
 // address of entry q's row.
 template <typename RowOf>
-inline void prefetch_entries_ahead(int64_t p, int64_t end, std::size_t row_bytes,
-                                   RowOf&& row_of) {
+inline void prefetch_entries_ahead(int64_t p, int64_t end, std::size_t row_bytes, RowOf&& row_of) {
   if (p + kFarPrefetchDistance < end)
     prefetch_row(row_of(p + kFarPrefetchDistance), row_bytes, CacheLevel::l2);
-  if (p + kNearPrefetchDistance < end)
-    prefetch_row(row_of(p + kNearPrefetchDistance), row_bytes);
+  if (p + kNearPrefetchDistance < end) prefetch_row(row_of(p + kNearPrefetchDistance), row_bytes);
 }
 
 }  // namespace rowshard::cpu

@@ -16,8 +16,7 @@ Adagrad::Adagrad(int64_t num_rows, int64_t dim, AdagradOptions options)
                          options.initial_accumulator_value);
 }
 
-void Adagrad::update_row(int64_t row, std::span<float> weights,
-                         std::span<const float> gradient) {
+void Adagrad::update_row(int64_t row, std::span<float> weights, std::span<const float> gradient) {
   float* sums = &sum_of_squares_[row * dim_];
   const float decay = options_.weight_decay;
   for (int64_t d = 0; d < dim_; ++d) {

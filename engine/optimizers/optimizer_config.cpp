@@ -16,33 +16,28 @@ std::string_view optimizer_kind_name(OptimizerKind kind) {
 }
 
 std::optional<OptimizerKind> parse_optimizer_kind(std::string_view name) {
-  for (OptimizerKind kind : {OptimizerKind::sgd, OptimizerKind::adagrad,
-                             OptimizerKind::rowwise_adagrad})
+  for (OptimizerKind kind :
+       {OptimizerKind::sgd, OptimizerKind::adagrad, OptimizerKind::rowwise_adagrad})
     if (name == optimizer_kind_name(kind)) return kind;
   return std::nullopt;
 }
 
-std::unique_ptr<RowOptimizer> make_optimizer(const OptimizerConfig& config,
-                                             int64_t num_rows, int64_t dim) {
+std::unique_ptr<RowOptimizer> make_optimizer(const OptimizerConfig& config, int64_t num_rows,
+                                             int64_t dim) {
   switch (config.kind) {
     case OptimizerKind::sgd:
-      return std::make_unique<Sgd>(num_rows, dim,
-                                   SgdOptions{config.lr, config.weight_decay});
+      return std::make_unique<Sgd>(num_rows, dim, SgdOptions{config.lr, config.weight_decay});
     case OptimizerKind::adagrad:
       return std::make_unique<Adagrad>(
           num_rows, dim,
-          AdagradOptions{config.lr, config.eps.value_or(AdagradOptions{}.eps),
-                         config.weight_decay,
+          AdagradOptions{config.lr, config.eps.value_or(AdagradOptions{}.eps), config.weight_decay,
                          config.initial_accumulator_value});
-    case OptimizerKind::rowwise_adagrad:
-      break;
+    case OptimizerKind::rowwise_adagrad: break;
   }
   return std::make_unique<RowWiseAdagrad>(
       num_rows, dim,
-      RowWiseAdagradOptions{config.lr,
-                            config.eps.value_or(RowWiseAdagradOptions{}.eps),
-                            config.weight_decay,
-                            config.initial_accumulator_value});
+      RowWiseAdagradOptions{config.lr, config.eps.value_or(RowWiseAdagradOptions{}.eps),
+                            config.weight_decay, config.initial_accumulator_value});
 }
 
 }  // namespace rowshard

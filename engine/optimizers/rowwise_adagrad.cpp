@@ -7,14 +7,12 @@
 
 namespace rowshard {
 
-RowWiseAdagrad::RowWiseAdagrad(int64_t num_rows, int64_t dim,
-                               RowWiseAdagradOptions options)
+RowWiseAdagrad::RowWiseAdagrad(int64_t num_rows, int64_t dim, RowWiseAdagradOptions options)
     : num_rows_(num_rows), dim_(dim), options_(options) {
   check_learning_rate("rowwise_adagrad", options.lr);
   check_epsilon("rowwise_adagrad", options.eps);
   check_weight_decay("rowwise_adagrad", options.weight_decay);
-  check_initial_accumulator("rowwise_adagrad",
-                            options.initial_accumulator_value);
+  check_initial_accumulator("rowwise_adagrad", options.initial_accumulator_value);
   mean_squares_ = RowStorage::allocate(num_rows, 1, DType::f32);
   std::span<float> accumulators = state();
   std::fill(accumulators.begin(), accumulators.end(), options.initial_accumulator_value);
@@ -27,8 +25,8 @@ float RowWiseAdagrad::slice_square_sum(std::span<const float> weights,
 }
 
 void RowWiseAdagrad::update_row_slice(int64_t row, std::span<float> weights,
-                                      std::span<const float> gradient,
-                                      float square_sum, int64_t full_dim) {
+                                      std::span<const float> gradient, float square_sum,
+                                      int64_t full_dim) {
   cpu::kernels().rowwise_adagrad_step_row(*mean_squares_.mutable_row<float>(row), weights.data(),
                                           gradient.data(), static_cast<int64_t>(weights.size()),
                                           square_sum, full_dim, options_);
@@ -36,8 +34,7 @@ void RowWiseAdagrad::update_row_slice(int64_t row, std::span<float> weights,
 
 void RowWiseAdagrad::update_row(int64_t row, std::span<float> weights,
                                 std::span<const float> gradient) {
-  update_row_slice(row, weights, gradient, slice_square_sum(weights, gradient),
-                   dim_);
+  update_row_slice(row, weights, gradient, slice_square_sum(weights, gradient), dim_);
 }
 
 void RowWiseAdagrad::update_rows(std::span<const int64_t> rows, float* weights,

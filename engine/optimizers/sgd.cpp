@@ -10,8 +10,7 @@ Sgd::Sgd(int64_t num_rows, int64_t dim, SgdOptions options)
   check_weight_decay("sgd", options.weight_decay);
 }
 
-void Sgd::update_row(int64_t, std::span<float> weights,
-                     std::span<const float> gradient) {
+void Sgd::update_row(int64_t, std::span<float> weights, std::span<const float> gradient) {
   const float lr = options_.lr;
   const float decay = options_.weight_decay;
   for (std::size_t d = 0; d < weights.size(); ++d) {

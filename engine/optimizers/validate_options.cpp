@@ -7,11 +7,10 @@
 namespace rowshard {
 namespace {
 
-void check_non_negative(std::string_view optimizer, std::string_view option,
-                        float value) {
+void check_non_negative(std::string_view optimizer, std::string_view option, float value) {
   if (!(value >= 0.0f) || !std::isfinite(value))
-    throw InvalidArgument(message("optimizer ", optimizer, ": ", option, " = ",
-                                  value, " must be finite and >= 0"));
+    throw InvalidArgument(
+        message("optimizer ", optimizer, ": ", option, " = ", value, " must be finite and >= 0"));
 }
 
 }  // namespace

@@ -8,8 +8,7 @@
 
 namespace rowshard::reference {
 
-void pooled_forward(const RowStorage& weights, const PooledBatch& batch,
-                    std::span<float> output,
+void pooled_forward(const RowStorage& weights, const PooledBatch& batch, std::span<float> output,
                     std::span<int64_t> max_positions) {
   const int64_t dim = weights.dim();
   visit_element_type(weights.dtype(), [&]<typename Element>(Element) {
@@ -25,13 +24,10 @@ void pooled_forward(const RowStorage& weights, const PooledBatch& batch,
           const float value = to_float(row[d]);
           switch (batch.mode) {
             case PoolingMode::sum:
-              out[d] += batch.per_sample_weights.empty()
-                            ? value
-                            : batch.per_sample_weights[p] * value;
+              out[d] +=
+                  batch.per_sample_weights.empty() ? value : batch.per_sample_weights[p] * value;
               break;
-            case PoolingMode::mean:
-              out[d] += value;
-              break;
+            case PoolingMode::mean: out[d] += value; break;
             case PoolingMode::max:
               if (entries == 0 || value > out[d]) {
                 out[d] = value;
@@ -43,8 +39,7 @@ void pooled_forward(const RowStorage& weights, const PooledBatch& batch,
         ++entries;
       }
       if (batch.mode == PoolingMode::mean && entries > 0) {
-        for (int64_t d = 0; d < dim; ++d)
-          out[d] /= static_cast<float>(entries);
+        for (int64_t d = 0; d < dim; ++d) out[d] /= static_cast<float>(entries);
       }
       if (batch.mode == PoolingMode::max && entries == 0)
         std::fill_n(&max_positions[b * dim], dim, int64_t{-1});
@@ -63,11 +58,9 @@ void gather_rows(const RowStorage& weights, std::span<const int64_t> indices,
   });
 }
 
-void dense_gradient(const PooledBatch& batch,
-                    std::span<const int64_t> max_positions,
-                    std::span<const float> grad_output, int64_t num_rows,
-                    int64_t dim, bool scale_grad_by_freq,
-                    std::span<float> gradient) {
+void dense_gradient(const PooledBatch& batch, std::span<const int64_t> max_positions,
+                    std::span<const float> grad_output, int64_t num_rows, int64_t dim,
+                    bool scale_grad_by_freq, std::span<float> gradient) {
   std::fill(gradient.begin(), gradient.end(), 0.0f);
   std::vector<int64_t> occurrences(num_rows, 0);
   for (int64_t r : batch.indices) ++occurrences[r];
@@ -81,12 +74,11 @@ void dense_gradient(const PooledBatch& batch,
     for (int64_t p = batch.bounds[b]; p < batch.bounds[b + 1]; ++p) {
       const int64_t r = batch.indices[p];
       if (r == batch.padding_idx) continue;
-      const float scale = occurrence_scale(batch, p, entries,
-                                           scale_grad_by_freq ? occurrences[r] : 1);
+      const float scale =
+          occurrence_scale(batch, p, entries, scale_grad_by_freq ? occurrences[r] : 1);
       float* row_gradient = &gradient[r * dim];
       for (int64_t d = 0; d < dim; ++d) {
-        if (batch.mode == PoolingMode::max && max_positions[b * dim + d] != p)
-          continue;
+        if (batch.mode == PoolingMode::max && max_positions[b * dim + d] != p) continue;
         row_gradient[d] = std::fma(scale, upstream[d], row_gradient[d]);
       }
     }

@@ -24,8 +24,7 @@ namespace rowshard::reference {
 //
 // `output` is [num_bags, dim]; `max_positions` is [num_bags, dim] in max
 // mode and ignored otherwise.
-void pooled_forward(const RowStorage& weights, const PooledBatch& batch,
-                    std::span<float> output,
+void pooled_forward(const RowStorage& weights, const PooledBatch& batch, std::span<float> output,
                     std::span<int64_t> max_positions);
 
 // Embedding forward: out[p] = W[indices[p]] for every p, padding included
@@ -41,10 +40,8 @@ void gather_rows(const RowStorage& weights, std::span<const int64_t> indices,
 //     max:       G[r][d] = fma(scale_p, grad_output[b][d], G[r][d])
 //                          only where max_positions[b][d] == p
 //   with scale_p = occurrence_scale(...) (see engine/pooling.h).
-void dense_gradient(const PooledBatch& batch,
-                    std::span<const int64_t> max_positions,
-                    std::span<const float> grad_output, int64_t num_rows,
-                    int64_t dim, bool scale_grad_by_freq,
-                    std::span<float> gradient);
+void dense_gradient(const PooledBatch& batch, std::span<const int64_t> max_positions,
+                    std::span<const float> grad_output, int64_t num_rows, int64_t dim,
+                    bool scale_grad_by_freq, std::span<float> gradient);
 
 }  // namespace rowshard::reference

@@ -1,5 +1,6 @@
 // The README's library example as a program: the names it takes as given
-// are declared first (tests/snippets_test.py checks the snippet's text).
+// are declared first (tests/snippets_test.py checks the snippet's text, so
+// clang-format leaves it alone).
 #include <rowshard/rowshard.h>
 
 #include <vector>
@@ -16,6 +17,7 @@ int main() {
   const rowshard::KeyedJaggedBatch& eval_batch = local_batch;
   const std::vector<float> grad_output;
   const int64_t step = 1;
+  // clang-format off
   // snippet README.md
 #include <rowshard/rowshard.h>
 
@@ -28,5 +30,6 @@ tables.step(lookup, grad_output);                  // fused backward + optimizer
 rowshard::Tensor pooled = tables.forward_no_grad(eval_batch);  // evaluation: nothing kept
 rowshard::checkpoint::save(tables, {.root = "ckpt", .step = step});     // whole state
   // end snippet
+  // clang-format on
   return 0;
 }

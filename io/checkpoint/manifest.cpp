@@ -2,9 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "rowshard/engine/error.h"
 #include "io/checkpoint/shard_file.h"
 #include "io/checksum.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard::checkpoint {
 namespace {
@@ -25,8 +25,7 @@ class Checker {
   }
 
   const json& member(const json& object, const char* key, std::string_view where) const {
-    if (!object.is_object() || !object.contains(key))
-      fail(message(where, key), "missing");
+    if (!object.is_object() || !object.contains(key)) fail(message(where, key), "missing");
     return object.at(key);
   }
   int64_t integer(const json& object, const char* key, std::string_view where,
@@ -66,9 +65,9 @@ void check_coverage(const Checker& check, const TableEntry& table, std::string_v
       check.fail(message(where, file.path),
                  message("row range [", file.first_row, ", ", file.end_row,
                          ") is empty or past the table's ", table.rows, " rows"));
-    const int64_t expected = static_cast<int64_t>(kShardHeaderBytes) +
-                             (file.end_row - file.first_row) * columns *
-                                 static_cast<int64_t>(dtype_size(dtype));
+    const int64_t expected =
+        static_cast<int64_t>(kShardHeaderBytes) +
+        (file.end_row - file.first_row) * columns * static_cast<int64_t>(dtype_size(dtype));
     if (file.bytes != expected)
       check.fail(message(where, file.path),
                  message("bytes ", file.bytes, " does not match its shape (", expected, ")"));
@@ -100,23 +99,31 @@ std::string encode_manifest(const Manifest& manifest) {
   for (const TableEntry& table : manifest.tables) {
     json files = json::array();
     for (const FileEntry& file : table.files)
-      files.push_back({{"kind", file.kind}, {"path", file.path}, {"first_row", file.first_row},
-                       {"end_row", file.end_row}, {"bytes", file.bytes},
+      files.push_back({{"kind", file.kind},
+                       {"path", file.path},
+                       {"first_row", file.first_row},
+                       {"end_row", file.end_row},
+                       {"bytes", file.bytes},
                        {"xxh3", checksum_hex(file.checksum)}});
-    tables.push_back({{"name", table.name}, {"rows", table.rows}, {"dim", table.dim},
+    tables.push_back({{"name", table.name},
+                      {"rows", table.rows},
+                      {"dim", table.dim},
                       {"dtype", std::string(dtype_name(table.dtype))},
-                      {"optimizer", table.optimizer}, {"state_columns", table.state_columns},
+                      {"optimizer", table.optimizer},
+                      {"state_columns", table.state_columns},
                       {"steps_taken", table.steps_taken},
                       {"settings", settings_json(table)},
                       {"files", files}});
   }
   json extras = json::array();
   for (const ExtraEntry& extra : manifest.extras)
-    extras.push_back({{"name", extra.name}, {"path", extra.path}, {"bytes", extra.bytes},
+    extras.push_back({{"name", extra.name},
+                      {"path", extra.path},
+                      {"bytes", extra.bytes},
                       {"xxh3", checksum_hex(extra.checksum)}});
-  const json document = {{"format", kFormat},     {"format_version", kFormatVersion},
-                         {"step", manifest.step}, {"world_size", manifest.world_size},
-                         {"tables", tables},      {"extras", extras},
+  const json document = {{"format", kFormat},        {"format_version", kFormatVersion},
+                         {"step", manifest.step},    {"world_size", manifest.world_size},
+                         {"tables", tables},         {"extras", extras},
                          {"config", manifest.config}};
   return document.dump(2) + "\n";
 }
@@ -129,7 +136,8 @@ Manifest parse_manifest(std::string_view text, std::string_view file_name) {
   } catch (const json::exception& error) {
     check.fail("document", message("not JSON: ", error.what()));
   }
-  if (check.text(document, "format", "") != kFormat) check.fail("format", "not a rowshard checkpoint");
+  if (check.text(document, "format", "") != kFormat)
+    check.fail("format", "not a rowshard checkpoint");
   const int64_t version = check.integer(document, "format_version", "");
   if (version < 1 || version > kFormatVersion)
     check.fail("format_version", message("unsupported (valid: 1 to ", kFormatVersion, ")"));
@@ -145,7 +153,8 @@ Manifest parse_manifest(std::string_view text, std::string_view file_name) {
     const json& entry = tables[t];
     TableEntry table;
     table.name = check.text(entry, "name", where);
-    if (!is_safe_name(table.name)) check.fail(where + "name", "'" + table.name + "' is not a safe name");
+    if (!is_safe_name(table.name))
+      check.fail(where + "name", "'" + table.name + "' is not a safe name");
     table.rows = check.integer(entry, "rows", where);
     table.dim = check.integer(entry, "dim", where, 1);
     const std::optional<DType> dtype = dtype_from_name(check.text(entry, "dtype", where));
@@ -190,7 +199,8 @@ Manifest parse_manifest(std::string_view text, std::string_view file_name) {
     const std::string where = message("extras[", i, "].");
     ExtraEntry extra;
     extra.name = check.text(extras[i], "name", where);
-    if (!is_safe_name(extra.name)) check.fail(where + "name", "'" + extra.name + "' is not a safe name");
+    if (!is_safe_name(extra.name))
+      check.fail(where + "name", "'" + extra.name + "' is not a safe name");
     extra.path = check.text(extras[i], "path", where);
     if (extra.path != "extras/" + extra.name + ".bin")
       check.fail(where + "path", "'" + extra.path + "' should be 'extras/" + extra.name + ".bin'");

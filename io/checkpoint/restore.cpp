@@ -6,13 +6,13 @@
 #include <iterator>
 #include <memory>
 
+#include "io/checkpoint/checkpoint_tables.h"
+#include "io/checkpoint/shard_file.h"
+#include "io/checksum.h"
+#include "io/mapped_file.h"
 #include "rowshard/engine/element_types.h"
 #include "rowshard/engine/error.h"
 #include "rowshard/io/checkpoint/manifest.h"
-#include "io/checkpoint/shard_file.h"
-#include "io/checkpoint/checkpoint_tables.h"
-#include "io/checksum.h"
-#include "io/mapped_file.h"
 #include "sharding/input_agreement.h"
 
 namespace rowshard::checkpoint {
@@ -48,8 +48,8 @@ OpenShard open_shard(const std::filesystem::path& directory, const FileEntry& en
   if (static_cast<int64_t>(bytes.size()) != entry.bytes)
     mismatch("size", static_cast<int64_t>(bytes.size()), entry.bytes);
   if (shard.header.data_checksum != entry.checksum)
-    throw CorruptData(message("checkpoint shard '", path,
-                              "': data_checksum disagrees with the manifest"));
+    throw CorruptData(
+        message("checkpoint shard '", path, "': data_checksum disagrees with the manifest"));
   shard.data = bytes.subspan(kShardHeaderBytes);
   if (verify) verify_shard_data(shard.header, shard.data, path);
   return shard;
@@ -80,8 +80,9 @@ void check_matches(const TableEntry& saved, const CollectionTableConfig& config)
 struct Coverage {
   std::vector<const FileEntry*> files;
   std::size_t holding(int64_t row) const {
-    const auto at = std::upper_bound(files.begin(), files.end(), row,
-                                     [](int64_t r, const FileEntry* f) { return r < f->first_row; });
+    const auto at =
+        std::upper_bound(files.begin(), files.end(), row,
+                         [](int64_t r, const FileEntry* f) { return r < f->first_row; });
     return static_cast<std::size_t>(at - files.begin()) - 1;
   }
 };
@@ -99,7 +100,8 @@ Manifest read_manifest(const std::filesystem::path& directory) {
   const std::filesystem::path path = directory / "MANIFEST.json";
   std::ifstream in(path);
   if (!in)
-    throw IoError(message("'", directory.string(), "' is not a complete checkpoint: no MANIFEST.json"));
+    throw IoError(
+        message("'", directory.string(), "' is not a complete checkpoint: no MANIFEST.json"));
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   return parse_manifest(text, path.string());
 }
@@ -111,8 +113,8 @@ void verify_file(const std::filesystem::path& directory, const TableEntry& table
              weights ? table.dtype : DType::f32, /*verify=*/true);
 }
 
-std::vector<std::byte> read_whole(const std::filesystem::path& directory,
-                                  const TableEntry& table, std::string_view kind, bool verify) {
+std::vector<std::byte> read_whole(const std::filesystem::path& directory, const TableEntry& table,
+                                  std::string_view kind, bool verify) {
   const bool weights = kind == "weight";
   const int64_t columns = weights ? table.dim : table.state_columns;
   const DType dtype = weights ? table.dtype : DType::f32;
@@ -142,8 +144,9 @@ Restored restore(EmbeddingCollection& collection, const std::filesystem::path& d
     manifest = read_manifest(directory);
     for (int64_t t = 0; t < tables.num_tables(); ++t) {
       const CollectionTableConfig& config = tables.config(t);
-      const auto saved = std::find_if(manifest.tables.begin(), manifest.tables.end(),
-                                      [&](const TableEntry& e) { return e.name == config.table.name; });
+      const auto saved =
+          std::find_if(manifest.tables.begin(), manifest.tables.end(),
+                       [&](const TableEntry& e) { return e.name == config.table.name; });
       if (saved == manifest.tables.end())
         throw InvalidArgument(message("checkpoint '", directory.string(), "' has no table '",
                                       config.table.name, "'"));
@@ -160,8 +163,8 @@ Restored restore(EmbeddingCollection& collection, const std::filesystem::path& d
       states[t].resize(state_files[t].files.size());
       for (std::size_t i = 0; i < needed.size(); ++i) {
         if (!needed[i]) continue;
-        weights[t][i] = open_shard(directory, *weight_files[t].files[i], saved->dim,
-                                   saved->dtype, options.verify_checksums);
+        weights[t][i] = open_shard(directory, *weight_files[t].files[i], saved->dim, saved->dtype,
+                                   options.verify_checksums);
         if (saved->state_columns > 0)
           states[t][i] = open_shard(directory, *state_files[t].files[i], saved->state_columns,
                                     DType::f32, options.verify_checksums);

@@ -4,13 +4,13 @@
 #include <cstring>
 #include <sstream>
 
+#include "io/checkpoint/checkpoint_tables.h"
+#include "io/checkpoint/shard_file.h"
+#include "io/checksum.h"
 #include "rowshard/engine/element_types.h"
 #include "rowshard/engine/error.h"
 #include "rowshard/io/checkpoint/directory.h"
 #include "rowshard/io/checkpoint/manifest.h"
-#include "io/checkpoint/shard_file.h"
-#include "io/checkpoint/checkpoint_tables.h"
-#include "io/checksum.h"
 #include "rowshard/sharding/collectives.h"
 #include "sharding/input_agreement.h"
 
@@ -32,7 +32,6 @@ struct Block {
 
 int64_t block_rows(int64_t rows, int ranks) { return (rows + ranks - 1) / ranks; }
 
-
 // Sends every piece of table t this rank holds to the rank whose block it
 // falls in, and assembles this rank's block. A piece is one row's columns
 // [first_column, first_column + width) and its state.
@@ -43,8 +42,8 @@ Block gather_block(CheckpointTables& tables, int64_t t) {
   const EmbeddingBag& shard = tables.shard(t);
   RowOptimizer& optimizer = tables.optimizer(t);
   // Contiguous row-wise blocks are the file blocks: write the shard itself.
-  if (ranks == 1 || (layout.kind() == ShardingKind::row_wise &&
-                     layout.placement() == RowPlacement::contiguous)) {
+  if (ranks == 1 ||
+      (layout.kind() == ShardingKind::row_wise && layout.placement() == RowPlacement::contiguous)) {
     Block block;
     block.first = layout.global_row(me, 0);
     block.end = block.first + shard.num_embeddings();
@@ -91,7 +90,8 @@ Block gather_block(CheckpointTables& tables, int64_t t) {
   flatten(pieces, flat_pieces, piece_counts);
   flatten(payload, flat_payload, byte_counts);
   const ReceivedArrays<int64_t> got_pieces = exchange<int64_t>(comm, flat_pieces, piece_counts);
-  const ReceivedArrays<std::byte> got_payload = exchange<std::byte>(comm, flat_payload, byte_counts);
+  const ReceivedArrays<std::byte> got_payload =
+      exchange<std::byte>(comm, flat_payload, byte_counts);
 
   Block block;
   block.first = std::min(rows, me * per_block);
@@ -104,8 +104,7 @@ Block gather_block(CheckpointTables& tables, int64_t t) {
     for (std::size_t i = 0; i < list.size(); i += 4) {
       const int64_t row = list[i], column = list[i + 1], columns = list[i + 2];
       const int64_t at = row - block.first;
-      std::memcpy(&block.gathered_weights[(at * dim + column) * element], data,
-                  columns * element);
+      std::memcpy(&block.gathered_weights[(at * dim + column) * element], data, columns * element);
       data += columns * element;
       if (list[i + 3]) {
         const int64_t state_width = full_state_columns == 1 ? 1 : columns;
@@ -122,13 +121,13 @@ Block gather_block(CheckpointTables& tables, int64_t t) {
 }
 
 FileEntry write_shard(FileSystem& file_system, const std::filesystem::path& directory,
-                      const std::string& table, const std::string& kind, int64_t first,
-                      int64_t end, int64_t columns, DType dtype,
-                      std::span<const std::byte> data) {
+                      const std::string& table, const std::string& kind, int64_t first, int64_t end,
+                      int64_t columns, DType dtype, std::span<const std::byte> data) {
   ShardHeader header{dtype, end - first, columns, first, xxh3(data)};
   const std::vector<std::byte> header_bytes = encode_shard_header(header);
-  FileEntry entry{kind, message(table, "/", kind, ".", first, "-", end, ".bin"), first, end,
-                  static_cast<int64_t>(header_bytes.size() + data.size()), header.data_checksum};
+  FileEntry entry{
+      kind, message(table, "/", kind, ".", first, "-", end, ".bin"), first,
+      end,  static_cast<int64_t>(header_bytes.size() + data.size()), header.data_checksum};
   const std::span<const std::byte> parts[] = {header_bytes, data};
   file_system.write_file(directory / entry.path, parts);
   return entry;
@@ -136,8 +135,8 @@ FileEntry write_shard(FileSystem& file_system, const std::filesystem::path& dire
 
 // A FileEntry as one line of text, for gathering on rank 0.
 std::string describe(const FileEntry& file) {
-  return message(file.kind, ' ', file.path, ' ', file.first_row, ' ', file.end_row, ' ',
-                 file.bytes, ' ', file.checksum, '\n');
+  return message(file.kind, ' ', file.path, ' ', file.first_row, ' ', file.end_row, ' ', file.bytes,
+                 ' ', file.checksum, '\n');
 }
 
 std::vector<FileEntry> parse_descriptions(const std::string& text) {
@@ -187,8 +186,7 @@ std::filesystem::path save(EmbeddingCollection& collection, const SaveOptions& o
   CollectivePhase phase(comm, Phase::checkpoint_save);
   const bool leader = comm.rank() == 0;
   const std::filesystem::path final_directory = options.root / checkpoint_name(options.step);
-  const std::filesystem::path directory =
-      options.root / (checkpoint_name(options.step) + ".tmp");
+  const std::filesystem::path directory = options.root / (checkpoint_name(options.step) + ".tmp");
 
   agree_on_input(comm, [&] {
     if (options.step < 0)
@@ -199,8 +197,8 @@ std::filesystem::path save(EmbeddingCollection& collection, const SaveOptions& o
                                       "' cannot name a directory (use [A-Za-z0-9_.-])"));
     for (const auto& [name, bytes] : extras)
       if (!is_safe_name(name))
-        throw InvalidArgument(message("checkpoint: extra name '", name,
-                                      "' cannot name a file (use [A-Za-z0-9_.-])"));
+        throw InvalidArgument(
+            message("checkpoint: extra name '", name, "' cannot name a file (use [A-Za-z0-9_.-])"));
     if (!leader) return;
     // Stale .tmp directories are what a crashed save leaves; none is complete.
     std::error_code ignored;
@@ -222,8 +220,8 @@ std::filesystem::path save(EmbeddingCollection& collection, const SaveOptions& o
       written += describe(write_shard(file_system, directory, name, "weight", block.first,
                                       block.end, tables.layout(t).dim(), dtype, block.weights));
       if (!block.state.empty()) {
-        const int64_t columns = static_cast<int64_t>(block.state.size()) / 4 /
-                                (block.end - block.first);
+        const int64_t columns =
+            static_cast<int64_t>(block.state.size()) / 4 / (block.end - block.first);
         written += describe(write_shard(file_system, directory, name, "state", block.first,
                                         block.end, columns, DType::f32, block.state));
       }
@@ -240,9 +238,8 @@ std::filesystem::path save(EmbeddingCollection& collection, const SaveOptions& o
     std::vector<FileEntry> files;
     for (const std::string& text : everyone)
       for (FileEntry& file : parse_descriptions(text)) files.push_back(std::move(file));
-    std::sort(files.begin(), files.end(), [](const FileEntry& a, const FileEntry& b) {
-      return a.first_row < b.first_row;
-    });
+    std::sort(files.begin(), files.end(),
+              [](const FileEntry& a, const FileEntry& b) { return a.first_row < b.first_row; });
     for (int64_t t = 0; t < tables.num_tables(); ++t) {
       TableEntry table;
       const CollectionTableConfig& config = tables.config(t);

@@ -3,8 +3,8 @@
 #include <cstring>
 #include <limits>
 
-#include "rowshard/engine/error.h"
 #include "io/checksum.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard::checkpoint {
 namespace {
@@ -20,7 +20,8 @@ void put(std::vector<std::byte>& out, std::size_t at, uint64_t value, std::size_
 
 uint64_t get(std::span<const std::byte> in, std::size_t at, std::size_t bytes) {
   uint64_t value = 0;
-  for (std::size_t i = bytes; i-- > 0;) value = (value << 8) | std::to_integer<uint64_t>(in[at + i]);
+  for (std::size_t i = bytes; i-- > 0;)
+    value = (value << 8) | std::to_integer<uint64_t>(in[at + i]);
   return value;
 }
 
@@ -53,8 +54,8 @@ ShardHeader parse_shard_header(std::span<const std::byte> prefix, std::size_t fi
     corrupt(file_name, "bad magic: not a rowshard shard file");
   const uint64_t version = get(prefix, 8, 4);
   if (version != kFormatVersion)
-    corrupt(file_name, message("format_version ", version, " is not supported (valid: ",
-                               kFormatVersion, ")"));
+    corrupt(file_name,
+            message("format_version ", version, " is not supported (valid: ", kFormatVersion, ")"));
   if (get(prefix, 56, 8) != xxh3(prefix.first(kChecksummedBytes)))
     corrupt(file_name, "header_checksum does not match the header");
   for (std::size_t i = 64; i < kShardHeaderBytes; ++i)
@@ -74,8 +75,8 @@ ShardHeader parse_shard_header(std::span<const std::byte> prefix, std::size_t fi
   if (columns != 0 && rows > kLimit / columns / element)
     corrupt(file_name, message("rows ", rows, " x columns ", columns, " is too large"));
   if (data_bytes != rows * columns * element)
-    corrupt(file_name, message("data_bytes ", data_bytes, " is not rows ", rows,
-                               " x columns ", columns, " x ", element, " bytes"));
+    corrupt(file_name, message("data_bytes ", data_bytes, " is not rows ", rows, " x columns ",
+                               columns, " x ", element, " bytes"));
   if (file_size - kShardHeaderBytes != data_bytes)
     corrupt(file_name, message("the file holds ", file_size - kShardHeaderBytes,
                                " bytes of data but data_bytes says ", data_bytes));

@@ -22,9 +22,7 @@ struct ShardHeader {
   int64_t first_row = 0;
   uint64_t data_checksum = 0;
 
-  int64_t data_bytes() const {
-    return rows * columns * static_cast<int64_t>(dtype_size(dtype));
-  }
+  int64_t data_bytes() const { return rows * columns * static_cast<int64_t>(dtype_size(dtype)); }
 };
 
 // The 4096 header bytes for `header` (whose checksum the caller computed

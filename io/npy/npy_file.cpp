@@ -37,8 +37,7 @@ std::vector<T> Array::values(std::string_view file_name) const {
         out[i] = static_cast<T>(to_float(load<Float16>(data + 2 * i)));
       break;
     case ElementType::int32:
-      for (std::size_t i = 0; i < count; ++i)
-        out[i] = static_cast<T>(load<int32_t>(data + 4 * i));
+      for (std::size_t i = 0; i < count; ++i) out[i] = static_cast<T>(load<int32_t>(data + 4 * i));
       break;
     case ElementType::float32:
     case ElementType::int64:
@@ -56,8 +55,7 @@ Array read(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) throw IoError(message("cannot open '", path, "' for reading"));
   Array array;
-  std::vector<char> chars((std::istreambuf_iterator<char>(file)),
-                          std::istreambuf_iterator<char>());
+  std::vector<char> chars((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   if (file.bad()) throw IoError(message("cannot read '", path, "'"));
   array.bytes.resize(chars.size());
   std::memcpy(array.bytes.data(), chars.data(), chars.size());
@@ -65,15 +63,13 @@ Array read(const std::string& path) {
   return array;
 }
 
-void write(const std::string& path, ElementType type, const Shape& shape,
-           const void* data) {
+void write(const std::string& path, ElementType type, const Shape& shape, const void* data) {
   std::ofstream file(path, std::ios::binary | std::ios::trunc);
   if (!file) throw IoError(message("cannot open '", path, "' for writing"));
   const std::string header = format_header(type, shape);
   file.write(header.data(), static_cast<std::streamsize>(header.size()));
   file.write(static_cast<const char*>(data),
-             static_cast<std::streamsize>(element_count(shape) *
-                                          element_size(type)));
+             static_cast<std::streamsize>(element_count(shape) * element_size(type)));
   if (!file.flush()) throw IoError(message("cannot write '", path, "'"));
 }
 

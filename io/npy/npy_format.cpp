@@ -50,8 +50,7 @@ std::string_view value_after(std::string_view dict, std::string_view key,
                              std::string_view file_name) {
   const std::string quoted = message('\'', key, '\'');
   const std::size_t at = dict.find(quoted);
-  if (at == std::string_view::npos)
-    corrupt(file_name, message("header has no ", quoted, " key"));
+  if (at == std::string_view::npos) corrupt(file_name, message("header has no ", quoted, " key"));
   std::size_t start = dict.find(':', at + quoted.size());
   if (start == std::string_view::npos)
     corrupt(file_name, message("header key ", quoted, " has no value"));
@@ -88,8 +87,7 @@ Shape parse_shape(std::string_view value, std::string_view file_name) {
     int64_t extent = 0;
     const auto [next, error] = std::from_chars(cursor, end, extent);
     if (error != std::errc() || extent < 0)
-      corrupt(file_name, message("'shape' has a bad extent in '",
-                                 value.substr(0, close + 1), "'"));
+      corrupt(file_name, message("'shape' has a bad extent in '", value.substr(0, close + 1), "'"));
     shape.push_back(extent);
     cursor = next;
   }
@@ -99,8 +97,7 @@ Shape parse_shape(std::string_view value, std::string_view file_name) {
 // Python's repr of the shape tuple: "()", "(3,)", "(3, 4)".
 std::string shape_tuple(const Shape& shape) {
   std::string text = "(";
-  for (std::size_t i = 0; i < shape.size(); ++i)
-    text += message(i ? ", " : "", shape[i]);
+  for (std::size_t i = 0; i < shape.size(); ++i) text += message(i ? ", " : "", shape[i]);
   if (shape.size() == 1) text += ',';
   return text + ')';
 }
@@ -125,31 +122,28 @@ Header parse_header(std::span<const std::byte> prefix, std::size_t file_size,
       std::memcmp(prefix.data(), kMagic, kMagicBytes) != 0)
     corrupt(file_name, "not a .npy file (bad magic)");
   const auto major = std::to_integer<int>(prefix[6]);
-  if (major < 1 || major > 3)
-    corrupt(file_name, message("unsupported format version ", major));
+  if (major < 1 || major > 3) corrupt(file_name, message("unsupported format version ", major));
   const std::size_t length_bytes = major == 1 ? 2 : 4;
   const std::size_t preamble = kMagicBytes + 2 + length_bytes;
   if (prefix.size() < preamble) corrupt(file_name, "truncated header");
   const std::size_t header_length =
       read_little_endian(prefix.subspan(kMagicBytes + 2, length_bytes));
   if (preamble + header_length > file_size || preamble + header_length > prefix.size())
-    corrupt(file_name, message("header length ", header_length,
-                               " runs past the end of the file (", file_size,
-                               " bytes)"));
-  const std::string_view dict(
-      reinterpret_cast<const char*>(prefix.data()) + preamble, header_length);
-  if (dict.find('{') == std::string_view::npos ||
-      dict.find('}') == std::string_view::npos)
+    corrupt(file_name, message("header length ", header_length, " runs past the end of the file (",
+                               file_size, " bytes)"));
+  const std::string_view dict(reinterpret_cast<const char*>(prefix.data()) + preamble,
+                              header_length);
+  if (dict.find('{') == std::string_view::npos || dict.find('}') == std::string_view::npos)
     corrupt(file_name, "header is not a dict");
 
   Header header;
   header.type = parse_descr(value_after(dict, "descr", file_name), file_name);
   const std::string_view fortran = value_after(dict, "fortran_order", file_name);
   if (fortran.starts_with("True"))
-    throw InvalidArgument(message(
-        "npy file '", file_name,
-        "': arrays in Fortran order are not supported; save it in C order "
-        "(np.ascontiguousarray)"));
+    throw InvalidArgument(
+        message("npy file '", file_name,
+                "': arrays in Fortran order are not supported; save it in C order "
+                "(np.ascontiguousarray)"));
   if (!fortran.starts_with("False"))
     corrupt(file_name, "'fortran_order' is neither True nor False");
   header.shape = parse_shape(value_after(dict, "shape", file_name), file_name);
@@ -158,25 +152,23 @@ Header parse_header(std::span<const std::byte> prefix, std::size_t file_size,
   // Multiply with an overflow check: a lying shape must not wrap around.
   std::size_t elements = 1;
   for (int64_t extent : header.shape) {
-    if (extent != 0 && elements > std::numeric_limits<std::size_t>::max() /
-                                      static_cast<std::size_t>(extent))
+    if (extent != 0 &&
+        elements > std::numeric_limits<std::size_t>::max() / static_cast<std::size_t>(extent))
       corrupt(file_name, "'shape' is too large");
     elements *= static_cast<std::size_t>(extent);
   }
   if (elements > (file_size - header.data_offset) / element_size(header.type) ||
       elements * element_size(header.type) != file_size - header.data_offset)
-    corrupt(file_name,
-            message("'shape' needs ", elements, " elements of ",
-                    element_size(header.type), " bytes but the file holds ",
-                    file_size - header.data_offset, " bytes of data"));
+    corrupt(file_name, message("'shape' needs ", elements, " elements of ",
+                               element_size(header.type), " bytes but the file holds ",
+                               file_size - header.data_offset, " bytes of data"));
   header.data_bytes = elements * element_size(header.type);
   return header;
 }
 
 std::string format_header(ElementType type, const Shape& shape) {
   std::string dict = message("{'descr': '", descr_of(type),
-                             "', 'fortran_order': False, 'shape': ",
-                             shape_tuple(shape), ", }");
+                             "', 'fortran_order': False, 'shape': ", shape_tuple(shape), ", }");
 
   const bool fits_v1 = dict.size() + 1 + kMagicBytes + 4 <= 65535;
   const std::size_t preamble = kMagicBytes + 2 + (fits_v1 ? 2 : 4);

@@ -28,8 +28,8 @@ OpenFile open_for_reading(const std::string& path) {
 }
 
 // Appends bytes [offset, offset + count) of the file to `bytes`.
-void append_bytes(OpenFile& file, std::size_t offset, std::size_t count,
-                  const std::string& path, std::vector<std::byte>& bytes) {
+void append_bytes(OpenFile& file, std::size_t offset, std::size_t count, const std::string& path,
+                  std::vector<std::byte>& bytes) {
   if (count == 0) return;
   const std::size_t old_size = bytes.size();
   bytes.resize(old_size + count);
@@ -37,8 +37,8 @@ void append_bytes(OpenFile& file, std::size_t offset, std::size_t count,
   file.stream.read(reinterpret_cast<char*>(bytes.data() + old_size),
                    static_cast<std::streamsize>(count));
   if (!file.stream)
-    throw IoError(message("cannot read bytes [", offset, ", ", offset + count, ") of '",
-                          path, "'"));
+    throw IoError(
+        message("cannot read bytes [", offset, ", ", offset + count, ") of '", path, "'"));
 }
 
 Header read_header(OpenFile& file, const std::string& path) {
@@ -59,8 +59,7 @@ const TensorEntry& find_tensor(const Header& header, std::string_view name,
   if (header.tensors.size() > kMaxNamesListed)
     names += message(" and ", header.tensors.size() - kMaxNamesListed, " more");
   throw InvalidArgument(message("safetensors file '", path, "': no tensor named '", name,
-                                "'; it has ",
-                                names.empty() ? std::string("none") : names));
+                                "'; it has ", names.empty() ? std::string("none") : names));
 }
 
 template <typename Stored>
@@ -87,10 +86,10 @@ void write(const std::string& path, std::span<const NamedTensor> tensors,
   for (const NamedTensor& tensor : tensors) {
     const std::size_t expected = *byte_size(tensor.type, tensor.shape);
     if (tensor.bytes.size() != expected)
-      throw InvalidArgument(message(
-          "safetensors file '", path, "': tensor '", tensor.name, "' (",
-          expected / element_size(tensor.type), " elements of ", dtype_name(tensor.type),
-          ") needs ", expected, " bytes but was given ", tensor.bytes.size()));
+      throw InvalidArgument(message("safetensors file '", path, "': tensor '", tensor.name, "' (",
+                                    expected / element_size(tensor.type), " elements of ",
+                                    dtype_name(tensor.type), ") needs ", expected,
+                                    " bytes but was given ", tensor.bytes.size()));
   }
 
   std::ofstream file(path, std::ios::binary | std::ios::trunc);

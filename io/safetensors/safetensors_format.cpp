@@ -27,7 +27,7 @@ struct TensorTypeInfo {
 };
 
 constexpr TensorTypeInfo kTensorTypes[] = {
-    {TensorType::f32, "F32", 4, DType::f32},   {TensorType::f16, "F16", 2, DType::f16},
+    {TensorType::f32, "F32", 4, DType::f32},    {TensorType::f16, "F16", 2, DType::f16},
     {TensorType::bf16, "BF16", 2, DType::bf16}, {TensorType::i64, "I64", 8, std::nullopt},
     {TensorType::i32, "I32", 4, std::nullopt},
 };
@@ -67,11 +67,10 @@ std::string cut_short(std::string text) {
 // hold arrays or objects are only named: a hostile header can nest them
 // deeper than printing, which recurses, could go.
 std::string quoted(const json& value) {
-  if (value.is_structured() &&
-      std::any_of(value.begin(), value.end(),
-                  [](const json& element) { return element.is_structured(); }))
-    return value.is_array() ? "an array of arrays or objects"
-                            : "an object of arrays or objects";
+  if (value.is_structured() && std::any_of(value.begin(), value.end(), [](const json& element) {
+        return element.is_structured();
+      }))
+    return value.is_array() ? "an array of arrays or objects" : "an object of arrays or objects";
   return cut_short(value.dump());
 }
 
@@ -84,16 +83,13 @@ std::string shape_text(const Shape& shape) {
 void require_prefix(std::span<const std::byte> prefix, std::size_t needed,
                     std::string_view file_name) {
   if (prefix.size() < needed)
-    throw InvalidArgument(message("safetensors file '", file_name,
-                                  "': parse_header was given ", prefix.size(),
-                                  " bytes but the header needs ", needed));
+    throw InvalidArgument(message("safetensors file '", file_name, "': parse_header was given ",
+                                  prefix.size(), " bytes but the header needs ", needed));
 }
 
-TensorType parse_dtype(const json& dtype, std::string_view tensor,
-                       std::string_view file_name) {
+TensorType parse_dtype(const json& dtype, std::string_view tensor, std::string_view file_name) {
   if (!dtype.is_string())
-    corrupt_tensor(file_name, tensor,
-                   message("'dtype' ", quoted(dtype), " is not a string"));
+    corrupt_tensor(file_name, tensor, message("'dtype' ", quoted(dtype), " is not a string"));
   const auto& name = dtype.get_ref<const std::string&>();
   std::string valid;
   for (const TensorTypeInfo& entry : kTensorTypes) {
@@ -101,15 +97,13 @@ TensorType parse_dtype(const json& dtype, std::string_view tensor,
     valid += message(valid.empty() ? "" : ", ", entry.name);
   }
   throw InvalidArgument(message("safetensors file '", file_name, "': tensor '", tensor,
-                                "' has dtype '", name, "', which is not supported; valid: ",
-                                valid));
+                                "' has dtype '", name,
+                                "', which is not supported; valid: ", valid));
 }
 
-Shape parse_shape(const json& shape, std::string_view tensor,
-                  std::string_view file_name) {
+Shape parse_shape(const json& shape, std::string_view tensor, std::string_view file_name) {
   if (!shape.is_array())
-    corrupt_tensor(file_name, tensor,
-                   message("'shape' ", quoted(shape), " is not an array"));
+    corrupt_tensor(file_name, tensor, message("'shape' ", quoted(shape), " is not an array"));
   Shape extents;
   for (const json& extent : shape) {
     // The parser stores every non-negative integer as unsigned; negative
@@ -126,8 +120,7 @@ Shape parse_shape(const json& shape, std::string_view tensor,
 
 // Returns [begin, end) relative to the data buffer, checked to be ordered
 // and within its `data_size` bytes.
-std::pair<std::size_t, std::size_t> parse_data_offsets(const json& offsets,
-                                                       std::size_t data_size,
+std::pair<std::size_t, std::size_t> parse_data_offsets(const json& offsets, std::size_t data_size,
                                                        std::string_view tensor,
                                                        std::string_view file_name) {
   if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
@@ -138,21 +131,18 @@ std::pair<std::size_t, std::size_t> parse_data_offsets(const json& offsets,
   const auto begin = offsets[0].get<uint64_t>();
   const auto end = offsets[1].get<uint64_t>();
   if (begin > end || end > data_size)
-    corrupt_tensor(
-        file_name, tensor,
-        message("'data_offsets' [", begin, ", ", end,
-                "] is not a range within the data buffer [0, ", data_size, "]"));
+    corrupt_tensor(file_name, tensor,
+                   message("'data_offsets' [", begin, ", ", end,
+                           "] is not a range within the data buffer [0, ", data_size, "]"));
   return {static_cast<std::size_t>(begin), static_cast<std::size_t>(end)};
 }
 
-TensorEntry parse_tensor(const std::string& name, const json& entry,
-                         std::size_t data_start, std::size_t file_size,
-                         std::string_view file_name) {
+TensorEntry parse_tensor(const std::string& name, const json& entry, std::size_t data_start,
+                         std::size_t file_size, std::string_view file_name) {
   if (!entry.is_object())
     corrupt_tensor(file_name, name, message(quoted(entry), " is not an object"));
   for (const char* field : {"dtype", "shape", "data_offsets"})
-    if (!entry.contains(field))
-      corrupt_tensor(file_name, name, message("has no '", field, "'"));
+    if (!entry.contains(field)) corrupt_tensor(file_name, name, message("has no '", field, "'"));
 
   TensorEntry tensor{.name = name,
                      .type = parse_dtype(entry["dtype"], name, file_name),
@@ -161,11 +151,11 @@ TensorEntry parse_tensor(const std::string& name, const json& entry,
       parse_data_offsets(entry["data_offsets"], file_size - data_start, name, file_name);
   const std::optional<std::size_t> bytes = byte_size(tensor.type, tensor.shape);
   if (!bytes || *bytes != end - begin)
-    corrupt_tensor(file_name, name,
-                   message("'data_offsets' [", begin, ", ", end, "] hold ", end - begin,
-                           " bytes but shape ", shape_text(tensor.shape), " of ",
-                           dtype_name(tensor.type), " needs ",
-                           bytes ? message(*bytes) : std::string("more than 2^64")));
+    corrupt_tensor(
+        file_name, name,
+        message("'data_offsets' [", begin, ", ", end, "] hold ", end - begin, " bytes but shape ",
+                shape_text(tensor.shape), " of ", dtype_name(tensor.type), " needs ",
+                bytes ? message(*bytes) : std::string("more than 2^64")));
   tensor.data_begin = data_start + begin;
   tensor.data_end = data_start + end;
   return tensor;
@@ -180,8 +170,8 @@ std::map<std::string, std::string> parse_metadata(const json& metadata,
     corrupt(file_name, message("'__metadata__' ", quoted(metadata), " is not an object"));
   for (const auto& [key, value] : metadata.items()) {
     if (!value.is_string())
-      corrupt(file_name, message("'__metadata__' entry '", key, "' is ", quoted(value),
-                                 ", not a string"));
+      corrupt(file_name,
+              message("'__metadata__' entry '", key, "' is ", quoted(value), ", not a string"));
     entries.emplace(key, value.get<std::string>());
   }
   return entries;
@@ -191,36 +181,31 @@ std::map<std::string, std::string> parse_metadata(const json& metadata,
 // exactly, as the reference implementation does: overlapping tensors would
 // alias each other, and bytes that belong to no tensor could hide another
 // file format inside a valid-looking one.
-void check_tiling(const Header& header, std::size_t file_size,
-                  std::string_view file_name) {
+void check_tiling(const Header& header, std::size_t file_size, std::string_view file_name) {
   const std::size_t data_start = header.data_start;
   std::size_t covered = data_start;
   const TensorEntry* previous = nullptr;
   for (const TensorEntry& tensor : header.tensors) {
-    const std::string offsets =
-        message("'data_offsets' [", tensor.data_begin - data_start, ", ",
-                tensor.data_end - data_start, "]");
+    const std::string offsets = message("'data_offsets' [", tensor.data_begin - data_start, ", ",
+                                        tensor.data_end - data_start, "]");
     if (tensor.data_begin < covered)
-      corrupt_tensor(file_name, tensor.name,
-                     message(offsets, " overlaps tensor '", previous->name, "' at [",
-                             previous->data_begin - data_start, ", ",
-                             previous->data_end - data_start, "]"));
-    if (tensor.data_begin > covered)
       corrupt_tensor(
           file_name, tensor.name,
-          message(offsets, " leaves bytes [", covered - data_start, ", ",
-                  tensor.data_begin - data_start, ") of the data buffer to no tensor"));
+          message(offsets, " overlaps tensor '", previous->name, "' at [",
+                  previous->data_begin - data_start, ", ", previous->data_end - data_start, "]"));
+    if (tensor.data_begin > covered)
+      corrupt_tensor(file_name, tensor.name,
+                     message(offsets, " leaves bytes [", covered - data_start, ", ",
+                             tensor.data_begin - data_start, ") of the data buffer to no tensor"));
     covered = tensor.data_end;
     previous = &tensor;
   }
   if (covered != file_size)
-    corrupt(file_name,
-            message("bytes [", covered - data_start, ", ", file_size - data_start,
-                    ") of the data buffer belong to no tensor"));
+    corrupt(file_name, message("bytes [", covered - data_start, ", ", file_size - data_start,
+                               ") of the data buffer belong to no tensor"));
 }
 
-void require_utf8(const std::string& text, std::string_view what,
-                  std::string_view file_name) {
+void require_utf8(const std::string& text, std::string_view what, std::string_view file_name) {
   try {
     static_cast<void>(json(text).dump());
   } catch (const json::type_error&) {
@@ -244,8 +229,7 @@ TensorType tensor_type_of(DType dtype) {
 }
 
 std::optional<std::size_t> byte_size(TensorType type, const Shape& shape) {
-  if (std::ranges::any_of(shape, [](int64_t extent) { return extent < 0; }))
-    return std::nullopt;
+  if (std::ranges::any_of(shape, [](int64_t extent) { return extent < 0; })) return std::nullopt;
   if (std::ranges::find(shape, 0) != shape.end()) return 0;
   std::size_t bytes = element_size(type);
   for (int64_t extent : shape) {
@@ -256,8 +240,7 @@ std::optional<std::size_t> byte_size(TensorType type, const Shape& shape) {
   return bytes;
 }
 
-std::size_t header_prefix_size(std::span<const std::byte> first_bytes,
-                               std::size_t file_size) {
+std::size_t header_prefix_size(std::span<const std::byte> first_bytes, std::size_t file_size) {
   if (first_bytes.size() < kSizeFieldBytes || file_size < kSizeFieldBytes)
     return first_bytes.size();
   const uint64_t header_size = read_little_endian(first_bytes.first(kSizeFieldBytes));
@@ -269,14 +252,13 @@ std::size_t header_prefix_size(std::span<const std::byte> first_bytes,
 Header parse_header(std::span<const std::byte> prefix, std::size_t file_size,
                     std::string_view file_name) {
   if (file_size < kSizeFieldBytes)
-    corrupt(file_name, message("the file is ", file_size,
-                               " bytes, too short for the 8-byte header size"));
+    corrupt(file_name,
+            message("the file is ", file_size, " bytes, too short for the 8-byte header size"));
   require_prefix(prefix, kSizeFieldBytes, file_name);
   const uint64_t header_size = read_little_endian(prefix.first(kSizeFieldBytes));
   if (header_size > file_size - kSizeFieldBytes)
-    corrupt(file_name,
-            message("header size ", header_size, " runs past the end of the file (",
-                    file_size, " bytes, so at most ", file_size - kSizeFieldBytes, ")"));
+    corrupt(file_name, message("header size ", header_size, " runs past the end of the file (",
+                               file_size, " bytes, so at most ", file_size - kSizeFieldBytes, ")"));
   if (header_size > kMaxHeaderBytes)
     corrupt(file_name, message("header size ", header_size, " is over the limit of ",
                                kMaxHeaderBytes, " bytes"));
@@ -284,8 +266,7 @@ Header parse_header(std::span<const std::byte> prefix, std::size_t file_size,
   require_prefix(prefix, data_start, file_name);
 
   const auto* text = reinterpret_cast<const char*>(prefix.data()) + kSizeFieldBytes;
-  if (header_size == 0 || text[0] != '{')
-    corrupt(file_name, "header does not start with '{'");
+  if (header_size == 0 || text[0] != '{') corrupt(file_name, "header does not start with '{'");
   // The JSON parser stops at a NUL as at the end of a C string, so it would
   // accept anything hidden after one; valid JSON never holds one.
   if (const void* nul = std::memchr(text, '\0', header_size))
@@ -316,14 +297,12 @@ Header parse_header(std::span<const std::byte> prefix, std::size_t file_size,
     if (name == kMetadataKey)
       header.metadata = parse_metadata(value, file_name);
     else
-      header.tensors.push_back(
-          parse_tensor(name, value, data_start, file_size, file_name));
+      header.tensors.push_back(parse_tensor(name, value, data_start, file_size, file_name));
   }
   // Stable, so that empty tensors at one offset stay in name order.
-  std::ranges::stable_sort(
-      header.tensors, [](const TensorEntry& a, const TensorEntry& b) {
-        return std::pair(a.data_begin, a.data_end) < std::pair(b.data_begin, b.data_end);
-      });
+  std::ranges::stable_sort(header.tensors, [](const TensorEntry& a, const TensorEntry& b) {
+    return std::pair(a.data_begin, a.data_end) < std::pair(b.data_begin, b.data_end);
+  });
   check_tiling(header, file_size, file_name);
   return header;
 }
@@ -354,10 +333,10 @@ std::string format_header(std::span<const TensorDescription> tensors,
     require_utf8(tensor.name, message("tensor name '", tensor.name, "'"), file_name);
     const std::optional<std::size_t> bytes = byte_size(tensor.type, tensor.shape);
     if (!bytes || *bytes > std::numeric_limits<std::size_t>::max() - offset)
-      throw InvalidArgument(message(
-          what, ": shape ", shape_text(tensor.shape), " of ", dtype_name(tensor.type),
-          " has a negative extent or, with the tensors before it, more than "
-          "2^64 bytes"));
+      throw InvalidArgument(
+          message(what, ": shape ", shape_text(tensor.shape), " of ", dtype_name(tensor.type),
+                  " has a negative extent or, with the tensors before it, more than "
+                  "2^64 bytes"));
     root[tensor.name] = {{"dtype", std::string(dtype_name(tensor.type))},
                          {"shape", tensor.shape},
                          {"data_offsets", {offset, offset + *bytes}}};
@@ -365,8 +344,7 @@ std::string format_header(std::span<const TensorDescription> tensors,
   }
 
   std::string json_text = root.dump();
-  json_text.append((kDataAlignment - json_text.size() % kDataAlignment) % kDataAlignment,
-                   ' ');
+  json_text.append((kDataAlignment - json_text.size() % kDataAlignment) % kDataAlignment, ' ');
   std::string header(kSizeFieldBytes, '\0');
   for (std::size_t i = 0; i < kSizeFieldBytes; ++i)
     header[i] = static_cast<char>((json_text.size() >> (8 * i)) & 0xff);

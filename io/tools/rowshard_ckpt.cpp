@@ -28,12 +28,12 @@
 #include <vector>
 
 #include "rowshard/engine/element_types.h"
+#include "rowshard/engine/embedding_bag_collection.h"
 #include "rowshard/engine/error.h"
 #include "rowshard/io/checkpoint/directory.h"
 #include "rowshard/io/checkpoint/restore.h"
 #include "rowshard/io/checkpoint/save.h"
 #include "rowshard/io/npy/npy_file.h"
-#include "rowshard/engine/embedding_bag_collection.h"
 #include "rowshard/io/pretrained.h"
 #include "rowshard/io/safetensors/safetensors_file.h"
 
@@ -99,13 +99,18 @@ int inspect(const std::filesystem::path& directory) {
         status = error.what();
         all_ok = false;
       }
-      files.push_back({{"path", file.path}, {"rows", {file.first_row, file.end_row}},
-                       {"bytes", file.bytes}, {"checksum", status}});
+      files.push_back({{"path", file.path},
+                       {"rows", {file.first_row, file.end_row}},
+                       {"bytes", file.bytes},
+                       {"checksum", status}});
     }
-    out["tables"].push_back({{"name", table.name}, {"rows", table.rows}, {"dim", table.dim},
+    out["tables"].push_back({{"name", table.name},
+                             {"rows", table.rows},
+                             {"dim", table.dim},
                              {"dtype", std::string(dtype_name(table.dtype))},
                              {"optimizer", table.optimizer},
-                             {"state_columns", table.state_columns}, {"files", files}});
+                             {"state_columns", table.state_columns},
+                             {"files", files}});
   }
   for (const ExtraEntry& extra : manifest.extras)
     out["extras"].push_back({{"name", extra.name}, {"bytes", extra.bytes}});
@@ -149,16 +154,16 @@ int export_checkpoint(const std::filesystem::path& directory, const std::string&
   for (const TableEntry& table : manifest.tables)
     if (!only || table.name == *only) tables.push_back(&table);
   if (tables.empty())
-    throw InvalidArgument(message("checkpoint '", directory.string(), "' has no table '",
-                                  only.value_or(""), "'"));
+    throw InvalidArgument(
+        message("checkpoint '", directory.string(), "' has no table '", only.value_or(""), "'"));
   if (out.ends_with(".npy")) {
     if (!only) throw InvalidArgument("export to .npy needs --table: one file holds one table");
     const TableEntry& table = *tables[0];
     const bool half = table.dtype == DType::f16;
     const std::vector<std::byte> weights =
         weights_for_export(read_whole(directory, table, "weight"), table.dtype, !half);
-    npy::write(out, *npy::element_type_of(half ? DType::f16 : DType::f32),
-               {table.rows, table.dim}, weights.data());
+    npy::write(out, *npy::element_type_of(half ? DType::f16 : DType::f32), {table.rows, table.dim},
+               weights.data());
     return 0;
   }
   if (!out.ends_with(".safetensors"))
@@ -168,14 +173,16 @@ int export_checkpoint(const std::filesystem::path& directory, const std::string&
   std::vector<safetensors::NamedTensor> tensors;
   for (const TableEntry* table : tables) {
     buffers.push_back(read_whole(directory, *table, "weight"));
-    tensors.push_back({table->name + ".weight", safetensors::tensor_type_of(table->dtype),
-                       {table->rows, table->dim}, buffers.back()});
+    tensors.push_back({table->name + ".weight",
+                       safetensors::tensor_type_of(table->dtype),
+                       {table->rows, table->dim},
+                       buffers.back()});
     if (table->state_columns > 0) {
       buffers.push_back(read_whole(directory, *table, "state"));
       Shape shape = {table->rows};
       if (table->state_columns > 1) shape.push_back(table->state_columns);
-      tensors.push_back({table->name + ".optimizer_state", safetensors::TensorType::f32, shape,
-                         buffers.back()});
+      tensors.push_back(
+          {table->name + ".optimizer_state", safetensors::TensorType::f32, shape, buffers.back()});
     }
   }
   safetensors::write(out, tensors, {{"step", std::to_string(manifest.step)}});
@@ -217,7 +224,8 @@ int import_table(const Arguments& arguments) {
   }
   EmbeddingBagCollection collection({config}, {{"imported", config.table.name, false}});
   load_pretrained(collection, 0, pretrained);
-  SaveOptions options{.root = root, .step = step, .keep_last = 0, .config = "imported from " + file};
+  SaveOptions options{
+      .root = root, .step = step, .keep_last = 0, .config = "imported from " + file};
   options.record_settings = false;  // the defaults here are not the user's settings
   const auto saved = save(collection, options);
   std::printf("%s\n", saved.c_str());

@@ -26,15 +26,14 @@ void compare(std::string_view array, const std::optional<FloatArray>& expected,
              const Shape& got_shape, std::span<const float> got, Tolerance tolerance) {
   if (!expected) return;
   if (expected->shape != got_shape)
-    throw Mismatch{message(array, ", shape, expected ", shape_text(expected->shape),
-                           ", got ", shape_text(got_shape))};
+    throw Mismatch{message(array, ", shape, expected ", shape_text(expected->shape), ", got ",
+                           shape_text(got_shape))};
   for (std::size_t i = 0; i < got.size(); ++i)
     check_element(array, static_cast<int64_t>(i), expected->values[i], got[i], tolerance);
 }
 
 void compare_at(std::string_view array, const std::optional<FloatArray>& expected,
-                std::span<const int64_t> at, std::span<const float> got,
-                Tolerance tolerance) {
+                std::span<const int64_t> at, std::span<const float> got, Tolerance tolerance) {
   if (!expected) return;
   for (std::size_t i = 0; i < got.size(); ++i)
     check_element(array, at[i], expected->values[at[i]], got[i], tolerance);

@@ -25,12 +25,10 @@ struct Tolerance {
 // atol + rtol * |expected| (NumPy's allclose; NaN matches NaN), or when the
 // shapes differ. Nothing to compare when `expected` is absent.
 void compare(std::string_view array, const std::optional<FloatArray>& expected,
-             const Shape& got_shape, std::span<const float> got,
-             Tolerance tolerance);
+             const Shape& got_shape, std::span<const float> got, Tolerance tolerance);
 
 // The same for selected elements: got[i] against expected->values[at[i]].
 void compare_at(std::string_view array, const std::optional<FloatArray>& expected,
-                std::span<const int64_t> at, std::span<const float> got,
-                Tolerance tolerance);
+                std::span<const int64_t> at, std::span<const float> got, Tolerance tolerance);
 
 }  // namespace rowshard::conformance

@@ -35,8 +35,7 @@ OptimizerSpec parse_optimizer(const json& spec) {
   optimizer.name = spec.at("name").get<std::string>();
   optimizer.lr = optional_field<float>(spec, "lr");
   optimizer.eps = optional_field<float>(spec, "eps");
-  optimizer.weight_decay =
-      optional_field<float>(spec, "weight_decay").value_or(0.0f);
+  optimizer.weight_decay = optional_field<float>(spec, "weight_decay").value_or(0.0f);
   optimizer.initial_accumulator_value =
       optional_field<float>(spec, "initial_accumulator_value").value_or(0.0f);
   return optimizer;
@@ -76,17 +75,15 @@ Case load_case(const std::filesystem::path& directory) {
     if (auto mode = optional_field<std::string>(spec, "mode")) {
       const auto parsed = parse_pooling_mode(*mode);
       if (!parsed)
-        throw InvalidArgument(message("'", spec_file.string(), "': mode '",
-                                      *mode, "' is not sum, mean or max"));
+        throw InvalidArgument(
+            message("'", spec_file.string(), "': mode '", *mode, "' is not sum, mean or max"));
       c.mode = *parsed;
     }
     c.padding_idx = optional_field<int64_t>(spec, "padding_idx");
     c.max_norm = optional_field<double>(spec, "max_norm");
     c.norm_type = optional_field<double>(spec, "norm_type").value_or(2.0);
-    c.scale_grad_by_freq =
-        optional_field<bool>(spec, "scale_grad_by_freq").value_or(false);
-    c.include_last_offset =
-        optional_field<bool>(spec, "include_last_offset").value_or(false);
+    c.scale_grad_by_freq = optional_field<bool>(spec, "scale_grad_by_freq").value_or(false);
+    c.include_last_offset = optional_field<bool>(spec, "include_last_offset").value_or(false);
     if (spec.contains("optimizer") && !spec["optimizer"].is_null())
       c.optimizer = parse_optimizer(spec["optimizer"]);
     c.steps = optional_field<int>(spec, "steps").value_or(1);
@@ -100,8 +97,7 @@ Case load_case(const std::filesystem::path& directory) {
   auto weight = load_floats(directory / "weight.npy");
   auto indices = load_indices(directory / "indices.npy");
   if (!weight || !indices)
-    throw IoError(message("case '", directory.string(),
-                          "' needs weight.npy and indices.npy"));
+    throw IoError(message("case '", directory.string(), "' needs weight.npy and indices.npy"));
   c.weight = std::move(*weight);
   c.indices = std::move(*indices);
   c.offsets = load_indices(directory / "offsets.npy");

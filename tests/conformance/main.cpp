@@ -37,7 +37,8 @@ std::vector<fs::path> find_cases(const std::vector<std::string>& roots) {
   return cases;
 }
 
-constexpr const char* kUsage = "usage: rowshard-conformance [--sharding row_wise|table_wise|column_wise] DIR...\n";
+constexpr const char* kUsage =
+    "usage: rowshard-conformance [--sharding row_wise|table_wise|column_wise] DIR...\n";
 
 int usage(const char* problem) {
   std::fprintf(stderr, "rowshard-conformance: %s\n%s", problem, kUsage);

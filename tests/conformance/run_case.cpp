@@ -15,8 +15,7 @@ namespace {
 
 std::span<const float> table_values(const Table& table) {
   return {table.weights().row<float>(0),
-          static_cast<std::size_t>(table.num_embeddings() *
-                                   table.embedding_dim())};
+          static_cast<std::size_t>(table.num_embeddings() * table.embedding_dim())};
 }
 
 std::unique_ptr<Table> make_table(const Case& c) {
@@ -50,8 +49,7 @@ std::unique_ptr<Table> make_table(const Case& c) {
 Lookup forward(Table& table, const Case& c) {
   if (auto* embedding = dynamic_cast<Embedding*>(&table))
     return embedding->forward({c.indices.values, c.indices.shape});
-  BagInput input{c.indices.values, c.indices.shape, std::nullopt, std::nullopt,
-                 {}};
+  BagInput input{c.indices.values, c.indices.shape, std::nullopt, std::nullopt, {}};
   if (c.offsets) input.offsets = c.offsets->values;
   if (c.per_sample_weights) {
     input.per_sample_weights = c.per_sample_weights->values;
@@ -65,23 +63,22 @@ void exercise(Table& table, const Case& c) {
   const Tolerance tolerance{c.rtol, c.atol};
   Lookup lookup = forward(table, c);
   compare("output", c.output, lookup.output.shape, lookup.output.values, tolerance);
-  compare("weight_after_forward", c.weight_after_forward, c.weight.shape,
-          table_values(table), tolerance);
+  compare("weight_after_forward", c.weight_after_forward, c.weight.shape, table_values(table),
+          tolerance);
   if (!c.grad_output) return;
   const Tensor gradient = table.dense_gradient(lookup, c.grad_output->values);
   compare("grad_weight", c.grad_weight, gradient.shape, gradient.values, tolerance);
   if (!c.optimizer) return;
 
-  auto optimizer = make_optimizer(optimizer_config(*c.optimizer),
-                                  table.num_embeddings(), table.embedding_dim());
+  auto optimizer =
+      make_optimizer(optimizer_config(*c.optimizer), table.num_embeddings(), table.embedding_dim());
   for (int step = 0; step < c.steps; ++step) {
     if (step > 0) lookup = forward(table, c);
     table.step(lookup, c.grad_output->values, *optimizer);
   }
-  compare("weight_updated", c.weight_updated, c.weight.shape,
-          table_values(table), tolerance);
-  compare("optimizer_state", c.optimizer_state, optimizer->state_shape(),
-          optimizer->state(), tolerance);
+  compare("weight_updated", c.weight_updated, c.weight.shape, table_values(table), tolerance);
+  compare("optimizer_state", c.optimizer_state, optimizer->state_shape(), optimizer->state(),
+          tolerance);
 }
 
 Verdict run_error_case(const Case& c) {
@@ -101,9 +98,8 @@ Verdict run_error_case(const Case& c) {
   if (auto failed = check_refusal(*c.expect_error, refusal)) return *failed;
   if (table) {
     try {
-      compare("weight (unchanged after the refusal)",
-              FloatArray{c.weight.shape, c.weight.values}, c.weight.shape,
-              table_values(*table), Tolerance{0, 0});
+      compare("weight (unchanged after the refusal)", FloatArray{c.weight.shape, c.weight.values},
+              c.weight.shape, table_values(*table), Tolerance{0, 0});
     } catch (const Mismatch& mismatch) {
       return {Verdict::Outcome::failed, mismatch.detail};
     }
@@ -130,8 +126,7 @@ Verdict run_case(const Case& c) {
   } catch (const Mismatch& mismatch) {
     return {Verdict::Outcome::failed, mismatch.detail};
   } catch (const Error& error) {
-    return {Verdict::Outcome::failed,
-            message("-, -, success, error: ", error.what())};
+    return {Verdict::Outcome::failed, message("-, -, success, error: ", error.what())};
   }
   return {};
 }

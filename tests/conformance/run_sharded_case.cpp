@@ -128,8 +128,8 @@ LocalRun run_here(const Case& c, Communicator& comm, ShardingKind kind) {
       output_at[i] = first_bag * dim + static_cast<int64_t>(i);
     run.mismatch.check([&] {
       if (c.output && c.output->values.size() != static_cast<std::size_t>(bags * dim))
-        throw Mismatch{message("output, shape, ", c.output->values.size(), " values, ",
-                               bags * dim)};
+        throw Mismatch{
+            message("output, shape, ", c.output->values.size(), " values, ", bags * dim)};
       compare_at("output", c.output, output_at, lookup.output.values, tolerance);
     });
     ShardValues after_forward = shard_values(*sharded, comm.rank());
@@ -146,8 +146,7 @@ LocalRun run_here(const Case& c, Communicator& comm, ShardingKind kind) {
     std::vector<float> dense(after_forward.weights.size(), 0.0f);
     const int64_t local_dim = sharded->local_table(0).embedding_dim();
     for (std::size_t i = 0; i < gradient.rows.size(); ++i)
-      std::copy_n(&gradient.values[i * local_dim], local_dim,
-                  &dense[gradient.rows[i] * local_dim]);
+      std::copy_n(&gradient.values[i * local_dim], local_dim, &dense[gradient.rows[i] * local_dim]);
     run.mismatch.check([&] {
       compare_at("grad_weight", c.grad_weight, after_forward.weight_at, dense, tolerance);
     });
@@ -202,9 +201,9 @@ Verdict run_sharded_case(const Case& c, Communicator& comm, ShardingKind kind) {
 
   const Verdict mine = local_verdict(c, run_here(c, comm, kind));
   // Everyone learns every rank's failure; the lowest failing rank's is kept.
-  const std::string report =
-      mine.outcome == Verdict::Outcome::failed ? message("rank ", comm.rank(), ": ", mine.detail)
-                                               : std::string();
+  const std::string report = mine.outcome == Verdict::Outcome::failed
+                                 ? message("rank ", comm.rank(), ": ", mine.detail)
+                                 : std::string();
   for (const std::string& text : allgather_text(comm, report))
     if (!text.empty()) return {Verdict::Outcome::failed, text};
   return {};

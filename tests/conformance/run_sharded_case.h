@@ -2,8 +2,8 @@
 // ranks of a communicator (CONFORMANCE.md, "The runner").
 #pragma once
 
-#include "rowshard/sharding/communicator.h"
 #include "rowshard/engine/shard_layout.h"
+#include "rowshard/sharding/communicator.h"
 #include "tests/conformance/conformance_case.h"
 #include "tests/conformance/run_case.h"
 

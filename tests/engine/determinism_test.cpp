@@ -48,11 +48,8 @@ TrainingResult train(int threads, PoolingMode mode, const std::string& optimizer
   for (int step = 0; step < 4; ++step) {
     testing::RandomBags bags = testing::random_bags(rng, 700, 60, 3000);
     for (int64_t& id : bags.indices) id = id % (1 + id % 97);  // skew to low ids
-    BagInput input{bags.indices,
-                   {static_cast<int64_t>(bags.indices.size())},
-                   bags.offsets,
-                   std::nullopt,
-                   {}};
+    BagInput input{
+        bags.indices, {static_cast<int64_t>(bags.indices.size())}, bags.offsets, std::nullopt, {}};
     if (mode == PoolingMode::sum) input.per_sample_weights = bags.per_sample_weights;
     const Lookup lookup = bag.forward(input);
     if (step == 0)
@@ -66,8 +63,7 @@ TrainingResult train(int threads, PoolingMode mode, const std::string& optimizer
   return result;
 }
 
-class ThreadCount
-    : public ::testing::TestWithParam<std::tuple<PoolingMode, std::string>> {};
+class ThreadCount : public ::testing::TestWithParam<std::tuple<PoolingMode, std::string>> {};
 
 TEST_P(ThreadCount, OneAndTwoThreadsGiveIdenticalBits) {
   const auto [mode, optimizer] = GetParam();
@@ -80,15 +76,14 @@ TEST_P(ThreadCount, OneAndTwoThreadsGiveIdenticalBits) {
   EXPECT_EQ(two.weights, train(2, mode, optimizer).weights);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    ModesAndOptimizers, ThreadCount,
-    ::testing::Combine(::testing::Values(PoolingMode::sum, PoolingMode::mean,
-                                         PoolingMode::max),
-                       ::testing::Values("sgd", "adagrad", "rowwise_adagrad")),
-    [](const auto& info) {
-      return std::string(pooling_mode_name(std::get<0>(info.param))) + "_" +
-             std::get<1>(info.param);
-    });
+INSTANTIATE_TEST_SUITE_P(ModesAndOptimizers, ThreadCount,
+                         ::testing::Combine(::testing::Values(PoolingMode::sum, PoolingMode::mean,
+                                                              PoolingMode::max),
+                                            ::testing::Values("sgd", "adagrad", "rowwise_adagrad")),
+                         [](const auto& info) {
+                           return std::string(pooling_mode_name(std::get<0>(info.param))) + "_" +
+                                  std::get<1>(info.param);
+                         });
 
 // A collection of f32 / bf16-with-stochastic-rounding tables, one shared by
 // two features, trained a few steps.
@@ -114,13 +109,12 @@ std::vector<std::vector<float>> train_collection(int threads) {
       const testing::RandomBags bags = testing::random_bags(rng, 300, 50, rows);
       values.insert(values.end(), bags.indices.begin(), bags.indices.end());
       for (int64_t b = 0; b < 300; ++b)
-        lengths.push_back((b + 1 < 300 ? bags.offsets[b + 1]
-                                       : static_cast<int64_t>(bags.indices.size())) -
-                          bags.offsets[b]);
+        lengths.push_back(
+            (b + 1 < 300 ? bags.offsets[b + 1] : static_cast<int64_t>(bags.indices.size())) -
+            bags.offsets[b]);
     }
     const std::vector<float> weights = testing::random_values(rng, values.size());
-    const CollectionLookup lookup =
-        collection.forward({kKeys, 300, values, lengths, {}, weights});
+    const CollectionLookup lookup = collection.forward({kKeys, 300, values, lengths, {}, weights});
     collection.step(lookup, testing::random_values(rng, lookup.output.values.size()));
   }
   std::vector<std::vector<float>> result;

@@ -25,8 +25,8 @@ std::string error_of(const std::function<void()>& call) {
   return "no error";
 }
 
-CollectionTableConfig table_config(std::string name, int64_t rows, int64_t dim,
-                                   PoolingMode mode, OptimizerKind optimizer,
+CollectionTableConfig table_config(std::string name, int64_t rows, int64_t dim, PoolingMode mode,
+                                   OptimizerKind optimizer,
                                    std::optional<int64_t> padding = std::nullopt) {
   CollectionTableConfig config;
   config.table.name = std::move(name);
@@ -61,8 +61,8 @@ JaggedBatch random_jagged(std::mt19937_64& rng, int64_t batch_size,
     batch.weights.insert(batch.weights.end(), bags.per_sample_weights.begin(),
                          bags.per_sample_weights.end());
     for (int64_t b = 0; b < batch_size; ++b) {
-      const int64_t end = b + 1 < batch_size ? bags.offsets[b + 1]
-                                             : static_cast<int64_t>(bags.indices.size());
+      const int64_t end =
+          b + 1 < batch_size ? bags.offsets[b + 1] : static_cast<int64_t>(bags.indices.size());
       batch.lengths.push_back(end - bags.offsets[b]);
     }
     batch.feature_offsets.push_back(bags.offsets);
@@ -98,12 +98,11 @@ TEST_F(CollectionVersusTables, ForwardAndStepsMatchOneEmbeddingBagPerTable) {
   for (std::size_t t = 0; t < tables.size(); ++t) {
     const EmbeddingBag& table = collection.local_table(t);
     singles.push_back(EmbeddingBag::from_pretrained(
-        RowStorage::copy_of(testing::table_values(table.weights()),
-                            table.num_embeddings(), table.embedding_dim()),
+        RowStorage::copy_of(testing::table_values(table.weights()), table.num_embeddings(),
+                            table.embedding_dim()),
         tables[t].table, /*freeze=*/false));
-    optimizers.push_back(make_optimizer(tables[t].optimizer,
-                                        table.num_embeddings(),
-                                        table.embedding_dim()));
+    optimizers.push_back(
+        make_optimizer(tables[t].optimizer, table.num_embeddings(), table.embedding_dim()));
   }
 
   std::mt19937_64 rng(2024);
@@ -116,8 +115,7 @@ TEST_F(CollectionVersusTables, ForwardAndStepsMatchOneEmbeddingBagPerTable) {
     ASSERT_EQ(lookup.output.shape, (Shape{batch_size, 5 + 3 + 5 + 17 + 3}));
     ASSERT_EQ(no_grad.shape, lookup.output.shape);
     ASSERT_THAT(no_grad.values, ::testing::ElementsAreArray(lookup.output.values));
-    const std::vector<float> grad_output =
-        testing::random_values(rng, lookup.output.values.size());
+    const std::vector<float> grad_output = testing::random_values(rng, lookup.output.values.size());
 
     for (std::size_t t = 0; t < tables.size(); ++t) {
       // Concatenate the bags of every feature of table t, in feature order.
@@ -137,8 +135,7 @@ TEST_F(CollectionVersusTables, ForwardAndStepsMatchOneEmbeddingBagPerTable) {
         else
           weights.insert(weights.end(), batch.feature_values[f].size(), 1.0f);
       }
-      BagInput input{indices, {static_cast<int64_t>(indices.size())}, offsets,
-                     std::nullopt, {}};
+      BagInput input{indices, {static_cast<int64_t>(indices.size())}, offsets, std::nullopt, {}};
       if (tables[t].table.mode == PoolingMode::sum) input.per_sample_weights = weights;
       const Lookup single = singles[t].forward(input);
 
@@ -152,8 +149,7 @@ TEST_F(CollectionVersusTables, ForwardAndStepsMatchOneEmbeddingBagPerTable) {
           const float* expected = &single.output.values[(i * batch_size + b) * dim];
           ASSERT_TRUE(std::equal(row.begin(), row.end(), expected))
               << "feature " << f << " bag " << b << " step " << step;
-          const float* g = &grad_output[b * collection.total_dim() +
-                                        collection.column_offset(f)];
+          const float* g = &grad_output[b * collection.total_dim() + collection.column_offset(f)];
           single_grad.insert(single_grad.end(), g, g + dim);
         }
       }
@@ -167,8 +163,7 @@ TEST_F(CollectionVersusTables, ForwardAndStepsMatchOneEmbeddingBagPerTable) {
           << "table " << t << " step " << step;
       const auto state = collection.local_optimizer(t).state();
       const auto single_state = optimizers[t]->state();
-      EXPECT_TRUE(std::equal(state.begin(), state.end(), single_state.begin(),
-                             single_state.end()))
+      EXPECT_TRUE(std::equal(state.begin(), state.end(), single_state.begin(), single_state.end()))
           << "table " << t;
     }
   }
@@ -182,8 +177,7 @@ TEST_F(CollectionVersusTables, SparseGradientCoversEveryFeatureOfTheTable) {
       collection.forward({keys, 9, batch.values, batch.lengths, {}, batch.weights});
   const auto grad = testing::random_values(rng, lookup.output.values.size());
   const SparseGradient gradient = collection.sparse_gradient(lookup, grad, 0);
-  std::set<int64_t> expected(batch.feature_values[0].begin(),
-                             batch.feature_values[0].end());
+  std::set<int64_t> expected(batch.feature_values[0].begin(), batch.feature_values[0].end());
   expected.insert(batch.feature_values[2].begin(), batch.feature_values[2].end());
   EXPECT_EQ(gradient.rows, std::vector<int64_t>(expected.begin(), expected.end()));
 }
@@ -196,8 +190,7 @@ TEST_F(CollectionVersusTables, OffsetsAndLengthsAreTheSameBatch) {
   for (int64_t length : batch.lengths) offsets.push_back(offsets.back() + length);
   const auto by_lengths =
       collection.forward({keys, 11, batch.values, batch.lengths, {}, batch.weights});
-  const auto by_offsets =
-      collection.forward({keys, 11, batch.values, {}, offsets, batch.weights});
+  const auto by_offsets = collection.forward({keys, 11, batch.values, {}, offsets, batch.weights});
   EXPECT_EQ(by_lengths.output.values, by_offsets.output.values);
 }
 
@@ -247,8 +240,8 @@ TEST(CollectionBadIds, LargeBatchNamesFeatureAndFirstPosition) {
   const std::vector<CollectionTableConfig> tables = {
       table_config("small", 50, 8, PoolingMode::sum, OptimizerKind::rowwise_adagrad),
       table_config("large", 1000, 8, PoolingMode::mean, OptimizerKind::sgd)};
-  EmbeddingBagCollection collection(
-      tables, {{"first", "small", false}, {"second", "large", false}});
+  EmbeddingBagCollection collection(tables,
+                                    {{"first", "small", false}, {"second", "large", false}});
   const int64_t batch_size = 4000;  // 80,000 ids a feature: enough to be split over threads
   std::vector<int64_t> values;
   for (int64_t f = 0; f < 2; ++f)
@@ -293,8 +286,7 @@ TEST_F(CollectionVersusTables, MalformedBatchesAreRefused) {
   const std::vector<int64_t> short_lengths = {1, 1, 1, 1};
   const std::vector<int64_t> lengths = {1, 1, 1, 1, 1};
   const std::vector<float> weights(4, 1.0f);
-  EXPECT_THROW(collection.forward({keys, 1, values, short_lengths, {}, weights}),
-               InvalidArgument);
+  EXPECT_THROW(collection.forward({keys, 1, values, short_lengths, {}, weights}), InvalidArgument);
   EXPECT_THROW(collection.forward({keys, 1, values, lengths, {}, weights}), OutOfRange);
   EXPECT_THROW(collection.forward({keys, 1, values, {}, {}, weights}), InvalidArgument);
   const std::vector<int64_t> four = {1, 1, 1, 1, 0};
@@ -399,15 +391,16 @@ TEST(CollectionConfig, RefusesADeviceThisBuildHasNoBackendFor) {
   CollectionTableConfig config = table_config("a", 10, 4, PoolingMode::sum, OptimizerKind::sgd);
   config.table.device = Device::cuda;
   if (device_is_built(Device::cuda)) GTEST_SKIP() << "this build has CUDA";
-  EXPECT_THAT(error_of([&] { EmbeddingBagCollection({config}, {{"f", "a", false}}); }),
+  EXPECT_THAT(error_of([&] {
+                EmbeddingBagCollection({config}, {{"f", "a", false}});
+              }),
               ::testing::HasSubstr("device cuda: this build of rowshard has no backend for it"));
   EXPECT_THAT(error_of([&] { EmbeddingBag bag(config.table); }),
               ::testing::HasSubstr("EmbeddingBag 'a': device cuda"));
 }
 
 TEST(CollectionConfig, RefusesIncludeLastOffsetRatherThanIgnoringIt) {
-  CollectionTableConfig config =
-      table_config("a", 10, 4, PoolingMode::sum, OptimizerKind::sgd);
+  CollectionTableConfig config = table_config("a", 10, 4, PoolingMode::sum, OptimizerKind::sgd);
   config.table.include_last_offset = true;
   try {
     EmbeddingBagCollection collection({config}, {{"f", "a", false}});
@@ -420,10 +413,8 @@ TEST(CollectionConfig, RefusesIncludeLastOffsetRatherThanIgnoringIt) {
 TEST(CollectionConfig, RefusesInconsistentConfigs) {
   auto table = table_config("a", 10, 4, PoolingMode::mean, OptimizerKind::sgd);
   EXPECT_THROW(EmbeddingBagCollection({table, table}, {}), InvalidArgument);
-  EXPECT_THROW(EmbeddingBagCollection({table}, {{"f", "nope", false}}),
-               InvalidArgument);
-  EXPECT_THROW(EmbeddingBagCollection({table}, {{"f", "a", true}}),
-               InvalidArgument);
+  EXPECT_THROW(EmbeddingBagCollection({table}, {{"f", "nope", false}}), InvalidArgument);
+  EXPECT_THROW(EmbeddingBagCollection({table}, {{"f", "a", true}}), InvalidArgument);
 }
 
 }  // namespace

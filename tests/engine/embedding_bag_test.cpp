@@ -16,8 +16,7 @@ using testing::kSmallTable;
 using testing::small_table;
 using testing::table_values;
 
-EmbeddingBag trainable(PoolingMode mode,
-                       std::optional<int64_t> padding_idx = std::nullopt,
+EmbeddingBag trainable(PoolingMode mode, std::optional<int64_t> padding_idx = std::nullopt,
                        bool scale_grad_by_freq = false) {
   EmbeddingBagOptions options;
   options.name = "small";
@@ -31,10 +30,8 @@ EmbeddingBag trainable(PoolingMode mode,
 const std::vector<int64_t> kIndices = {0, 1, 2, 3, 4};
 const std::vector<int64_t> kOffsets = {0, 2, 2};
 
-BagInput with_offsets(const std::vector<int64_t>& indices,
-                      const std::vector<int64_t>& offsets) {
-  return {indices, {static_cast<int64_t>(indices.size())}, offsets,
-          std::nullopt, {}};
+BagInput with_offsets(const std::vector<int64_t>& indices, const std::vector<int64_t>& offsets) {
+  return {indices, {static_cast<int64_t>(indices.size())}, offsets, std::nullopt, {}};
 }
 
 TEST(EmbeddingBag, SumPoolsEachBagAndEmptyBagsAreZero) {
@@ -100,10 +97,8 @@ TEST(EmbeddingBag, IncludeLastOffsetReadsTheLastOffsetAsTheEnd) {
 TEST(EmbeddingBag, TwoDimensionalInputIsFixedLengthBags) {
   EmbeddingBag bag = trainable(PoolingMode::sum);
   const std::vector<int64_t> indices = {0, 1, 2, 3};
-  const Lookup lookup =
-      bag.forward({indices, {2, 2}, std::nullopt, std::nullopt, {}});
-  EXPECT_THAT(lookup.output.values,
-              ::testing::ElementsAreArray<float>({4.0f, 1.0f, -1.5f, 5.25f}));
+  const Lookup lookup = bag.forward({indices, {2, 2}, std::nullopt, std::nullopt, {}});
+  EXPECT_THAT(lookup.output.values, ::testing::ElementsAreArray<float>({4.0f, 1.0f, -1.5f, 5.25f}));
 }
 
 TEST(EmbeddingBag, PerSampleWeightsScaleRowsInSumMode) {
@@ -129,13 +124,10 @@ TEST(EmbeddingBag, PaddingIsLeftOutOfBagsAndOfTheMeansCount) {
   const std::vector<int64_t> indices = {0, 1, 1, 1};
   const std::vector<int64_t> offsets = {0, 3};
   const Lookup lookup = bag.forward(with_offsets(indices, offsets));
-  EXPECT_THAT(lookup.output.values,
-              ::testing::ElementsAreArray<float>({1.0f, 2.0f, 0.0f, 0.0f}));
-  const Tensor gradient =
-      bag.dense_gradient(lookup, std::vector{5.0f, 7.0f, 11.0f, 13.0f});
+  EXPECT_THAT(lookup.output.values, ::testing::ElementsAreArray<float>({1.0f, 2.0f, 0.0f, 0.0f}));
+  const Tensor gradient = bag.dense_gradient(lookup, std::vector{5.0f, 7.0f, 11.0f, 13.0f});
   // Row 0 gets the first bag's whole gradient (count 1); row 1 gets none.
-  EXPECT_THAT(gradient.values,
-              ::testing::ElementsAreArray<float>({5, 7, 0, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_THAT(gradient.values, ::testing::ElementsAreArray<float>({5, 7, 0, 0, 0, 0, 0, 0, 0, 0}));
 }
 
 TEST(EmbeddingBag, NegativePaddingIdxCountsFromTheEnd) {
@@ -155,8 +147,7 @@ TEST(EmbeddingBag, ScaleGradByFreqDividesByOccurrencesInTheBatch) {
   const std::vector<int64_t> indices = {0, 0, 0, 2};
   const std::vector<int64_t> offsets = {0, 2};
   const Lookup lookup = bag.forward(with_offsets(indices, offsets));
-  const Tensor gradient =
-      bag.dense_gradient(lookup, std::vector{3.0f, 6.0f, 9.0f, 12.0f});
+  const Tensor gradient = bag.dense_gradient(lookup, std::vector{3.0f, 6.0f, 9.0f, 12.0f});
   // Row 0: (2 * [3, 6] + [9, 12]) / 3; row 2: [9, 12] / 1.
   EXPECT_FLOAT_EQ(gradient.values[0], 5.0f);
   EXPECT_FLOAT_EQ(gradient.values[1], 8.0f);

@@ -45,20 +45,16 @@ TEST(Embedding, PaddingRowIsReturnedAsStoredButGetsNoGradient) {
   const Lookup lookup = embedding.forward({indices, {3}});
   EXPECT_THAT(lookup.output.values,
               ::testing::ElementsAreArray<float>({0.5f, 0.25f, 1, 2, 0.5f, 0.25f}));
-  const Tensor gradient =
-      embedding.dense_gradient(lookup, std::vector<float>(6, 1.0f));
-  EXPECT_THAT(gradient.values,
-              ::testing::ElementsAreArray<float>({1, 1, 0, 0, 0, 0, 0, 0, 0, 0}));
+  const Tensor gradient = embedding.dense_gradient(lookup, std::vector<float>(6, 1.0f));
+  EXPECT_THAT(gradient.values, ::testing::ElementsAreArray<float>({1, 1, 0, 0, 0, 0, 0, 0, 0, 0}));
 }
 
 TEST(Embedding, GradientSumsRepeatedIndices) {
   Embedding embedding = trainable();
   const std::vector<int64_t> indices = {1, 1, 4};
   const Lookup lookup = embedding.forward({indices, {3}});
-  const Tensor gradient =
-      embedding.dense_gradient(lookup, std::vector<float>{1, 2, 3, 4, 5, 6});
-  EXPECT_THAT(gradient.values,
-              ::testing::ElementsAreArray<float>({0, 0, 4, 6, 0, 0, 0, 0, 5, 6}));
+  const Tensor gradient = embedding.dense_gradient(lookup, std::vector<float>{1, 2, 3, 4, 5, 6});
+  EXPECT_THAT(gradient.values, ::testing::ElementsAreArray<float>({0, 0, 4, 6, 0, 0, 0, 0, 5, 6}));
 }
 
 TEST(Embedding, ScaleGradByFreqDividesByOccurrences) {

@@ -7,11 +7,11 @@
 #include <cmath>
 #include <set>
 
+#include "engine/reference/pooling.h"
 #include "rowshard/engine/embedding_bag.h"
 #include "rowshard/engine/optimizers/adagrad.h"
 #include "rowshard/engine/optimizers/rowwise_adagrad.h"
 #include "rowshard/engine/optimizers/sgd.h"
-#include "engine/reference/pooling.h"
 #include "tests/engine/random_batches.h"
 #include "tests/engine/small_table.h"
 
@@ -20,8 +20,8 @@ namespace {
 
 constexpr double kRelative = 1e-5;
 
-void expect_close(const std::vector<double>& expected,
-                  std::span<const float> got, const char* what) {
+void expect_close(const std::vector<double>& expected, std::span<const float> got,
+                  const char* what) {
   ASSERT_EQ(expected.size(), got.size()) << what;
   for (std::size_t i = 0; i < got.size(); ++i)
     EXPECT_NEAR(got[i], expected[i], 1e-6 + kRelative * std::fabs(expected[i]))
@@ -35,14 +35,12 @@ TEST(Sgd, MatchesTheFormula) {
   sgd.update_row(0, w, g);
   std::vector<double> expected;
   const double initial[3] = {1.0, -2.0, 3.0};
-  for (int d = 0; d < 3; ++d)
-    expected.push_back(initial[d] - 0.5 * (g[d] + 0.1 * initial[d]));
+  for (int d = 0; d < 3; ++d) expected.push_back(initial[d] - 0.5 * (g[d] + 0.1 * initial[d]));
   expect_close(expected, w, "weights");
 }
 
 TEST(Adagrad, MatchesTorchOptimAdagradOverSteps) {
-  Adagrad adagrad(2, 2, {.lr = 0.1f, .eps = 1e-10f,
-                         .initial_accumulator_value = 0.2f});
+  Adagrad adagrad(2, 2, {.lr = 0.1f, .eps = 1e-10f, .initial_accumulator_value = 0.2f});
   std::vector<float> w = {1.0f, -1.0f};
   std::vector<double> w_expected = {1.0, -1.0};
   std::vector<double> sums = {0.2, 0.2};
@@ -127,13 +125,11 @@ TEST(FusedStep, EqualsReferenceGradientThenFormulaOnTouchedRows) {
   options.mode = PoolingMode::mean;
   options.padding_idx = 5;
   EmbeddingBag bag = EmbeddingBag::from_pretrained(std::move(initial), options, false);
-  const Lookup lookup = bag.forward({bags.indices,
-                                     {static_cast<int64_t>(bags.indices.size())},
-                                     bags.offsets, std::nullopt, {}});
+  const Lookup lookup = bag.forward(
+      {bags.indices, {static_cast<int64_t>(bags.indices.size())}, bags.offsets, std::nullopt, {}});
   const auto grad_output = testing::random_values(rng, lookup.output.values.size());
   std::vector<float> gradient(rows * dim);
-  reference::dense_gradient(lookup.saved.batch(5), {}, grad_output, rows, dim,
-                            false, gradient);
+  reference::dense_gradient(lookup.saved.batch(5), {}, grad_output, rows, dim, false, gradient);
 
   RowWiseAdagrad adagrad(rows, dim, {.lr = 0.3f});
   bag.step(lookup, grad_output, adagrad);
@@ -145,12 +141,10 @@ TEST(FusedStep, EqualsReferenceGradientThenFormulaOnTouchedRows) {
     if (!touched.count(r) || r == 5) continue;
     double mean_square = 0.0;
     for (int64_t d = 0; d < dim; ++d)
-      mean_square += static_cast<double>(gradient[r * dim + d]) *
-                     gradient[r * dim + d] / dim;
+      mean_square += static_cast<double>(gradient[r * dim + d]) * gradient[r * dim + d] / dim;
     expected_state[r] = mean_square;
     for (int64_t d = 0; d < dim; ++d)
-      expected[r * dim + d] -=
-          0.3 * gradient[r * dim + d] / (std::sqrt(mean_square) + 1e-8);
+      expected[r * dim + d] -= 0.3 * gradient[r * dim + d] / (std::sqrt(mean_square) + 1e-8);
   }
   expect_close(expected, testing::table_values(bag.weights()), "weights");
   expect_close(expected_state, adagrad.state(), "state");

@@ -18,8 +18,8 @@ struct RandomBags {
 
 // Bags of 0..max_bag_size ids drawn from [0, num_rows), about one in eight
 // empty, with per-sample weights in [-1, 1).
-inline RandomBags random_bags(std::mt19937_64& rng, int64_t num_bags,
-                              int64_t max_bag_size, int64_t num_rows) {
+inline RandomBags random_bags(std::mt19937_64& rng, int64_t num_bags, int64_t max_bag_size,
+                              int64_t num_rows) {
   RandomBags bags;
   std::uniform_int_distribution<int64_t> size(0, max_bag_size);
   std::uniform_int_distribution<int64_t> row(0, num_rows - 1);
@@ -36,16 +36,14 @@ inline RandomBags random_bags(std::mt19937_64& rng, int64_t num_bags,
 }
 
 // fp32 weights, uniform in [-1, 1), so max-mode ties are practically absent.
-inline RowStorage random_weights(std::mt19937_64& rng, int64_t num_rows,
-                                 int64_t dim) {
+inline RowStorage random_weights(std::mt19937_64& rng, int64_t num_rows, int64_t dim) {
   std::uniform_real_distribution<float> value(-1.0f, 1.0f);
   std::vector<float> values(num_rows * dim);
   for (float& v : values) v = value(rng);
   return RowStorage::copy_of(values, num_rows, dim);
 }
 
-inline std::vector<float> random_values(std::mt19937_64& rng,
-                                        std::size_t count) {
+inline std::vector<float> random_values(std::mt19937_64& rng, std::size_t count) {
   std::uniform_real_distribution<float> value(-1.0f, 1.0f);
   std::vector<float> values(count);
   for (float& v : values) v = value(rng);

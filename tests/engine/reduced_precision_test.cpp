@@ -12,11 +12,11 @@
 
 #include "engine/counter_hash.h"
 #include "engine/cpu/narrow.h"
+#include "engine/reference/pooling.h"
 #include "rowshard/engine/element_types.h"
 #include "rowshard/engine/embedding_bag.h"
 #include "rowshard/engine/optimizers/rowwise_adagrad.h"
 #include "rowshard/engine/optimizers/sgd.h"
-#include "engine/reference/pooling.h"
 #include "tests/engine/random_batches.h"
 
 namespace rowshard {
@@ -30,20 +30,23 @@ TEST(Rounding, NearestEvenBreaksTiesToTheEvenNeighbour) {
   EXPECT_EQ(to_float(from_float<BFloat16>(1.0f + 0x1p-8f)), 1.0f);
   EXPECT_EQ(to_float(from_float<BFloat16>(1.0f + 3 * 0x1p-8f)), 1.0f + 0x1p-6f);
   // Just above halfway rounds up.
-  EXPECT_EQ(to_float(from_float<BFloat16>(1.0f + 0x1p-8f + 0x1p-20f)),
-            1.0f + 0x1p-7f);
+  EXPECT_EQ(to_float(from_float<BFloat16>(1.0f + 0x1p-8f + 0x1p-20f)), 1.0f + 0x1p-7f);
   EXPECT_TRUE(std::isnan(to_float(from_float<BFloat16>(std::nanf("")))));
 }
 
 // Floats spread over every sign, exponent and mantissa (a prime stride
 // through the bit patterns), plus the values rounding treats specially.
 std::vector<float> many_floats() {
-  std::vector<float> values = {0.0f, -0.0f, 1.0f + 0x1p-8f, 1.0f + 0x1p-11f,
+  std::vector<float> values = {0.0f,
+                               -0.0f,
+                               1.0f + 0x1p-8f,
+                               1.0f + 0x1p-11f,
                                std::numeric_limits<float>::infinity(),
                                -std::numeric_limits<float>::infinity(),
                                std::numeric_limits<float>::max(),
                                std::numeric_limits<float>::denorm_min(),
-                               std::nanf(""), -std::nanf("")};
+                               std::nanf(""),
+                               -std::nanf("")};
   for (uint64_t bits = 0; bits <= 0xffffffffu; bits += 7919)
     values.push_back(std::bit_cast<float>(static_cast<uint32_t>(bits)));
   return values;
@@ -103,9 +106,9 @@ void expect_stochastic_narrow_matches_one_at_a_time() {
   for (std::size_t first = 0; first + kRow <= values.size(); first += kRow) {
     cpu::narrow_stochastically(values.data() + first, row.data(), kRow, kKey, first);
     for (int64_t d = 0; d < kRow; ++d)
-      ASSERT_EQ(row[d].bits,
-                round_stochastically<Element>(values[first + d], counter_hash(kKey, first + d))
-                    .bits)
+      ASSERT_EQ(
+          row[d].bits,
+          round_stochastically<Element>(values[first + d], counter_hash(kKey, first + d)).bits)
           << "x = " << values[first + d];
   }
 }
@@ -123,8 +126,7 @@ void expect_unbiased(float value) {
   const float nearest = to_float(from_float<Element>(value));
   const int draws = 200000;
   for (int i = 0; i < draws; ++i) {
-    const float rounded =
-        to_float(round_stochastically<Element>(value, counter_hash(7, i)));
+    const float rounded = to_float(round_stochastically<Element>(value, counter_hash(7, i)));
     // Always one of the two neighbours of value.
     ASSERT_LE(std::fabs(rounded - value), 2 * std::fabs(nearest - value) + 1e-2f);
     sum += rounded;
@@ -162,16 +164,14 @@ TEST_P(ReducedPrecision, KernelsMatchReferenceAndStayWithinBoundsOfFp32) {
     EmbeddingBagOptions options;
     options.mode = PoolingMode::sum;
     EmbeddingBag exact = EmbeddingBag::from_pretrained(fp32, options);
-    EmbeddingBag reduced =
-        EmbeddingBag::from_pretrained(rounded_copy(fp32, dtype), options);
-    const BagInput input{bags.indices, {static_cast<int64_t>(bags.indices.size())},
-                         bags.offsets, std::nullopt, {}};
+    EmbeddingBag reduced = EmbeddingBag::from_pretrained(rounded_copy(fp32, dtype), options);
+    const BagInput input{
+        bags.indices, {static_cast<int64_t>(bags.indices.size())}, bags.offsets, std::nullopt, {}};
     const Lookup low = reduced.forward(input);
     const Lookup high = exact.forward(input);
 
     std::vector<float> reference(low.output.values.size());
-    reference::pooled_forward(reduced.weights(), low.saved.batch(kNoPadding),
-                              reference, {});
+    reference::pooled_forward(reduced.weights(), low.saved.batch(kNoPadding), reference, {});
     ASSERT_THAT(low.output.values, ::testing::ElementsAreArray(reference)) << "dim " << dim;
 
     for (int64_t b = 0; b < 40; ++b)
@@ -180,13 +180,11 @@ TEST_P(ReducedPrecision, KernelsMatchReferenceAndStayWithinBoundsOfFp32) {
         // summation error both sides share (one ulp per addition at most).
         double magnitude = 0.0;
         for (int64_t p = bags.offsets[b];
-             p < (b + 1 < 40 ? bags.offsets[b + 1]
-                             : static_cast<int64_t>(bags.indices.size()));
+             p < (b + 1 < 40 ? bags.offsets[b + 1] : static_cast<int64_t>(bags.indices.size()));
              ++p)
           magnitude += std::fabs(fp32.row<float>(bags.indices[p])[d]);
         const double bound = magnitude * (unit_roundoff + 100 * 0x1p-24);
-        EXPECT_LE(std::fabs(low.output.values[b * dim + d] -
-                            high.output.values[b * dim + d]),
+        EXPECT_LE(std::fabs(low.output.values[b * dim + d] - high.output.values[b * dim + d]),
                   bound + 1e-7)
             << "dim " << dim << " bag " << b;
       }
@@ -239,12 +237,11 @@ TEST_P(ReducedPrecision, UpdatesAreTheFp32UpdatesOfTheWidenedRowsRounded) {
     EmbeddingBag exact = EmbeddingBag::from_pretrained(
         RowStorage::copy_of(widened_values(reduced.weights()), rows, dim), options, false);
     const testing::RandomBags bags = testing::random_bags(rng, 200, 20, rows);
-    const BagInput input{bags.indices, {static_cast<int64_t>(bags.indices.size())},
-                         bags.offsets, std::nullopt, {}};
+    const BagInput input{
+        bags.indices, {static_cast<int64_t>(bags.indices.size())}, bags.offsets, std::nullopt, {}};
     const Lookup low = reduced.forward(input);
     const Lookup high = exact.forward(input);
-    const std::vector<float> grad_output =
-        testing::random_values(rng, low.output.values.size());
+    const std::vector<float> grad_output = testing::random_values(rng, low.output.values.size());
     RowWiseAdagrad reduced_optimizer(rows, dim, adagrad);
     RowWiseAdagrad exact_optimizer(rows, dim, adagrad);
     reduced.step(low, grad_output, reduced_optimizer);
@@ -279,9 +276,8 @@ std::vector<float> train_tiny_steps(DType dtype, bool stochastic, int threads) {
   options.stochastic_rounding = stochastic;
   options.seed = 5;
   EmbeddingBag bag = EmbeddingBag::from_pretrained(
-      rounded_copy(RowStorage::copy_of(std::vector<float>(4000, 1.0f), 1000, 4),
-                   dtype),
-      options, false);
+      rounded_copy(RowStorage::copy_of(std::vector<float>(4000, 1.0f), 1000, 4), dtype), options,
+      false);
   std::vector<int64_t> ids(1000);
   for (int64_t i = 0; i < 1000; ++i) ids[i] = i;
   const std::vector<int64_t> offsets = {0};
@@ -292,8 +288,7 @@ std::vector<float> train_tiny_steps(DType dtype, bool stochastic, int threads) {
   }
   std::vector<float> weights(4000);
   visit_element_type(dtype, [&]<typename Element>(Element) {
-    for (int64_t i = 0; i < 4000; ++i)
-      weights[i] = to_float(bag.weights().row<Element>(0)[i]);
+    for (int64_t i = 0; i < 4000; ++i) weights[i] = to_float(bag.weights().row<Element>(0)[i]);
   });
   omp_set_num_threads(omp_get_num_procs());
   return weights;
@@ -314,11 +309,8 @@ TEST_P(ReducedPrecision, StochasticRoundingKeepsSmallUpdatesDeterministically) {
   EXPECT_NEAR(mean_stochastic, 1.0 - 50 * 1e-3, 2e-3);
 }
 
-INSTANTIATE_TEST_SUITE_P(Storage, ReducedPrecision,
-                         ::testing::Values(DType::f16, DType::bf16),
-                         [](const auto& info) {
-                           return std::string(dtype_name(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(Storage, ReducedPrecision, ::testing::Values(DType::f16, DType::bf16),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
 
 }  // namespace
 }  // namespace rowshard

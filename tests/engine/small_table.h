@@ -13,13 +13,10 @@ namespace rowshard::testing {
 //   row 2: [-2.0,  5.0 ]
 //   row 3: [ 0.5,  0.25]
 //   row 4: [ 4.0,  4.0 ]
-inline const std::vector<float> kSmallTable = {1.0f, 2.0f,  3.0f, -1.0f,
-                                               -2.0f, 5.0f, 0.5f, 0.25f,
-                                               4.0f, 4.0f};
+inline const std::vector<float> kSmallTable = {1.0f, 2.0f, 3.0f,  -1.0f, -2.0f,
+                                               5.0f, 0.5f, 0.25f, 4.0f,  4.0f};
 
-inline RowStorage small_table() {
-  return RowStorage::copy_of(kSmallTable, 5, 2);
-}
+inline RowStorage small_table() { return RowStorage::copy_of(kSmallTable, 5, 2); }
 
 inline std::vector<float> table_values(const RowStorage& weights) {
   const float* first = weights.row<float>(0);

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "rowshard/engine/embedding.h"
-#include "rowshard/engine/error.h"
 #include "rowshard/engine/embedding_bag.h"
+#include "rowshard/engine/error.h"
 #include "rowshard/engine/optimizers/sgd.h"
 #include "tests/engine/small_table.h"
 
@@ -36,10 +36,8 @@ void expect_refusal(Call call, const std::string& expected) {
   }
 }
 
-BagInput input_of(const std::vector<int64_t>& indices,
-                  const std::vector<int64_t>& offsets) {
-  return {indices, {static_cast<int64_t>(indices.size())}, offsets,
-          std::nullopt, {}};
+BagInput input_of(const std::vector<int64_t>& indices, const std::vector<int64_t>& offsets) {
+  return {indices, {static_cast<int64_t>(indices.size())}, offsets, std::nullopt, {}};
 }
 
 TEST(Validation, IndexOutOfRangeNamesTableValuePositionAndRange) {
@@ -59,7 +57,9 @@ TEST(Validation, NegativeIndexIsOutOfRange) {
   Embedding embedding = Embedding::from_pretrained(small_table(), options, false);
   const std::vector<int64_t> indices = {1, -1};
   expect_refusal<OutOfRange>(
-      [&] { embedding.forward({indices, {2}}); },
+      [&] {
+        embedding.forward({indices, {2}});
+      },
       "Embedding 'item': index -1 at position 1 is out of range [0, 5)");
   EXPECT_EQ(table_values(embedding.weights()), kSmallTable);
 }
@@ -68,9 +68,8 @@ TEST(Validation, OffsetsMustStartAtZero) {
   EmbeddingBag bag = bag_with(PoolingMode::mean);
   const std::vector<int64_t> indices = {0, 1};
   const std::vector<int64_t> offsets = {1};
-  expect_refusal<InvalidArgument>(
-      [&] { bag.forward(input_of(indices, offsets)); },
-      "EmbeddingBag 'user_id': offsets[0] must be 0, got 1");
+  expect_refusal<InvalidArgument>([&] { bag.forward(input_of(indices, offsets)); },
+                                  "EmbeddingBag 'user_id': offsets[0] must be 0, got 1");
   EXPECT_EQ(table_values(bag.weights()), kSmallTable);
 }
 
@@ -133,14 +132,10 @@ TEST(Validation, InputFormMustBeOneOfPyTorchs) {
   EmbeddingBag bag = bag_with(PoolingMode::sum);
   const std::vector<int64_t> indices = {0, 1, 2, 3};
   const std::vector<int64_t> offsets = {0};
-  EXPECT_THROW(bag.forward({indices, {2, 2}, offsets, std::nullopt, {}}),
-               InvalidArgument);
-  EXPECT_THROW(bag.forward({indices, {4}, std::nullopt, std::nullopt, {}}),
-               InvalidArgument);
-  EXPECT_THROW(bag.forward({indices, {1, 2, 2}, std::nullopt, std::nullopt, {}}),
-               InvalidArgument);
-  EXPECT_THROW(bag.forward({indices, {5}, offsets, std::nullopt, {}}),
-               InvalidArgument);
+  EXPECT_THROW(bag.forward({indices, {2, 2}, offsets, std::nullopt, {}}), InvalidArgument);
+  EXPECT_THROW(bag.forward({indices, {4}, std::nullopt, std::nullopt, {}}), InvalidArgument);
+  EXPECT_THROW(bag.forward({indices, {1, 2, 2}, std::nullopt, std::nullopt, {}}), InvalidArgument);
+  EXPECT_THROW(bag.forward({indices, {5}, offsets, std::nullopt, {}}), InvalidArgument);
 }
 
 TEST(Validation, IncludeLastOffsetNeedsAnOffset) {
@@ -178,9 +173,8 @@ TEST(Validation, PaddingIdxMustBeARow) {
   options.num_embeddings = 5;
   options.embedding_dim = 2;
   options.padding_idx = 5;
-  expect_refusal<OutOfRange>(
-      [&] { Embedding embedding(options); },
-      "Embedding 'item': padding_idx 5 is out of range [-5, 5)");
+  expect_refusal<OutOfRange>([&] { Embedding embedding(options); },
+                             "Embedding 'item': padding_idx 5 is out of range [-5, 5)");
   options.padding_idx = -6;
   EXPECT_THROW(Embedding embedding(options), OutOfRange);
 }
@@ -194,11 +188,15 @@ TEST(Validation, StepChecksGradientSizeAndOptimizerShape) {
 
   Sgd sgd(5, 2, {});
   expect_refusal<InvalidArgument>(
-      [&] { bag.step(lookup, std::vector{1.0f, 2.0f, 3.0f}, sgd); },
+      [&] {
+        bag.step(lookup, std::vector{1.0f, 2.0f, 3.0f}, sgd);
+      },
       "EmbeddingBag 'user_id': grad_output has 3 elements, expected 2");
   Sgd wrong_shape(6, 2, {});
   expect_refusal<InvalidArgument>(
-      [&] { bag.step(lookup, std::vector{1.0f, 2.0f}, wrong_shape); },
+      [&] {
+        bag.step(lookup, std::vector{1.0f, 2.0f}, wrong_shape);
+      },
       "EmbeddingBag 'user_id': optimizer sgd was built for [6, 2] but the "
       "table is [5, 2]");
   EXPECT_EQ(table_values(bag.weights()), weights_before);

@@ -52,7 +52,8 @@ void train(EmbeddingBagCollection& collection, int steps) {
         lengths.push_back(3);
         for (int i = 0; i < 3; ++i) values.push_back(static_cast<int64_t>(rng() % rows));
       }
-    const CollectionLookup lookup = collection.forward({kKeys, 16, values, lengths, {}, std::nullopt});
+    const CollectionLookup lookup =
+        collection.forward({kKeys, 16, values, lengths, {}, std::nullopt});
     std::vector<float> grad(lookup.output.values.size());
     for (float& g : grad) g = static_cast<float>(rng() % 1000) / 1000.0f - 0.5f;
     collection.step(lookup, grad);
@@ -65,7 +66,8 @@ std::vector<std::byte> bytes_of(const RowStorage& weights) {
 
 void expect_same(EmbeddingBagCollection& a, EmbeddingBagCollection& b) {
   for (int64_t t = 0; t < a.num_tables(); ++t) {
-    EXPECT_EQ(bytes_of(a.local_table(t).weights()), bytes_of(b.local_table(t).weights())) << "table " << t;
+    EXPECT_EQ(bytes_of(a.local_table(t).weights()), bytes_of(b.local_table(t).weights()))
+        << "table " << t;
     const auto sa = a.local_optimizer(t).state(), sb = b.local_optimizer(t).state();
     EXPECT_TRUE(std::equal(sa.begin(), sa.end(), sb.begin(), sb.end())) << "table " << t;
   }
@@ -344,7 +346,8 @@ TEST_F(Corruption, FlippedBytesAreCaughtByChecksums) {
   for (int trial = 0; trial < 40; ++trial) {
     const int64_t at = static_cast<int64_t>(rng() % size);
     expect_refused<CorruptData>(
-        damaged(kShard, [&](std::string& b) { b[at] = static_cast<char>(b[at] ^ (1 + rng() % 255)); }),
+        damaged(kShard,
+                [&](std::string& b) { b[at] = static_cast<char>(b[at] ^ (1 + rng() % 255)); }),
         "weight.0-300.bin");
   }
 }
@@ -352,7 +355,8 @@ TEST_F(Corruption, FlippedBytesAreCaughtByChecksums) {
 TEST_F(Corruption, WrongHeaderFieldsAreNamed) {
   expect_refused<CorruptData>(damaged(kShard, [](std::string& b) { b[0] = 'X'; }), "bad magic");
   expect_refused<CorruptData>(damaged(kShard, [](std::string& b) { b[8] = 9; }), "format_version");
-  expect_refused<CorruptData>(damaged(kShard, [](std::string& b) { b[20] = 1; }), "header_checksum");
+  expect_refused<CorruptData>(damaged(kShard, [](std::string& b) { b[20] = 1; }),
+                              "header_checksum");
   expect_refused<CorruptData>(damaged(kShard, [](std::string& b) { b[100] = 1; }),
                               "padding byte 100 is not zero");
 }
@@ -364,8 +368,8 @@ TEST_F(Corruption, ManifestThatLiesIsRefused) {
                                         m.replace(at, 14, "\"end_row\": 299");
                                       }),
                               "MANIFEST.json");
-  expect_refused<CorruptData>(damaged("MANIFEST.json", [](std::string& m) { m.resize(m.size() / 2); }),
-                              "not JSON");
+  expect_refused<CorruptData>(
+      damaged("MANIFEST.json", [](std::string& m) { m.resize(m.size() / 2); }), "not JSON");
   expect_refused<CorruptData>(
       damaged("MANIFEST.json",
               [](std::string& m) { m.replace(m.find("items/weight"), 5, "../.."); }),

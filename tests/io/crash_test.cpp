@@ -50,7 +50,8 @@ TEST(CrashSafety, KillMinus9AtAnyMomentLeavesTheLatestCheckpointWhole) {
     EmbeddingBagCollection collection({config}, {{"f", "marked", false}});
     const Restored restored = restore(collection, *latest);
     EXPECT_EQ(*latest, root / checkpoint_name(restored.step));
-    EXPECT_EQ(collection.local_table(0).weights().row<float>(0)[0], static_cast<float>(restored.step))
+    EXPECT_EQ(collection.local_table(0).weights().row<float>(0)[0],
+              static_cast<float>(restored.step))
         << "the checkpoint is not one step's save";
     // Every run starts again at step 1 and overwrites; what matters is that
     // the newest one is whole, not that steps grow across runs.

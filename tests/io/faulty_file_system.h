@@ -41,8 +41,7 @@ class FaultyFileSystem final : public FileSystem {
     local_file_system().rename(from, to);
   }
 
-  void exchange(const std::filesystem::path& first,
-                const std::filesystem::path& second) override {
+  void exchange(const std::filesystem::path& first, const std::filesystem::path& second) override {
     step("exchange", first);
     local_file_system().exchange(first, second);
   }

@@ -66,15 +66,14 @@ TEST(Npy, RefusesWhatItDoesNotTakeAndSaysWhy) {
   } catch (const InvalidArgument& error) {
     EXPECT_NE(std::string(error.what()).find("Fortran order"), std::string::npos);
   }
-  EXPECT_THROW(read(fixture("float32_3x4.npy")).values<int64_t>("x"),
-               InvalidArgument);
+  EXPECT_THROW(read(fixture("float32_3x4.npy")).values<int64_t>("x"), InvalidArgument);
 }
 
 TEST(Npy, WritesTheSameBytesAsNumPy) {
   const auto temporary = std::filesystem::temp_directory_path() / "rowshard_npy_test";
   std::filesystem::create_directories(temporary);
-  for (const char* name : {"float32_3x4.npy", "int64_5.npy", "float32_scalar.npy",
-                           "float32_0x3.npy"}) {
+  for (const char* name :
+       {"float32_3x4.npy", "int64_5.npy", "float32_scalar.npy", "float32_0x3.npy"}) {
     const Array original = read(fixture(name));
     const std::string copy = (temporary / name).string();
     write(copy, original.header.type, original.header.shape,
@@ -87,23 +86,22 @@ TEST(Npy, EveryTruncationIsCorruptDataNotACrash) {
   const std::vector<std::byte> whole = file_bytes(fixture("float32_3x4.npy"));
   for (std::size_t length = 0; length < whole.size(); ++length) {
     const std::span<const std::byte> prefix(whole.data(), length);
-    EXPECT_THROW(parse_header(prefix, length, "truncated"), CorruptData)
-        << "length " << length;
+    EXPECT_THROW(parse_header(prefix, length, "truncated"), CorruptData) << "length " << length;
   }
 }
 
 TEST(Npy, HeaderThatLiesAboutTheShapeIsCorruptData) {
   std::vector<std::byte> bytes = file_bytes(fixture("float32_3x4.npy"));
   std::string text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
-           {"(3, 4)", "(3, 5)"},
-           {"(3, 4)", "(9999999999999, 99999)"},
-           {"(3, 4)", "(3, -4)"},
-           {"NUMPY", "NUMPX"}}) {
+  for (const auto& [from, to] :
+       std::vector<std::pair<std::string, std::string>>{{"(3, 4)", "(3, 5)"},
+                                                        {"(3, 4)", "(9999999999999, 99999)"},
+                                                        {"(3, 4)", "(3, -4)"},
+                                                        {"NUMPY", "NUMPX"}}) {
     std::string bad = text;
     bad.replace(bad.find(from), from.size(), to);
-    const std::span<const std::byte> span(
-        reinterpret_cast<const std::byte*>(bad.data()), bad.size());
+    const std::span<const std::byte> span(reinterpret_cast<const std::byte*>(bad.data()),
+                                          bad.size());
     EXPECT_THROW(parse_header(span, bad.size(), "lying"), CorruptData) << to;
   }
 }

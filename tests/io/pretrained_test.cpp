@@ -5,12 +5,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
-#include "rowshard/engine/embedding_bag_collection.h"
 #include "rowshard/engine/element_types.h"
+#include "rowshard/engine/embedding_bag_collection.h"
 #include "rowshard/engine/error.h"
 #include "rowshard/engine/optimizers/sgd.h"
 #include "rowshard/io/checkpoint/save.h"
@@ -96,8 +96,7 @@ TEST(Pretrained, SafetensorsTensorsByName) {
     map_pretrained({fixture("float32_pair.safetensors"), "missing"}, false);
     FAIL() << "found a tensor that is not there";
   } catch (const InvalidArgument& error) {
-    EXPECT_NE(std::string(error.what()).find("'embedding.weight', 'dense.bias'"),
-              std::string::npos)
+    EXPECT_NE(std::string(error.what()).find("'embedding.weight', 'dense.bias'"), std::string::npos)
         << error.what();
   }
   EXPECT_THROW(map_pretrained({fixture("float32_pair.safetensors"), "dense.bias"}, false),
@@ -124,7 +123,9 @@ TEST(Pretrained, ACheckpointShardFileIsATable) {
   const auto saved = checkpoint::save(collection, {root, 1, 0, ""});
   const RowStorage mapped = map_pretrained({(saved / "items/weight.0-20.bin").string(), {}}, false);
   ASSERT_EQ(mapped.size_bytes(), collection.local_table(0).weights().size_bytes());
-  EXPECT_EQ(std::memcmp(mapped.bytes(), collection.local_table(0).weights().bytes(), mapped.size_bytes()), 0);
+  EXPECT_EQ(
+      std::memcmp(mapped.bytes(), collection.local_table(0).weights().bytes(), mapped.size_bytes()),
+      0);
   std::filesystem::remove_all(root);
 }
 

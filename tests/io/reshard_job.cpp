@@ -15,10 +15,10 @@
 #include <string>
 
 #include "rowshard/engine/embedding_bag_collection.h"
-#include "rowshard/sharding/sharded_collection.h"
 #include "rowshard/io/checkpoint/restore.h"
 #include "rowshard/io/checkpoint/save.h"
 #include "rowshard/io/pretrained.h"
+#include "rowshard/sharding/sharded_collection.h"
 
 namespace {
 
@@ -71,7 +71,8 @@ bool same_bytes(const void* a, const void* b, std::size_t bytes) {
 // Compares rank's shard of table t with the same rows and columns of
 // `whole` (weights and optimizer state).
 bool shard_matches(const ShardedEmbeddingBagCollection& sharded, const RowOptimizer& shard_state,
-                   int64_t t, int rank, const EmbeddingBag& whole, const RowOptimizer& whole_state) {
+                   int64_t t, int rank, const EmbeddingBag& whole,
+                   const RowOptimizer& whole_state) {
   const ShardLayout& layout = sharded.layout(t);
   const EmbeddingBag& shard = sharded.local_table(t);
   const std::size_t element = dtype_size(shard.weights().dtype());
@@ -111,7 +112,8 @@ int save_and_check(Communicator& comm, const std::string& directory) {
           if (mine) values.push_back(id);
         }
       }
-    const CollectionLookup lookup = trained.forward({keys, end - first, values, lengths, {}, std::nullopt});
+    const CollectionLookup lookup =
+        trained.forward({keys, end - first, values, lengths, {}, std::nullopt});
     trained.step(lookup, std::vector<float>(lookup.output.values.size(), 0.25f));
   }
   checkpoint::save(trained, {directory, 3, 0, "reshard test"});

@@ -19,19 +19,17 @@ const std::filesystem::path kFixtures = ROWSHARD_IO_FIXTURES;
 
 // The fixtures our writer can reproduce byte for byte: compact JSON, the
 // minimum padding, types we take.
-constexpr const char* kWriterFixtures[] = {
-    "float32_pair.safetensors", "float16_2x3.safetensors", "bfloat16.safetensors",
-    "mixed_with_metadata.safetensors"};
+constexpr const char* kWriterFixtures[] = {"float32_pair.safetensors", "float16_2x3.safetensors",
+                                           "bfloat16.safetensors",
+                                           "mixed_with_metadata.safetensors"};
 
 std::string fixture(const char* name) { return (kFixtures / name).string(); }
 
 // A path of this test's own, so tests run in parallel do not share files.
 std::string temporary(const std::string& name) {
-  const auto directory =
-      std::filesystem::temp_directory_path() / "rowshard_safetensors_test";
+  const auto directory = std::filesystem::temp_directory_path() / "rowshard_safetensors_test";
   std::filesystem::create_directories(directory);
-  const std::string test =
-      ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
   return (directory / (test + "_" + name)).string();
 }
 
@@ -74,8 +72,7 @@ template <typename T>
 std::vector<T> raw_values(const std::vector<std::byte>& file, const TensorEntry& tensor) {
   std::vector<T> values((tensor.data_end - tensor.data_begin) / sizeof(T));
   if (!values.empty())
-    std::memcpy(values.data(), file.data() + tensor.data_begin,
-                values.size() * sizeof(T));
+    std::memcpy(values.data(), file.data() + tensor.data_begin, values.size() * sizeof(T));
   return values;
 }
 
@@ -123,8 +120,7 @@ TEST(Safetensors, AcceptsAHeaderPaddedWithSpaces) {
 
 TEST(Safetensors, WidensFloat16) {
   Shape shape;
-  const std::vector<float> values =
-      read_floats(fixture("float16_2x3.safetensors"), "half", &shape);
+  const std::vector<float> values = read_floats(fixture("float16_2x3.safetensors"), "half", &shape);
   EXPECT_EQ(shape, (Shape{2, 3}));
   ASSERT_EQ(values.size(), 6u);
   for (int i = 0; i < 6; ++i) EXPECT_EQ(values[i], i * 0.25f - 0.5f) << i;
@@ -143,13 +139,11 @@ TEST(Safetensors, WidensBFloat16RoundedToNearestEvenByNumPy) {
 TEST(Safetensors, ReadsMetadataIntegersScalarsAndEmptyTensors) {
   const std::string path = fixture("mixed_with_metadata.safetensors");
   const Header header = read_header(path);
-  EXPECT_EQ(header.metadata,
-            (std::map<std::string, std::string>{
-                {"format", "pt"}, {"producer", "make_safetensors_fixtures.py"}}));
+  EXPECT_EQ(header.metadata, (std::map<std::string, std::string>{
+                                 {"format", "pt"}, {"producer", "make_safetensors_fixtures.py"}}));
   std::vector<std::string> names;
   for (const TensorEntry& tensor : header.tensors) names.push_back(tensor.name);
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"ids", "counts", "scale", "naïve", "empty"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"ids", "counts", "scale", "naïve", "empty"}));
 
   const std::vector<std::byte> bytes = file_bytes(path);
   EXPECT_EQ(entry(header, "ids").type, TensorType::i64);
@@ -174,9 +168,9 @@ TEST(Safetensors, WritesTheSameBytesAsTheIndependentWriter) {
     const Header header = read_header(fixture(name));
     std::vector<NamedTensor> tensors;
     for (const TensorEntry& tensor : header.tensors)
-      tensors.push_back({tensor.name, tensor.type, tensor.shape,
-                         std::span(original).subspan(
-                             tensor.data_begin, tensor.data_end - tensor.data_begin)});
+      tensors.push_back(
+          {tensor.name, tensor.type, tensor.shape,
+           std::span(original).subspan(tensor.data_begin, tensor.data_end - tensor.data_begin)});
     const std::string copy = temporary(name);
     write(copy, tensors, header.metadata);
     EXPECT_EQ(file_bytes(copy), original) << name;
@@ -257,8 +251,7 @@ TEST(Safetensors, WriterRefusesBadTensorsBeforeCreatingTheFile) {
       ADD_FAILURE() << "wrote '" << tensors[0].name << "'";
     } catch (const InvalidArgument& error) {
       EXPECT_NE(std::string(error.what()).find(path), std::string::npos) << error.what();
-      EXPECT_NE(std::string(error.what()).find(tensors[0].name), std::string::npos)
-          << error.what();
+      EXPECT_NE(std::string(error.what()).find(tensors[0].name), std::string::npos) << error.what();
     }
     EXPECT_FALSE(std::filesystem::exists(path)) << tensors[0].name;
   }
@@ -271,8 +264,8 @@ TEST(Safetensors, RefusesMissingAndIntegerTensorsNamingThem) {
     ADD_FAILURE() << "read a tensor that is not there";
   } catch (const InvalidArgument& error) {
     const std::string text = error.what();
-    for (const char* part : {"float32_pair.safetensors", "'embedding.wieght'",
-                             "'embedding.weight'", "'dense.bias'"})
+    for (const char* part :
+         {"float32_pair.safetensors", "'embedding.wieght'", "'embedding.weight'", "'dense.bias'"})
       EXPECT_NE(text.find(part), std::string::npos) << part << " in " << text;
   }
   try {
@@ -306,10 +299,8 @@ TEST(Safetensors, ListsAtMostTwentyNamesWhenATensorIsMissing) {
 TEST(Safetensors, DtypesItDoesNotTakeAreInvalidArgumentNamingThem) {
   EXPECT_THROW(read_header(fixture("float64.safetensors")), InvalidArgument);
   for (const char* dtype : {"F64", "F33", "U8", "f32", ""}) {
-    const std::vector<std::byte> file =
-        file_with_header(message(R"({"weight":{"dtype":")", dtype,
-                                 R"(","shape":[2],"data_offsets":[0,8]}})"),
-                         8);
+    const std::vector<std::byte> file = file_with_header(
+        message(R"({"weight":{"dtype":")", dtype, R"(","shape":[2],"data_offsets":[0,8]}})"), 8);
     try {
       parse(file);
       ADD_FAILURE() << "accepted dtype '" << dtype << "'";
@@ -352,28 +343,24 @@ TEST(Safetensors, HeadersThatLieAreCorruptDataNamingTheField) {
       {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", 8, "[8, 0]"},
       {R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8, "needs 12"},
       {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,12]}})", 12, "needs 8"},
-      {R"({"a":)" + f32_0_8 +
-           R"(,"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-       12, "overlaps tensor 'a'"},
-      {R"({"a":)" + f32_0_8 + R"(,"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
-       8, "overlaps"},
-      {R"({"a":)" + f32_0_8 +
-           R"(,"b":{"dtype":"F32","shape":[2],"data_offsets":[12,20]}})",
-       20, "bytes [8, 12)"},
+      {R"({"a":)" + f32_0_8 + R"(,"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12,
+       "overlaps tensor 'a'"},
+      {R"({"a":)" + f32_0_8 + R"(,"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 8,
+       "overlaps"},
+      {R"({"a":)" + f32_0_8 + R"(,"b":{"dtype":"F32","shape":[2],"data_offsets":[12,20]}})", 20,
+       "bytes [8, 12)"},
       {R"({"a":)" + f32_0_8 + "}", 12, "bytes [8, 12)"},
       {R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8, "'shape' [-2]"},
       {R"({"a":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}})", 8, "'shape'"},
       {R"({"a":{"dtype":"F32","shape":[18446744073709551616],"data_offsets":[0,8]}})", 8,
        "'shape'"},
-      {R"({"a":{"dtype":"F32","shape":[9223372036854775808],"data_offsets":[0,8]}})", 8,
-       "'shape'"},
-      {R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,8]}})",
-       8, "more than 2^64"},
+      {R"({"a":{"dtype":"F32","shape":[9223372036854775808],"data_offsets":[0,8]}})", 8, "'shape'"},
+      {R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,8]}})", 8,
+       "more than 2^64"},
       {R"({"a":{"dtype":"F32","shape":2,"data_offsets":[0,8]}})", 8, "'shape' 2"},
       {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", 8, "'data_offsets'"},
       {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}})", 8, "'data_offsets'"},
-      {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":{"0":8}}})", 8,
-       "'data_offsets'"},
+      {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":{"0":8}}})", 8, "'data_offsets'"},
       {R"({"a":{"dtype":32,"shape":[2],"data_offsets":[0,8]}})", 8, "'dtype' 32"},
       {R"({"a":{"shape":[2],"data_offsets":[0,8]}})", 8, "no 'dtype'"},
       {R"({"a":{"dtype":"F32","data_offsets":[0,8]}})", 8, "no 'shape'"},
@@ -389,8 +376,7 @@ TEST(Safetensors, HeadersThatLieAreCorruptDataNamingTheField) {
       {" {}", 0, "start with '{'"},
       {"[]", 0, "start with '{'"},
       {"", 0, "start with '{'"},
-      {"{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}", 0,
-       "tensor 'a'"},
+      {"{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}", 0, "tensor 'a'"},
   };
   for (const Lie& lie : lies) {
     const std::vector<std::byte> file = file_with_header(lie.json, lie.data_bytes);
@@ -410,11 +396,10 @@ TEST(Safetensors, HeadersThatLieAreCorruptDataNamingTheField) {
 
 TEST(Safetensors, HeaderSizeThatLiesIsCorruptData) {
   const std::vector<std::byte> valid = file_bytes(fixture("float32_pair.safetensors"));
-  for (uint64_t size : {uint64_t{valid.size()}, uint64_t{valid.size() - 7}, ~uint64_t{0},
-                        uint64_t{1} << 63}) {
+  for (uint64_t size :
+       {uint64_t{valid.size()}, uint64_t{valid.size() - 7}, ~uint64_t{0}, uint64_t{1} << 63}) {
     std::vector<std::byte> file = valid;
-    for (std::size_t i = 0; i < 8; ++i)
-      file[i] = static_cast<std::byte>((size >> (8 * i)) & 0xff);
+    for (std::size_t i = 0; i < 8; ++i) file[i] = static_cast<std::byte>((size >> (8 * i)) & 0xff);
     EXPECT_EQ(header_prefix_size(std::span(file).first(8), file.size()), 8u) << size;
     EXPECT_THROW(parse(file), CorruptData) << size;
   }
@@ -435,21 +420,17 @@ TEST(Safetensors, PrefixShorterThanTheHeaderIsACallerError) {
                InvalidArgument);
   EXPECT_THROW(parse_header(std::span(file).first(4), file.size(), "short prefix"),
                InvalidArgument);
-  EXPECT_EQ(parse_header(std::span(file).first(8 + 136), file.size(), "exact prefix")
-                .tensors.size(),
-            2u);
+  EXPECT_EQ(
+      parse_header(std::span(file).first(8 + 136), file.size(), "exact prefix").tensors.size(), 2u);
 }
 
 // Changing any one byte of the header either leaves a header that parses or
 // throws a rowshard::Error; nothing else escapes and nothing crashes.
 TEST(Safetensors, SingleByteCorruptionsOfTheHeaderNeverCrash) {
-  const std::vector<std::byte> valid =
-      file_bytes(fixture("mixed_with_metadata.safetensors"));
-  const std::size_t data_start =
-      read_header(fixture("mixed_with_metadata.safetensors")).data_start;
-  constexpr unsigned char kReplacements[] = {0x00, 0x01, 0x7f, 0x80, 0xff, '"',
-                                             '[',  ']',  '{',  '}',  ',',  ':',
-                                             '-',  '0',  '9',  ' ',  'e'};
+  const std::vector<std::byte> valid = file_bytes(fixture("mixed_with_metadata.safetensors"));
+  const std::size_t data_start = read_header(fixture("mixed_with_metadata.safetensors")).data_start;
+  constexpr unsigned char kReplacements[] = {0x00, 0x01, 0x7f, 0x80, 0xff, '"', '[', ']', '{',
+                                             '}',  ',',  ':',  '-',  '0',  '9', ' ', 'e'};
   for (std::size_t at = 0; at < data_start; ++at) {
     for (unsigned char value : kReplacements) {
       std::vector<std::byte> file = valid;

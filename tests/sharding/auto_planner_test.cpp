@@ -51,9 +51,8 @@ TEST(AutoPlanner, SplitsWholeTablesWhenARankWouldOverflow) {
   for (const char* name : {"a", "b", "c", "d", "e"}) tables.push_back(table(name, 50'000, 4));
   const AutoPlan plan = plan_auto(tables, {}, inputs(2, 2'800'000));
   for (const RankBytes& rank : plan.ranks) EXPECT_LE(rank.total(), 5'000'000);
-  EXPECT_TRUE(std::any_of(plan.sharding.begin(), plan.sharding.end(), [](const auto& s) {
-    return s.kind == ShardingKind::row_wise;
-  }));
+  EXPECT_TRUE(std::any_of(plan.sharding.begin(), plan.sharding.end(),
+                          [](const auto& s) { return s.kind == ShardingKind::row_wise; }));
 }
 
 TEST(AutoPlanner, RefusesWhatCannotFitAndSaysHowMuchIsNeeded) {
@@ -79,8 +78,7 @@ TEST(AutoPlanner, CountsExchangeBuffers) {
   const AutoPlan plan = plan_auto({table("t", 1000, 8)}, {{"f", "t", false}}, in);
   // 2,000 ids x 24 bytes + 1,000 examples x 8 floats x 16 bytes.
   EXPECT_EQ(plan.ranks[0].exchange_buffers, 2000 * 24 + 1000 * 8 * 16);
-  EXPECT_NE(plan.describe({table("t", 1000, 8)}).find("table t: data_parallel"),
-            std::string::npos);
+  EXPECT_NE(plan.describe({table("t", 1000, 8)}).find("table t: data_parallel"), std::string::npos);
 }
 
 }  // namespace

@@ -33,7 +33,8 @@ TEST(CollectiveWatchdog, ABarrierNamesTheRankThatIsLate) {
   } catch (const CollectiveTimeout& error) {
     EXPECT_EQ(std::string(error.what()),
               message("collective timed out after 1 s at step 7, phase 'all-reduce' during "
-                      "'checkpoint save': rank(s) ", late, " did not arrive"));
+                      "'checkpoint save': rank(s) ",
+                      late, " did not arrive"));
   }
   EXPECT_THROW(comm->barrier(), CommunicationError);
 }

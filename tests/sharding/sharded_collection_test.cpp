@@ -48,8 +48,8 @@ struct Batch {
   std::vector<float> weights;
 };
 
-Batch random_batch(std::mt19937_64& rng, int64_t batch_size,
-                   const std::vector<int64_t>& rows, const std::vector<int64_t>& max_length) {
+Batch random_batch(std::mt19937_64& rng, int64_t batch_size, const std::vector<int64_t>& rows,
+                   const std::vector<int64_t>& max_length) {
   Batch batch{batch_size, {}, {}, {}};
   std::uniform_real_distribution<float> weight(-1.0f, 1.0f);
   for (std::size_t f = 0; f < rows.size(); ++f)
@@ -111,9 +111,9 @@ class ShardedVersusUnsharded : public ::testing::TestWithParam<Scenario> {
       table("b", 23, 4, PoolingMode::mean, OptimizerKind::adagrad, 2),
       table("c", 17, 6, PoolingMode::max, OptimizerKind::rowwise_adagrad),
       table("tiny", 3, 4, PoolingMode::sum, OptimizerKind::sgd, -1)};
-  const std::vector<FeatureConfig> features = {
-      {"clicks", "a", true}, {"user", "b", false}, {"views", "a", false},
-      {"shop", "c", false},  {"never", "b", false}, {"flag", "tiny", false}};
+  const std::vector<FeatureConfig> features = {{"clicks", "a", true}, {"user", "b", false},
+                                               {"views", "a", false}, {"shop", "c", false},
+                                               {"never", "b", false}, {"flag", "tiny", false}};
   const std::vector<std::string> keys = {"clicks", "user", "views", "shop", "never", "flag"};
   const std::vector<int64_t> rows = {61, 23, 61, 17, 23, 3};
   const std::vector<int64_t> max_length = {9, 3, 14, 5, 0, 2};
@@ -149,8 +149,8 @@ TEST_P(ShardedVersusUnsharded, OutputsWeightsAndStatesMatch) {
     const Batch local = slice(global, first, end);
     const CollectionLookup expected = reference.forward(
         {keys, global.batch_size, global.values, global.lengths, {}, global.weights});
-    const CollectionLookup got = sharded.forward(
-        {keys, local.batch_size, local.values, local.lengths, {}, local.weights});
+    const CollectionLookup got =
+        sharded.forward({keys, local.batch_size, local.values, local.lengths, {}, local.weights});
     const int64_t width = reference.total_dim();
     expect_close(got.output.values,
                  std::span(expected.output.values).subspan(first * width, (end - first) * width),
@@ -200,8 +200,8 @@ void expect_same_bits(std::span<const float> got, std::span<const float> expecte
   ASSERT_EQ(got.size(), expected.size()) << what;
   for (std::size_t i = 0; i < got.size(); ++i)
     ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(expected[i]))
-        << what << " at " << i << " on rank " << world().rank() << ": " << got[i]
-        << " versus " << expected[i];
+        << what << " at " << i << " on rank " << world().rank() << ": " << got[i] << " versus "
+        << expected[i];
 }
 
 // Between training steps, so that the tables it reads have moved.
@@ -216,8 +216,8 @@ TEST_P(ShardedVersusUnsharded, ForwardNoGradMatchesForwardAndTheUnshardedCollect
   for (int step = 0; step < 3; ++step) {
     const Batch global = random_batch(rng, global_batch, rows, max_length);
     const Batch local = slice(global, first, end);
-    const KeyedJaggedBatch local_batch{keys, local.batch_size, local.values, local.lengths, {},
-                                       local.weights};
+    const KeyedJaggedBatch local_batch{keys, local.batch_size, local.values, local.lengths,
+                                       {},   local.weights};
     const Tensor expected = reference.forward_no_grad(
         {keys, global.batch_size, global.values, global.lengths, {}, global.weights});
     const Tensor got = sharded.forward_no_grad(local_batch);
@@ -232,9 +232,10 @@ TEST_P(ShardedVersusUnsharded, ForwardNoGradMatchesForwardAndTheUnshardedCollect
     std::vector<float> grad(expected.values.size());
     std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
     for (float& g : grad) g = unit(rng);
-    reference.step(reference.forward(
-                       {keys, global.batch_size, global.values, global.lengths, {}, global.weights}),
-                   grad);
+    reference.step(
+        reference.forward(
+            {keys, global.batch_size, global.values, global.lengths, {}, global.weights}),
+        grad);
     sharded.step(lookup, std::span(grad).subspan(first * width, (end - first) * width));
   }
 }
@@ -255,8 +256,7 @@ INSTANTIATE_TEST_SUITE_P(
         Scenario{"column_wise", std::vector<TableSharding>(4, column())},
         Scenario{"data_parallel", std::vector<TableSharding>(4, replicated())},
         Scenario{"mixed", {row(RowPlacement::cyclic), column(), table_wise(), replicated()}},
-        Scenario{"mixed_with_an_empty_rank",
-                 {row(), table_wise(), column(), replicated()}, true}),
+        Scenario{"mixed_with_an_empty_rank", {row(), table_wise(), column(), replicated()}, true}),
     [](const auto& info) { return info.param.name; });
 
 const std::vector<std::string> single_key = {"f"};
@@ -277,8 +277,9 @@ TEST(ShardedFailure, BadIdOnOneRankIsReportedOnEveryRankAndChangesNothing) {
     const std::string prefix =
         comm.size() > 1 ? "rank " + std::to_string(bad_rank) + ": " : std::string();
     EXPECT_EQ(std::string(error.what()),
-              prefix + "ShardedEmbeddingBagCollection feature 'f' (table 'a'): index 40 "
-                       "at position 1 is out of range [0, 40)");
+              prefix +
+                  "ShardedEmbeddingBagCollection feature 'f' (table 'a'): index 40 "
+                  "at position 1 is out of range [0, 40)");
   }
   // Still in step: a collective afterwards works on every rank.
   std::vector<int64_t> one = {1};
@@ -311,13 +312,15 @@ TEST(ShardedFailure, ForwardNoGradRefusesABadIdAsForwardDoes) {
       comm.size() > 1 ? "rank " + std::to_string(bad_rank) + ": " : std::string();
   for (const TableSharding& sharding : {row(), table_wise(), column(), replicated()}) {
     const std::string kind(sharding_kind_name(sharding.kind));
-    ShardedEmbeddingBagCollection sharded(
-        comm, {table("a", 40, 4, PoolingMode::sum, OptimizerKind::sgd)}, {sharding},
-        {{"f", "a", false}});
-    const std::string through_forward =
-        error_of([&] { sharded.forward({single_key, 1, bad_values, lengths, {}, std::nullopt}); });
-    const std::string through_no_grad =
-        error_of([&] { sharded.forward_no_grad({single_key, 1, bad_values, lengths, {}, std::nullopt}); });
+    ShardedEmbeddingBagCollection sharded(comm,
+                                          {table("a", 40, 4, PoolingMode::sum, OptimizerKind::sgd)},
+                                          {sharding}, {{"f", "a", false}});
+    const std::string through_forward = error_of([&] {
+      sharded.forward({single_key, 1, bad_values, lengths, {}, std::nullopt});
+    });
+    const std::string through_no_grad = error_of([&] {
+      sharded.forward_no_grad({single_key, 1, bad_values, lengths, {}, std::nullopt});
+    });
     EXPECT_EQ(through_forward,
               "OutOfRange: " + prefix +
                   "ShardedEmbeddingBagCollection feature 'f' (table 'a'): index 40 at "
@@ -325,8 +328,9 @@ TEST(ShardedFailure, ForwardNoGradRefusesABadIdAsForwardDoes) {
         << kind;
     EXPECT_EQ(through_no_grad, through_forward) << kind;
     // Still in step: the next call works on every rank.
-    EXPECT_EQ(sharded.forward_no_grad({single_key, 1, good_values, lengths, {}, std::nullopt}).shape,
-              (Shape{1, 4}))
+    EXPECT_EQ(
+        sharded.forward_no_grad({single_key, 1, good_values, lengths, {}, std::nullopt}).shape,
+        (Shape{1, 4}))
         << kind;
   }
 }
@@ -342,7 +346,9 @@ TEST(ShardedFailure, BatchWithFeaturesInAnotherOrderIsRefusedOnEveryRank) {
     const std::vector<int64_t> values = {1, 2};
     const std::vector<int64_t> lengths = {1, 1};
     const std::vector<std::string> in_order = {"f", "g"}, swapped = {"g", "f"};
-    EXPECT_THAT(error_of([&] { sharded.forward({swapped, 1, values, lengths, {}, std::nullopt}); }),
+    EXPECT_THAT(error_of([&] {
+                  sharded.forward({swapped, 1, values, lengths, {}, std::nullopt});
+                }),
                 ::testing::HasSubstr("the batch's feature 0 is 'g' but feature 0 is 'f'"))
         << sharding_kind_name(sharding.kind);
     const Tensor output = sharded.forward_no_grad({in_order, 1, values, lengths, {}, std::nullopt});
@@ -365,20 +371,21 @@ TEST(ShardedFailure, StepRefusesALookupOfAnotherCollection) {
   const std::vector<float> grad(4, 1.0f);
   EXPECT_THAT(error_of([&] { sharded.step(foreign, grad); }),
               ::testing::HasSubstr("this lookup was not made by this collection's forward()"));
-  EXPECT_THAT(error_of([&] { single.step(sharded.forward({keys, 1, values, lengths, {}, std::nullopt}), grad); }),
+  EXPECT_THAT(error_of([&] {
+                single.step(sharded.forward({keys, 1, values, lengths, {}, std::nullopt}), grad);
+              }),
               ::testing::HasSubstr("EmbeddingBagCollection: this lookup was not made"));
 }
 
 TEST(ShardedConfig, RefusesWhatAShardingCannotDo) {
   auto with_max_norm = table("a", 40, 8, PoolingMode::sum, OptimizerKind::sgd);
   with_max_norm.table.max_norm = 1.0;
-  EXPECT_THROW(ShardedEmbeddingBagCollection(world(), {with_max_norm}, {column()},
-                                             {{"f", "a", false}}),
-               InvalidArgument);
+  EXPECT_THROW(
+      ShardedEmbeddingBagCollection(world(), {with_max_norm}, {column()}, {{"f", "a", false}}),
+      InvalidArgument);
   auto narrow = table("a", 40, 1, PoolingMode::sum, OptimizerKind::sgd);
   if (world().size() > 1) {
-    EXPECT_THROW(ShardedEmbeddingBagCollection(world(), {narrow}, {column()},
-                                               {{"f", "a", false}}),
+    EXPECT_THROW(ShardedEmbeddingBagCollection(world(), {narrow}, {column()}, {{"f", "a", false}}),
                  InvalidArgument);
   }
 }

@@ -56,11 +56,12 @@ TEST(JobConfig, ReadsAValidConfigWithDefaults) {
 }
 
 TEST(JobConfig, UnknownKeysNameFileLineAndKey) {
-  EXPECT_EQ(error_of(kValid + "stpes: 3\n"), ":10: stpes: unknown key (valid here: seed, threads, "
-                                             "batch_size, steps, eval_every, eval_examples, "
-                                             "progress_seconds, comm_timeout_s, checkpoint, "
-                                             "sharding, "
-                                             "memory_budget_mb, tables, features, data, model)");
+  EXPECT_EQ(error_of(kValid + "stpes: 3\n"),
+            ":10: stpes: unknown key (valid here: seed, threads, "
+            "batch_size, steps, eval_every, eval_examples, "
+            "progress_seconds, comm_timeout_s, checkpoint, "
+            "sharding, "
+            "memory_budget_mb, tables, features, data, model)");
   EXPECT_EQ(error_of(R"(tables:
   - {name: items, rows: 100, dim: 4, colour: red}
 features: [{name: f, table: items}]
@@ -105,8 +106,9 @@ TEST(JobConfig, MissingKeysAndBrokenReferences) {
 
 TEST(JobConfig, CommTimeoutIsAPositiveNumberOfSeconds) {
   EXPECT_EQ(load_job_config(write_config("default.yaml", kValid), {}).comm_timeout_s, 300);
-  EXPECT_EQ(load_job_config(write_config("set.yaml", kValid), {"comm_timeout_s=2.5"}).comm_timeout_s,
-            2.5);
+  EXPECT_EQ(
+      load_job_config(write_config("set.yaml", kValid), {"comm_timeout_s=2.5"}).comm_timeout_s,
+      2.5);
   EXPECT_EQ(error_of("comm_timeout_s: 0\n" + kValid),
             ":1: comm_timeout_s: must be in (0, 86400], got 0");
   EXPECT_EQ(error_of("comm_timeout_s: -5\n" + kValid),

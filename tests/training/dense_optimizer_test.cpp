@@ -13,18 +13,16 @@
 namespace rowshard {
 namespace {
 
-void expect_close(const std::vector<double>& expected,
-                  std::span<const float> got, const char* what) {
+void expect_close(const std::vector<double>& expected, std::span<const float> got,
+                  const char* what) {
   ASSERT_EQ(expected.size(), got.size()) << what;
   for (std::size_t i = 0; i < got.size(); ++i)
-    EXPECT_NEAR(got[i], expected[i], 1e-7 + 1e-5 * std::fabs(expected[i]))
-        << what << " at " << i;
+    EXPECT_NEAR(got[i], expected[i], 1e-7 + 1e-5 * std::fabs(expected[i])) << what << " at " << i;
 }
 
 const std::vector<std::vector<float>> kGradients = {
-    {0.5f, -0.25f, 1e-3f, 0.0f}, {-0.1f, 0.3f, 2e-3f, 0.0f},
-    {0.7f, 0.2f, -1e-3f, 4.0f},  {0.05f, -0.6f, 0.0f, -2.0f},
-    {-0.3f, 0.1f, 5e-4f, 1.0f},
+    {0.5f, -0.25f, 1e-3f, 0.0f}, {-0.1f, 0.3f, 2e-3f, 0.0f}, {0.7f, 0.2f, -1e-3f, 4.0f},
+    {0.05f, -0.6f, 0.0f, -2.0f}, {-0.3f, 0.1f, 5e-4f, 1.0f},
 };
 
 TEST(DenseOptimizer, AdamMatchesTheTextbookFormulaOverSteps) {
@@ -82,8 +80,7 @@ TEST(DenseOptimizer, AdamResumesFromStateAndStepsExactly) {
   for (std::size_t t = 0; t < 3; ++t) uninterrupted.step(w, kGradients[t]);
 
   DenseOptimizer resumed(config, 4);
-  std::copy(uninterrupted.state().begin(), uninterrupted.state().end(),
-            resumed.state().begin());
+  std::copy(uninterrupted.state().begin(), uninterrupted.state().end(), resumed.state().begin());
   resumed.set_steps(uninterrupted.steps());
   std::vector<float> w_resumed = w;
   for (std::size_t t = 3; t < kGradients.size(); ++t) {
@@ -91,8 +88,8 @@ TEST(DenseOptimizer, AdamResumesFromStateAndStepsExactly) {
     resumed.step(w_resumed, kGradients[t]);
   }
   EXPECT_EQ(w, w_resumed);
-  EXPECT_TRUE(std::equal(uninterrupted.state().begin(),
-                         uninterrupted.state().end(), resumed.state().begin()));
+  EXPECT_TRUE(std::equal(uninterrupted.state().begin(), uninterrupted.state().end(),
+                         resumed.state().begin()));
 }
 
 TEST(DenseOptimizer, SgdMatchesTheFormula) {
@@ -102,8 +99,7 @@ TEST(DenseOptimizer, SgdMatchesTheFormula) {
   std::vector<double> expected(w.begin(), w.end());
   for (const std::vector<float>& grad : kGradients) {
     sgd.step(w, grad);
-    for (int i = 0; i < 4; ++i)
-      expected[i] -= 0.5 * (grad[i] + 0.1 * expected[i]);
+    for (int i = 0; i < 4; ++i) expected[i] -= 0.5 * (grad[i] + 0.1 * expected[i]);
   }
   expect_close(expected, w, "weights");
   EXPECT_EQ(sgd.steps(), 5);

@@ -28,11 +28,7 @@ DlrmConfig small_config() {
 
 // No dense features: no bottom MLP, the interaction is the dots alone.
 DlrmConfig dense_free_config() {
-  return {.num_dense = 0,
-          .num_sparse = 3,
-          .embedding_dim = 4,
-          .top_mlp = {6, 3},
-          .seed = 12};
+  return {.num_dense = 0, .num_sparse = 3, .embedding_dim = 4, .top_mlp = {6, 3}, .seed = 12};
 }
 
 // One batch of inputs, uniform in [-1, 1), with labels 0, 1 and a soft one.
@@ -47,8 +43,7 @@ Batch random_batch(const DlrmConfig& config, int64_t size, uint64_t seed) {
   std::mt19937_64 generator(seed);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   Batch batch{size, {}, {}, {}};
-  for (int64_t i = 0; i < size * config.num_dense; ++i)
-    batch.dense.push_back(uniform(generator));
+  for (int64_t i = 0; i < size * config.num_dense; ++i) batch.dense.push_back(uniform(generator));
   for (int64_t i = 0; i < size * config.num_sparse * config.embedding_dim; ++i)
     batch.embeddings.push_back(uniform(generator));
   const float labels[] = {0.0f, 1.0f, 1.0f, 0.3f};
@@ -74,8 +69,7 @@ std::vector<ReferenceLayer> reference_layers(const DlrmConfig& config) {
   }
   if (has_bottom(config)) layers.push_back({width, config.embedding_dim, true});
   const int64_t vectors = config.num_sparse + (has_bottom(config) ? 1 : 0);
-  width = (has_bottom(config) ? config.embedding_dim : 0) +
-          vectors * (vectors - 1) / 2;
+  width = (has_bottom(config) ? config.embedding_dim : 0) + vectors * (vectors - 1) / 2;
   for (int64_t hidden : config.top_mlp) {
     layers.push_back({width, hidden, true});
     width = hidden;
@@ -86,14 +80,12 @@ std::vector<ReferenceLayer> reference_layers(const DlrmConfig& config) {
 
 // in -> out, W [out, in] then b [out] starting at parameters[offset].
 std::vector<double> reference_linear(const ReferenceLayer& layer,
-                                     const std::vector<double>& parameters,
-                                     std::size_t& offset,
+                                     const std::vector<double>& parameters, std::size_t& offset,
                                      const std::vector<double>& input) {
   std::vector<double> output(layer.out);
   for (int64_t o = 0; o < layer.out; ++o) {
     double sum = parameters[offset + layer.out * layer.in + o];
-    for (int64_t i = 0; i < layer.in; ++i)
-      sum += parameters[offset + o * layer.in + i] * input[i];
+    for (int64_t i = 0; i < layer.in; ++i) sum += parameters[offset + o * layer.in + i] * input[i];
     output[o] = layer.relu ? std::max(sum, 0.0) : sum;
   }
   offset += layer.out * layer.in + layer.out;
@@ -103,12 +95,10 @@ std::vector<double> reference_linear(const ReferenceLayer& layer,
 std::vector<double> reference_logits(const DlrmConfig& config,
                                      const std::vector<double>& parameters,
                                      const std::vector<double>& dense,
-                                     const std::vector<double>& embeddings,
-                                     int64_t batch_size) {
+                                     const std::vector<double>& embeddings, int64_t batch_size) {
   const std::vector<ReferenceLayer> layers = reference_layers(config);
   const int64_t num_bottom =
-      has_bottom(config) ? static_cast<int64_t>(config.bottom_mlp.size()) + 1
-                         : 0;
+      has_bottom(config) ? static_cast<int64_t>(config.bottom_mlp.size()) + 1 : 0;
   const int64_t dim = config.embedding_dim;
   std::vector<double> logits;
   for (int64_t b = 0; b < batch_size; ++b) {
@@ -124,8 +114,7 @@ std::vector<double> reference_logits(const DlrmConfig& config,
       auto begin = embeddings.begin() + (b * config.num_sparse + f) * dim;
       vectors.emplace_back(begin, begin + dim);
     }
-    std::vector<double> z =
-        has_bottom(config) ? activation : std::vector<double>();
+    std::vector<double> z = has_bottom(config) ? activation : std::vector<double>();
     for (std::size_t i = 0; i < vectors.size(); ++i)
       for (std::size_t j = i + 1; j < vectors.size(); ++j) {
         double dot = 0.0;
@@ -142,14 +131,11 @@ std::vector<double> reference_logits(const DlrmConfig& config,
 }
 
 // Sum over the batch of the textbook -(y log p + (1 - y) log(1 - p)).
-double reference_loss(const DlrmConfig& config,
-                      const std::vector<double>& parameters,
-                      const std::vector<double>& dense,
-                      const std::vector<double>& embeddings,
+double reference_loss(const DlrmConfig& config, const std::vector<double>& parameters,
+                      const std::vector<double>& dense, const std::vector<double>& embeddings,
                       const std::vector<float>& labels) {
   const std::vector<double> logits =
-      reference_logits(config, parameters, dense, embeddings,
-                       static_cast<int64_t>(labels.size()));
+      reference_logits(config, parameters, dense, embeddings, static_cast<int64_t>(labels.size()));
   double sum = 0.0;
   for (std::size_t b = 0; b < labels.size(); ++b) {
     const double p = 1.0 / (1.0 + std::exp(-logits[b]));
@@ -204,14 +190,12 @@ TEST(Dlrm, LossMatchesTheDoubleReference) {
     Dlrm model(config);
     const Batch batch = random_batch(config, 4, 1);
     std::vector<float> embedding_grad(batch.embeddings.size());
-    const double loss =
-        model.forward_backward(batch.dense, batch.embeddings, batch.labels,
-                               batch.size, 1.0f, embedding_grad);
-    const double expected = reference_loss(
-        config, to_double(model.parameters()), to_double(batch.dense),
-        to_double(batch.embeddings), batch.labels);
-    EXPECT_NEAR(loss, expected, 1e-5 * std::fabs(expected))
-        << "num_dense " << config.num_dense;
+    const double loss = model.forward_backward(batch.dense, batch.embeddings, batch.labels,
+                                               batch.size, 1.0f, embedding_grad);
+    const double expected =
+        reference_loss(config, to_double(model.parameters()), to_double(batch.dense),
+                       to_double(batch.embeddings), batch.labels);
+    EXPECT_NEAR(loss, expected, 1e-5 * std::fabs(expected)) << "num_dense " << config.num_dense;
   }
 }
 
@@ -228,17 +212,15 @@ void expect_gradients_match_finite_differences(const DlrmConfig& config) {
   const Batch batch = random_batch(config, 4, 2);
   const float loss_scale = 0.25f;
   std::vector<float> embedding_grad(batch.embeddings.size(), 99.0f);
-  model.forward_backward(batch.dense, batch.embeddings, batch.labels,
-                         batch.size, loss_scale, embedding_grad);
+  model.forward_backward(batch.dense, batch.embeddings, batch.labels, batch.size, loss_scale,
+                         embedding_grad);
 
   const std::vector<double> parameters = to_double(model.parameters());
   const std::vector<double> dense = to_double(batch.dense);
   const std::vector<double> embeddings = to_double(batch.embeddings);
   constexpr double kStep = 1e-6;
-  auto expect_gradient = [&](double expected, float got, const char* what,
-                             std::size_t i) {
-    EXPECT_NEAR(got, expected, 1e-6 + 1e-4 * std::fabs(expected))
-        << what << " " << i;
+  auto expect_gradient = [&](double expected, float got, const char* what, std::size_t i) {
+    EXPECT_NEAR(got, expected, 1e-6 + 1e-4 * std::fabs(expected)) << what << " " << i;
   };
 
   int nonzero = 0;
@@ -246,11 +228,10 @@ void expect_gradients_match_finite_differences(const DlrmConfig& config) {
     std::vector<double> plus = parameters, minus = parameters;
     plus[i] += kStep;
     minus[i] -= kStep;
-    const double expected =
-        loss_scale *
-        (reference_loss(config, plus, dense, embeddings, batch.labels) -
-         reference_loss(config, minus, dense, embeddings, batch.labels)) /
-        (2 * kStep);
+    const double expected = loss_scale *
+                            (reference_loss(config, plus, dense, embeddings, batch.labels) -
+                             reference_loss(config, minus, dense, embeddings, batch.labels)) /
+                            (2 * kStep);
     expect_gradient(expected, model.gradients()[i], "parameter", i);
     nonzero += std::fabs(expected) > 1e-6;
   }
@@ -261,11 +242,10 @@ void expect_gradients_match_finite_differences(const DlrmConfig& config) {
     std::vector<double> plus = embeddings, minus = embeddings;
     plus[i] += kStep;
     minus[i] -= kStep;
-    const double expected =
-        loss_scale *
-        (reference_loss(config, parameters, dense, plus, batch.labels) -
-         reference_loss(config, parameters, dense, minus, batch.labels)) /
-        (2 * kStep);
+    const double expected = loss_scale *
+                            (reference_loss(config, parameters, dense, plus, batch.labels) -
+                             reference_loss(config, parameters, dense, minus, batch.labels)) /
+                            (2 * kStep);
     expect_gradient(expected, embedding_grad[i], "embedding input", i);
   }
 }
@@ -283,13 +263,12 @@ TEST(Dlrm, GradientsAccumulateUntilZeroed) {
   Dlrm model(config);
   const Batch batch = random_batch(config, 4, 3);
   std::vector<float> embedding_grad(batch.embeddings.size());
-  model.forward_backward(batch.dense, batch.embeddings, batch.labels,
-                         batch.size, 1.0f, embedding_grad);
-  const std::vector<float> once(model.gradients().begin(),
-                                model.gradients().end());
+  model.forward_backward(batch.dense, batch.embeddings, batch.labels, batch.size, 1.0f,
+                         embedding_grad);
+  const std::vector<float> once(model.gradients().begin(), model.gradients().end());
   const std::vector<float> embedding_once = embedding_grad;
-  model.forward_backward(batch.dense, batch.embeddings, batch.labels,
-                         batch.size, 1.0f, embedding_grad);
+  model.forward_backward(batch.dense, batch.embeddings, batch.labels, batch.size, 1.0f,
+                         embedding_grad);
   // Equal up to rounding: the second batch's terms are added into the
   // accumulated sums one by one.
   for (std::size_t i = 0; i < once.size(); ++i)
@@ -315,13 +294,11 @@ TEST(Dlrm, InteractionIsXThenDotsInRowMajorPairOrder) {
   const std::vector<float> embeddings = {3, 4, 5, 6};
   std::vector<float> embedding_grad(4);
   const std::vector<float> label = {0.0f};
-  const double loss =
-      model.forward_backward(dense, embeddings, label, 1, 1.0f, embedding_grad);
+  const double loss = model.forward_backward(dense, embeddings, label, 1, 1.0f, embedding_grad);
   EXPECT_NEAR(loss, std::log(2.0), 1e-7);
   // v = (1,2) (3,4) (5,6): x, then (0,1) (0,2) (1,2).
   const float expected_z[] = {1, 2, 11, 17, 39};
-  for (int i = 0; i < 5; ++i)
-    EXPECT_FLOAT_EQ(model.gradients()[6 + i], 0.5f * expected_z[i]) << i;
+  for (int i = 0; i < 5; ++i) EXPECT_FLOAT_EQ(model.gradients()[6 + i], 0.5f * expected_z[i]) << i;
   EXPECT_FLOAT_EQ(model.gradients()[11], 0.5f);  // the top bias
 }
 
@@ -338,13 +315,11 @@ TEST(Dlrm, InteractionWithoutDenseFeaturesIsTheDotsAlone) {
   const std::vector<float> embeddings = {1, 2, 3, 4, 5, 6};
   std::vector<float> embedding_grad(6);
   const std::vector<float> label = {0.0f};
-  const double loss =
-      model.forward_backward(none, embeddings, label, 1, 1.0f, embedding_grad);
+  const double loss = model.forward_backward(none, embeddings, label, 1, 1.0f, embedding_grad);
   EXPECT_NEAR(loss, std::log(2.0), 1e-7);
   // v = (1,2) (3,4) (5,6); pairs (0,1) (0,2) (1,2).
   const float expected_z[] = {11, 17, 39};
-  for (int i = 0; i < 3; ++i)
-    EXPECT_FLOAT_EQ(model.gradients()[i], 0.5f * expected_z[i]) << i;
+  for (int i = 0; i < 3; ++i) EXPECT_FLOAT_EQ(model.gradients()[i], 0.5f * expected_z[i]) << i;
   EXPECT_FLOAT_EQ(model.gradients()[3], 0.5f);  // the top bias
 
   // For label 0: dv0 = sigmoid(logit) v1, dv1 = sigmoid(logit) v0, dv2 = 0.
@@ -353,8 +328,7 @@ TEST(Dlrm, InteractionWithoutDenseFeaturesIsTheDotsAlone) {
   model.forward_backward(none, small, label, 1, 1.0f, embedding_grad);
   const double slope = 1.0 / (1.0 + std::exp(-(0.1 * 0.3 + 0.2 * 0.4)));
   const double expected_grad[] = {0.3, 0.4, 0.1, 0.2, 0, 0};
-  for (int i = 0; i < 6; ++i)
-    EXPECT_NEAR(embedding_grad[i], slope * expected_grad[i], 1e-6) << i;
+  for (int i = 0; i < 6; ++i) EXPECT_NEAR(embedding_grad[i], slope * expected_grad[i], 1e-6) << i;
   EXPECT_EQ(model.predict(none, small, 1).size(), 1u);
 }
 
@@ -381,22 +355,18 @@ TEST(Dlrm, SameInputsGiveSameBitsWhateverTheThreadCount) {
                {},
                std::vector<float>(batch.embeddings.size()),
                {}};
-    result.loss =
-        model.forward_backward(batch.dense, batch.embeddings, batch.labels,
-                               batch.size, 1.0f / 300, result.embedding_grad);
+    result.loss = model.forward_backward(batch.dense, batch.embeddings, batch.labels, batch.size,
+                                         1.0f / 300, result.embedding_grad);
     result.gradients.assign(model.gradients().begin(), model.gradients().end());
-    result.probabilities =
-        model.predict(batch.dense, batch.embeddings, batch.size);
+    result.probabilities = model.predict(batch.dense, batch.embeddings, batch.size);
     return result;
   };
   const int threads = omp_get_max_threads();
   const Run first = run(1);
   const Run second = run(std::max(2, threads));
   omp_set_num_threads(threads);
-  auto same_bits = [](const std::vector<float>& a,
-                      const std::vector<float>& b) {
-    return a.size() == b.size() &&
-           std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  auto same_bits = [](const std::vector<float>& a, const std::vector<float>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
   };
   EXPECT_TRUE(same_bits(first.parameters, second.parameters));
   EXPECT_EQ(std::memcmp(&first.loss, &second.loss, sizeof(double)), 0);
@@ -407,8 +377,7 @@ TEST(Dlrm, SameInputsGiveSameBitsWhateverTheThreadCount) {
   DlrmConfig other_seed = config;
   other_seed.seed = 4;
   Dlrm other(other_seed);
-  EXPECT_FALSE(same_bits(first.parameters, {other.parameters().begin(),
-                                            other.parameters().end()}));
+  EXPECT_FALSE(same_bits(first.parameters, {other.parameters().begin(), other.parameters().end()}));
 }
 
 // With label 1 an example's loss is -log p, so p = exp(-loss).
@@ -416,23 +385,22 @@ TEST(Dlrm, PredictIsTheSigmoidOfTheForwardLogit) {
   const DlrmConfig config = small_config();
   Dlrm model(config);
   const Batch batch = random_batch(config, 6, 6);
-  const std::vector<float> probabilities =
-      model.predict(batch.dense, batch.embeddings, batch.size);
+  const std::vector<float> probabilities = model.predict(batch.dense, batch.embeddings, batch.size);
   ASSERT_EQ(probabilities.size(), 6u);
   const int64_t dense_width = config.num_dense;
   const int64_t pooled_width = config.num_sparse * config.embedding_dim;
   const std::vector<float> label = {1.0f};
   for (int64_t b = 0; b < batch.size; ++b) {
     std::vector<float> embedding_grad(pooled_width);
-    const double loss = model.forward_backward(
-        std::span(batch.dense).subspan(b * dense_width, dense_width),
-        std::span(batch.embeddings).subspan(b * pooled_width, pooled_width),
-        label, 1, 1.0f, embedding_grad);
+    const double loss =
+        model.forward_backward(std::span(batch.dense).subspan(b * dense_width, dense_width),
+                               std::span(batch.embeddings).subspan(b * pooled_width, pooled_width),
+                               label, 1, 1.0f, embedding_grad);
     EXPECT_NEAR(probabilities[b], std::exp(-loss), 1e-6) << b;
   }
-  const std::vector<double> logits = reference_logits(
-      config, to_double(model.parameters()), to_double(batch.dense),
-      to_double(batch.embeddings), batch.size);
+  const std::vector<double> logits =
+      reference_logits(config, to_double(model.parameters()), to_double(batch.dense),
+                       to_double(batch.embeddings), batch.size);
   for (int64_t b = 0; b < batch.size; ++b)
     EXPECT_NEAR(probabilities[b], 1.0 / (1.0 + std::exp(-logits[b])), 1e-6);
 }
@@ -469,8 +437,7 @@ TEST(Dlrm, RefusesBadSizes) {
     try {
       Dlrm model(std::move(config));
     } catch (const InvalidArgument& error) {
-      EXPECT_NE(std::string(error.what()).find(expected_message),
-                std::string::npos)
+      EXPECT_NE(std::string(error.what()).find(expected_message), std::string::npos)
           << error.what();
       return;
     }
@@ -504,16 +471,13 @@ TEST(Dlrm, RefusesBadBatchesBeforeWritingAnything) {
   Dlrm model(config);
   Batch batch = random_batch(config, 4, 7);
   std::vector<float> embedding_grad(batch.embeddings.size(), 7.0f);
-  auto step = [&](const Batch& b, int64_t batch_size, float loss_scale,
-                  std::span<float> grad) {
-    return model.forward_backward(b.dense, b.embeddings, b.labels, batch_size,
-                                  loss_scale, grad);
+  auto step = [&](const Batch& b, int64_t batch_size, float loss_scale, std::span<float> grad) {
+    return model.forward_backward(b.dense, b.embeddings, b.labels, batch_size, loss_scale, grad);
   };
   EXPECT_THROW(step(batch, 3, 1.0f, embedding_grad), InvalidArgument);
   EXPECT_THROW(step(batch, -1, 1.0f, embedding_grad), InvalidArgument);
   EXPECT_THROW(step(batch, 4, NAN, embedding_grad), InvalidArgument);
-  EXPECT_THROW(step(batch, 4, 1.0f, std::span(embedding_grad).first(31)),
-               InvalidArgument);
+  EXPECT_THROW(step(batch, 4, 1.0f, std::span(embedding_grad).first(31)), InvalidArgument);
   Batch short_dense = batch;
   short_dense.dense.pop_back();
   EXPECT_THROW(step(short_dense, 4, 1.0f, embedding_grad), InvalidArgument);
@@ -523,8 +487,7 @@ TEST(Dlrm, RefusesBadBatchesBeforeWritingAnything) {
     step(bad_label, 4, 1.0f, embedding_grad);
     ADD_FAILURE() << "accepted label 1.5";
   } catch (const InvalidArgument& error) {
-    EXPECT_NE(std::string(error.what()).find("label 1.5 at position 2"),
-              std::string::npos)
+    EXPECT_NE(std::string(error.what()).find("label 1.5 at position 2"), std::string::npos)
         << error.what();
   }
   bad_label.labels[2] = NAN;
@@ -532,8 +495,7 @@ TEST(Dlrm, RefusesBadBatchesBeforeWritingAnything) {
   for (float g : model.gradients()) EXPECT_EQ(g, 0.0f);
   for (float g : embedding_grad) EXPECT_EQ(g, 7.0f);
 
-  EXPECT_THROW(model.predict(batch.dense, batch.embeddings, 5),
-               InvalidArgument);
+  EXPECT_THROW(model.predict(batch.dense, batch.embeddings, 5), InvalidArgument);
 }
 
 }  // namespace

@@ -94,8 +94,8 @@ Expected expected_from(const std::string& line, const TsvLayout& layout,
   return expected;
 }
 
-std::vector<Expected> expected_from(const std::vector<std::string>& lines,
-                                    const TsvLayout& layout, const std::vector<int64_t>& rows) {
+std::vector<Expected> expected_from(const std::vector<std::string>& lines, const TsvLayout& layout,
+                                    const std::vector<int64_t>& rows) {
   std::vector<Expected> all;
   for (const std::string& line : lines) all.push_back(expected_from(line, layout, rows));
   return all;
@@ -260,9 +260,9 @@ TEST(TsvLineParser, DenseFeaturesMayBeRealNumbers) {
 }
 
 TEST(TsvLineParser, IntegerDenseFeaturesKeepTheirBits) {
-  for (const int64_t count : {int64_t{0}, int64_t{-1}, int64_t{7}, int64_t{123456789},
-                              int64_t{9007199254740993}, std::numeric_limits<int64_t>::max(),
-                              std::numeric_limits<int64_t>::min()}) {
+  for (const int64_t count :
+       {int64_t{0}, int64_t{-1}, int64_t{7}, int64_t{123456789}, int64_t{9007199254740993},
+        std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()}) {
     const float expected =
         static_cast<float>(std::log1p(static_cast<double>(std::max<int64_t>(count, 0))));
     const std::vector<float> dense = dense_of("0\t" + std::to_string(count));
@@ -314,8 +314,8 @@ TEST(TsvReader, FilesAreOneStreamOfLinesForSharding) {
   // 30 lines, an empty file, 70 lines without a final '\n': the global
   // index goes on across files.
   const std::vector<std::string> lines = sample_lines();
-  const std::string first = write_file(
-      "part_0.tsv", joined(std::vector<std::string>(lines.begin(), lines.begin() + 30)));
+  const std::string first =
+      write_file("part_0.tsv", joined(std::vector<std::string>(lines.begin(), lines.begin() + 30)));
   const std::string empty = write_file("part_1.tsv", "");
   std::string last_text = joined(std::vector<std::string>(lines.begin() + 30, lines.end()));
   last_text.pop_back();
@@ -349,7 +349,8 @@ TEST(TsvReader, LinesLongerThanTheReadBufferAndBuffersThatSplitLines) {
 
   TsvReaderOptions options;
   options.layout = {.label_column = 0, .dense_columns = {2}, .num_columns = 3};
-  options.files = {write_file("long_line.tsv", "1\t" + std::string(3 << 20, 'x') + "\t9\n0\t\t2\n")};
+  options.files = {
+      write_file("long_line.tsv", "1\t" + std::string(3 << 20, 'x') + "\t9\n0\t\t2\n")};
   options.batch_size = 4;
   TsvReader long_lines(options);
   const std::optional<ExampleBatch> batch = long_lines.next();
@@ -361,25 +362,25 @@ TEST(TsvReader, LinesLongerThanTheReadBufferAndBuffersThatSplitLines) {
 
 TEST(TsvReader, CarriageReturnsOfCrLfLineEndsAreDropped) {
   TsvReaderOptions options;
-  options.layout = {.label_column = 0, .dense_columns = {1}, .categorical_columns = {2},
-                    .num_columns = 3};
+  options.layout = {
+      .label_column = 0, .dense_columns = {1}, .categorical_columns = {2}, .num_columns = 3};
   options.rows_per_feature = {1000};
   options.files = {write_file("crlf.tsv", "1\t5\tab\r\n0\t7\tcd\r\n")};
   options.batch_size = 2;
   TsvReader reader(options);
   const std::optional<ExampleBatch> batch = reader.next();
   ASSERT_TRUE(batch);
-  EXPECT_EQ(batch->sparse_values, (std::vector<int64_t>{
-                                      int64_t(XXH3_64bits_withSeed("ab", 2, 0) % 1000),
-                                      int64_t(XXH3_64bits_withSeed("cd", 2, 0) % 1000)}));
+  EXPECT_EQ(batch->sparse_values,
+            (std::vector<int64_t>{int64_t(XXH3_64bits_withSeed("ab", 2, 0) % 1000),
+                                  int64_t(XXH3_64bits_withSeed("cd", 2, 0) % 1000)}));
 }
 
 TEST(TsvReader, CustomLayoutTakesTheColumnsItNames) {
   // Column 0 dense, column 1 ignored (anything goes), column 2 the label,
   // column 3 categorical.
   TsvReaderOptions options;
-  options.layout = {.label_column = 2, .dense_columns = {0}, .categorical_columns = {3},
-                    .num_columns = 4};
+  options.layout = {
+      .label_column = 2, .dense_columns = {0}, .categorical_columns = {3}, .num_columns = 4};
   options.rows_per_feature = {10};
   options.files = {write_file("custom.tsv", "5\tjunk\t1\tuser42\n\tx\t0\t\n-3\t\t1\tuser7\n")};
   options.batch_size = 10;
@@ -391,20 +392,23 @@ TEST(TsvReader, CustomLayoutTakesTheColumnsItNames) {
   EXPECT_EQ(batch->dense[1], 0.0f);
   EXPECT_EQ(batch->dense[2], 0.0f);
   EXPECT_EQ(batch->sparse_lengths, (std::vector<int64_t>{1, 0, 1}));
-  EXPECT_EQ(batch->sparse_values, (std::vector<int64_t>{
-                                      int64_t(XXH3_64bits_withSeed("user42", 6, 0) % 10),
-                                      int64_t(XXH3_64bits_withSeed("user7", 5, 0) % 10)}));
+  EXPECT_EQ(batch->sparse_values,
+            (std::vector<int64_t>{int64_t(XXH3_64bits_withSeed("user42", 6, 0) % 10),
+                                  int64_t(XXH3_64bits_withSeed("user7", 5, 0) % 10)}));
 }
 
 TEST(TsvReader, LayoutOfSomeCriteoColumns) {
-  TsvLayout layout{.label_column = 0, .dense_columns = {13, 2}, .categorical_columns = {20, 14},
+  TsvLayout layout{.label_column = 0,
+                   .dense_columns = {13, 2},
+                   .categorical_columns = {20, 14},
                    .num_columns = 40};
   const std::vector<int64_t> rows = {100, 3};
   TsvReaderOptions options = criteo_options({kCriteoSample}, 16);
   options.layout = layout;
   options.rows_per_feature = rows;
   TsvReader reader(options);
-  expect_examples(examples_of(read_all(reader), layout), expected_from(sample_lines(), layout, rows));
+  expect_examples(examples_of(read_all(reader), layout),
+                  expected_from(sample_lines(), layout, rows));
 }
 
 // Ten sample lines, of which three are malformed: line 3's label, line 5's
@@ -443,7 +447,8 @@ TEST(TsvReader, SkipsMalformedLinesWithAWarningNamingFileAndLine) {
   EXPECT_NE(warnings.find("file '" + path + "', line 3: column 0 (label) '2' is not 0 or 1"),
             std::string::npos)
       << warnings;
-  EXPECT_NE(warnings.find("file '" + path + "', line 5: column 3 '12a' is not a number; line "
+  EXPECT_NE(warnings.find("file '" + path +
+                          "', line 5: column 3 '12a' is not a number; line "
                           "skipped"),
             std::string::npos)
       << warnings;
@@ -466,8 +471,8 @@ TEST(TsvReader, FailsOnAMalformedLineWhenTheConfigSaysSo) {
       reader.next();
       ADD_FAILURE() << "no error";
     } catch (const CorruptData& error) {
-      EXPECT_EQ(std::string(error.what()), "file '" + options.files[0] +
-                                               "', line 3: column 0 (label) '2' is not 0 or 1");
+      EXPECT_EQ(std::string(error.what()),
+                "file '" + options.files[0] + "', line 3: column 0 (label) '2' is not 0 or 1");
     }
   }
   EXPECT_EQ(reader.position(), position);
@@ -605,10 +610,10 @@ TEST(TsvReader, SeekResumesExactly) {
 
 TEST(TsvReader, SeekToEveryPositionAcrossFilesRanksAndEpochs) {
   const std::vector<std::string> lines = sample_lines();
-  const std::string first = write_file(
-      "seek_0.tsv", joined(std::vector<std::string>(lines.begin(), lines.begin() + 37)));
-  const std::string last = write_file(
-      "seek_1.tsv", joined(std::vector<std::string>(lines.begin() + 37, lines.end())));
+  const std::string first =
+      write_file("seek_0.tsv", joined(std::vector<std::string>(lines.begin(), lines.begin() + 37)));
+  const std::string last =
+      write_file("seek_1.tsv", joined(std::vector<std::string>(lines.begin() + 37, lines.end())));
   for (int rank = 0; rank < 2; ++rank) {
     SCOPED_TRACE(testing::Message() << "rank " << rank);
     TsvReaderOptions options = criteo_options({first, last}, 7);
@@ -649,8 +654,9 @@ TEST(TsvReader, SeekRefusesWhatIsNotAPosition) {
   ASSERT_TRUE(reader.next());
   const std::string position = reader.position();
   const std::string bytes = std::to_string(file_bytes(kCriteoSample).size());
-  for (const std::string& bad : std::vector<std::string>{"", "abc", "0:0:0:0", "0:0:0:0:0:0", "0:0:-1:0:0", "0:0:0:0:0 ", "0:2:0:0:0",
-        "0:1:5:0:0", "0:0:3:0:0", "0:0:" + bytes + "1:0:0", "0:0:0:1:1"}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "", "abc", "0:0:0:0", "0:0:0:0:0:0", "0:0:-1:0:0", "0:0:0:0:0 ", "0:2:0:0:0",
+           "0:1:5:0:0", "0:0:3:0:0", "0:0:" + bytes + "1:0:0", "0:0:0:1:1"}) {
     SCOPED_TRACE(bad);
     try {
       reader.seek(bad);

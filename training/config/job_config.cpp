@@ -24,8 +24,8 @@ TableSharding parse_sharding(const ConfigNode& node) {
 OptimizerConfig parse_table_optimizer(const ConfigNode& node) {
   node.allow_only({"name", "lr", "eps", "weight_decay", "initial_accumulator_value"});
   OptimizerConfig optimizer;
-  optimizer.kind = *parse_optimizer_kind(
-      node.at("name").as_choice({"sgd", "adagrad", "rowwise_adagrad"}));
+  optimizer.kind =
+      *parse_optimizer_kind(node.at("name").as_choice({"sgd", "adagrad", "rowwise_adagrad"}));
   optimizer.lr = static_cast<float>(node.number("lr", optimizer.lr));
   if (node.has("eps")) optimizer.eps = static_cast<float>(node.at("eps").as_number());
   optimizer.weight_decay = static_cast<float>(node.number("weight_decay", 0));
@@ -42,9 +42,8 @@ TableSpec parse_table(const ConfigNode& node, uint64_t seed, std::size_t index) 
   table.name = node.at("name").as_string();
   table.num_embeddings = node.at("rows").as_integer(1);
   table.embedding_dim = node.at("dim").as_integer(1);
-  table.mode = *parse_pooling_mode(node.has("pooling")
-                                       ? node.at("pooling").as_choice({"sum", "mean", "max"})
-                                       : "sum");
+  table.mode = *parse_pooling_mode(
+      node.has("pooling") ? node.at("pooling").as_choice({"sum", "mean", "max"}) : "sum");
   if (node.has("padding_idx")) table.padding_idx = node.at("padding_idx").as_integer();
   if (node.has("max_norm")) table.max_norm = node.at("max_norm").as_number();
   table.dtype = *dtype_from_name(
@@ -52,7 +51,8 @@ TableSpec parse_table(const ConfigNode& node, uint64_t seed, std::size_t index) 
   table.stochastic_rounding = node.boolean("stochastic_rounding", false);
   table.seed = seed * 1000 + index;
   spec.collection.optimizer.lr = 0.05f;
-  if (node.has("optimizer")) spec.collection.optimizer = parse_table_optimizer(node.at("optimizer"));
+  if (node.has("optimizer"))
+    spec.collection.optimizer = parse_table_optimizer(node.at("optimizer"));
   if (node.has("sharding")) spec.sharding = parse_sharding(node.at("sharding"));
   if (node.has("pretrained")) {
     const ConfigNode pretrained = node.at("pretrained");
@@ -167,8 +167,8 @@ JobConfig load_job_config(const std::string& path, const std::vector<std::string
   emitter << root.yaml();
 
   root.allow_only({"seed", "threads", "batch_size", "steps", "eval_every", "eval_examples",
-                   "progress_seconds", "comm_timeout_s", "checkpoint", "sharding", "memory_budget_mb", "tables",
-                   "features", "data", "model"});
+                   "progress_seconds", "comm_timeout_s", "checkpoint", "sharding",
+                   "memory_budget_mb", "tables", "features", "data", "model"});
   JobConfig job;
   job.file = path;
   job.effective_yaml = emitter.c_str();
@@ -181,8 +181,9 @@ JobConfig load_job_config(const std::string& path, const std::vector<std::string
   job.progress_seconds = root.number("progress_seconds", job.progress_seconds);
   job.comm_timeout_s = root.number("comm_timeout_s", job.comm_timeout_s);
   if (!(job.comm_timeout_s > 0 && job.comm_timeout_s <= Communicator::kMaxTimeoutSeconds))
-    root.at("comm_timeout_s").fail(message("must be in (0, ", Communicator::kMaxTimeoutSeconds,
-                                           "], got ", job.comm_timeout_s));
+    root.at("comm_timeout_s")
+        .fail(message("must be in (0, ", Communicator::kMaxTimeoutSeconds, "], got ",
+                      job.comm_timeout_s));
   job.memory_budget_mb =
       root.integer("memory_budget_mb", job.memory_budget_mb, 1, kMaxMemoryBudgetMb);
   if (root.has("checkpoint")) {
@@ -208,9 +209,9 @@ JobConfig load_job_config(const std::string& path, const std::vector<std::string
       tables[t].at("name").fail("a table of that name exists already");
     if (job.tables.back().collection.table.embedding_dim !=
         job.tables.front().collection.table.embedding_dim)
-      tables[t].at("dim").fail(message(
-          "every table needs the same dim for the model's dot interaction (the first has ",
-          job.tables.front().collection.table.embedding_dim, ")"));
+      tables[t].at("dim").fail(
+          message("every table needs the same dim for the model's dot interaction (the first has ",
+                  job.tables.front().collection.table.embedding_dim, ")"));
   }
   std::set<std::string> feature_names;
   const std::vector<ConfigNode> features = root.at("features").items();
@@ -228,12 +229,17 @@ JobConfig load_job_config(const std::string& path, const std::vector<std::string
   job.data = parse_data(root.at("data"));
   if (job.data.source == "tsv" && !job.data.tsv.criteo_layout &&
       job.data.tsv.categorical_columns.size() != job.features.size())
-    root.at("data").at("tsv").at("layout").at("categorical").fail(message(
-        "has ", job.data.tsv.categorical_columns.size(), " columns for ", job.features.size(),
-        " features (one column per feature, in order)"));
+    root.at("data")
+        .at("tsv")
+        .at("layout")
+        .at("categorical")
+        .fail(message("has ", job.data.tsv.categorical_columns.size(), " columns for ",
+                      job.features.size(), " features (one column per feature, in order)"));
   if (job.data.source == "tsv" && job.data.tsv.criteo_layout && job.features.size() != 26)
-    root.at("features").fail(message("the criteo layout has 26 categorical columns, one per "
-                                     "feature, but there are ", job.features.size(), " features"));
+    root.at("features")
+        .fail(message("the criteo layout has 26 categorical columns, one per "
+                      "feature, but there are ",
+                      job.features.size(), " features"));
   if (root.has("model")) job.model = parse_model(root.at("model"));
   check_dense_free_model(root, job);
   resolve_input_paths(job);

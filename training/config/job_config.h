@@ -61,14 +61,14 @@ struct JobConfig {
   std::string file;            // where it was read from
   std::string effective_yaml;  // the config after --set, as printed at start
   uint64_t seed = 1;
-  int threads = 0;             // 0: OpenMP's default
-  int64_t batch_size = 1024;   // global: all ranks together
+  int threads = 0;            // 0: OpenMP's default
+  int64_t batch_size = 1024;  // global: all ranks together
   int64_t steps = 1000;
-  int64_t eval_every = 0;      // 0: only at the end
+  int64_t eval_every = 0;  // 0: only at the end
   int64_t eval_examples = 20000;
   double progress_seconds = 5;
   double comm_timeout_s = Communicator::kDefaultTimeoutSeconds;  // the collective watchdog
-  std::string checkpoint_dir;  // empty: no checkpoints
+  std::string checkpoint_dir;                                    // empty: no checkpoints
   int64_t checkpoint_every = 0;
   int keep_last = 3;
   std::string sharding = "auto";  // the default for tables that say nothing

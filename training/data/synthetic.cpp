@@ -4,8 +4,8 @@
 #include <cmath>
 
 #include "engine/counter_hash.h"
-#include "rowshard/engine/error.h"
 #include "engine/normal_init.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard {
 namespace {
@@ -52,10 +52,10 @@ double PlantedClicks::id_effect(int64_t feature, int64_t id) const {
   // get close to the planted ceiling instead of chasing ids seen once.
   const double fade = 1.0 / std::sqrt(1.0 + static_cast<double>(id) / kEffectFadeIds);
   const std::vector<float>& hot = hot_effect_draws_[feature];
-  const float draw = id < static_cast<int64_t>(hot.size())
-                         ? hot[id]
-                         : standard_normal_at(effect_stream(options_.seed, feature),
-                                              static_cast<uint64_t>(id));
+  const float draw =
+      id < static_cast<int64_t>(hot.size())
+          ? hot[id]
+          : standard_normal_at(effect_stream(options_.seed, feature), static_cast<uint64_t>(id));
   return fade * draw;
 }
 
@@ -83,15 +83,16 @@ SyntheticExample PlantedClicks::example(uint64_t stream, int64_t index) const {
                    static_cast<uint64_t>(index * options_.num_dense));
   for (int64_t j = 0; j < options_.num_dense; ++j) logit += dense_weights_[j] * example.dense[j];
   for (int64_t f = 0; f < features; ++f) {
-    const double u = unit(counter_hash(key ^ kIdStream, static_cast<uint64_t>(index * features + f)));
+    const double u =
+        unit(counter_hash(key ^ kIdStream, static_cast<uint64_t>(index * features + f)));
     example.ids.push_back(skewed_id(u, options_.rows_per_feature[f], options_.zipf_alpha));
     logit += id_effect(f, example.ids.back()) / std::sqrt(static_cast<double>(features));
   }
   example.planted_probability = 1.0 / (1.0 + std::exp(-(kBias + options_.signal * logit)));
-  example.label =
-      unit(counter_hash(key ^ kClickStream, static_cast<uint64_t>(index))) < example.planted_probability
-          ? 1.0f
-          : 0.0f;
+  example.label = unit(counter_hash(key ^ kClickStream, static_cast<uint64_t>(index))) <
+                          example.planted_probability
+                      ? 1.0f
+                      : 0.0f;
   return example;
 }
 

@@ -16,8 +16,8 @@ namespace {
 void check_column(const TsvLayout& layout, const char* role, int column,
                   std::map<int, const char*>& role_of_column) {
   if (column < 0 || column >= layout.num_columns)
-    throw OutOfRange(message("TsvLayout: ", role, " column ", column,
-                             " is out of range [0, ", layout.num_columns, ")"));
+    throw OutOfRange(message("TsvLayout: ", role, " column ", column, " is out of range [0, ",
+                             layout.num_columns, ")"));
   const auto [named, first_time] = role_of_column.emplace(column, role);
   if (!first_time)
     throw InvalidArgument(message("TsvLayout: column ", column, " is named twice, as ",
@@ -61,14 +61,13 @@ TsvLineParser::TsvLineParser(TsvLayout layout, std::vector<int64_t> rows_per_fea
     : layout_(std::move(layout)), rows_per_feature_(std::move(rows_per_feature)) {
   validate_layout(layout_);
   if (rows_per_feature_.size() != layout_.categorical_columns.size())
-    throw InvalidArgument(message("TsvLineParser: ", rows_per_feature_.size(),
-                                  " row counts for ", layout_.categorical_columns.size(),
-                                  " categorical features"));
+    throw InvalidArgument(message("TsvLineParser: ", rows_per_feature_.size(), " row counts for ",
+                                  layout_.categorical_columns.size(), " categorical features"));
   for (std::size_t k = 0; k < rows_per_feature_.size(); ++k)
     if (rows_per_feature_[k] <= 0)
       throw InvalidArgument(message("TsvLineParser: categorical feature ", k, " (column ",
-                                    layout_.categorical_columns[k], ") has ",
-                                    rows_per_feature_[k], " rows; a table has at least 1"));
+                                    layout_.categorical_columns[k], ") has ", rows_per_feature_[k],
+                                    " rows; a table has at least 1"));
 
   // Only the columns up to the last one named need a role: the rest are
   // ignored, however many num_columns allows.
@@ -84,8 +83,7 @@ TsvLineParser::TsvLineParser(TsvLayout layout, std::vector<int64_t> rows_per_fea
                                                        static_cast<int>(k)};
 }
 
-std::optional<std::string> TsvLineParser::parse(std::string_view line,
-                                                TsvExample& example) const {
+std::optional<std::string> TsvLineParser::parse(std::string_view line, TsvExample& example) const {
   // Fields that the line lacks keep these values: missing.
   example.dense.assign(layout_.dense_columns.size(), 0.0f);
   example.categorical.assign(layout_.categorical_columns.size(), std::nullopt);
@@ -102,8 +100,7 @@ std::optional<std::string> TsvLineParser::parse(std::string_view line,
       const ColumnRole role = role_of_column_[column];
       const std::string_view text(field, field_end - field);
       switch (role.kind) {
-        case ColumnRole::Kind::ignored:
-          break;
+        case ColumnRole::Kind::ignored: break;
         case ColumnRole::Kind::label:
           if (text != "0" && text != "1")
             return message("column ", column, " (label) '", text, "' is not 0 or 1");
@@ -120,9 +117,9 @@ std::optional<std::string> TsvLineParser::parse(std::string_view line,
         }
         case ColumnRole::Kind::categorical:
           if (text.empty()) break;
-          example.categorical[role.feature] = static_cast<int64_t>(
-              XXH3_64bits_withSeed(text.data(), text.size(), role.feature) %
-              static_cast<uint64_t>(rows_per_feature_[role.feature]));
+          example.categorical[role.feature] =
+              static_cast<int64_t>(XXH3_64bits_withSeed(text.data(), text.size(), role.feature) %
+                                   static_cast<uint64_t>(rows_per_feature_[role.feature]));
           break;
       }
     }

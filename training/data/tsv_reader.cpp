@@ -31,8 +31,8 @@ struct Cursor {
 };
 
 [[noreturn]] void throw_io_error(const char* what, const std::string& path) {
-  throw IoError(message("TsvReader: cannot ", what, " '", path, "': ",
-                        std::system_category().message(errno)));
+  throw IoError(message("TsvReader: cannot ", what, " '", path,
+                        "': ", std::system_category().message(errno)));
 }
 
 // An open file, closed by the destructor.
@@ -301,7 +301,8 @@ class TsvReader::ReadAhead {
       if (whole_epoch && examples_in_epoch == 0)
         throw InvalidArgument(message("TsvReader: the files give rank ", options_.rank, " of ",
                                       options_.world_size, " no example in a whole epoch (",
-                                      source.cursor().line, " lines); with loop it would wait "
+                                      source.cursor().line,
+                                      " lines); with loop it would wait "
                                       "forever"));
       source.restart();
       whole_epoch = true;
@@ -402,8 +403,7 @@ Cursor parse_position(const std::string& position, const std::vector<std::string
   }
   const Cursor cursor{parts[0], parts[1], parts[2], parts[3], parts[4]};
   const auto num_files = static_cast<int64_t>(files.size());
-  if (cursor.file > num_files)
-    throw refuse(message("names file ", cursor.file, " of ", num_files));
+  if (cursor.file > num_files) throw refuse(message("names file ", cursor.file, " of ", num_files));
   if (cursor.file_line > cursor.offset || cursor.file_line > cursor.line)
     throw refuse("counts more lines before it than it can have");
   if (cursor.file == num_files) {
@@ -412,8 +412,8 @@ Cursor parse_position(const std::string& position, const std::vector<std::string
   }
   const File file(files[cursor.file]);
   if (cursor.offset > file.size())
-    throw refuse(message("is past the end of '", files[cursor.file], "' (", file.size(),
-                         " bytes)"));
+    throw refuse(
+        message("is past the end of '", files[cursor.file], "' (", file.size(), " bytes)"));
   char before = '\n';
   if (cursor.offset > 0) file.read(&before, 1, cursor.offset - 1);
   if (before != '\n')

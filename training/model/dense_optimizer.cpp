@@ -3,30 +3,28 @@
 #include <cmath>
 #include <utility>
 
-#include "rowshard/engine/error.h"
 #include "engine/optimizers/validate_options.h"
+#include "rowshard/engine/error.h"
 
 namespace rowshard {
 namespace {
 
 void check_beta(const std::string& kind, const char* name, float beta) {
   if (!(beta >= 0.0f && beta < 1.0f))
-    throw InvalidArgument(message("optimizer ", kind, ": ", name, " = ", beta,
-                                  " is outside [0, 1)"));
+    throw InvalidArgument(
+        message("optimizer ", kind, ": ", name, " = ", beta, " is outside [0, 1)"));
 }
 
 }  // namespace
 
-DenseOptimizer::DenseOptimizer(DenseOptimizerConfig config,
-                               int64_t num_parameters)
+DenseOptimizer::DenseOptimizer(DenseOptimizerConfig config, int64_t num_parameters)
     : config_(std::move(config)), num_parameters_(num_parameters) {
   if (config_.kind == "sgd") {
     kind_ = Kind::sgd;
   } else if (config_.kind == "adam") {
     kind_ = Kind::adam;
   } else {
-    throw InvalidArgument(message("dense optimizer: unknown kind '",
-                                  config_.kind,
+    throw InvalidArgument(message("dense optimizer: unknown kind '", config_.kind,
                                   "'; valid kinds are 'sgd' and 'adam'"));
   }
   check_learning_rate(config_.kind, config_.lr);
@@ -37,25 +35,22 @@ DenseOptimizer::DenseOptimizer(DenseOptimizerConfig config,
     check_epsilon(config_.kind, config_.eps);
   }
   if (num_parameters < 0)
-    throw InvalidArgument(message(
-        "dense optimizer: num_parameters = ", num_parameters, " must be >= 0"));
+    throw InvalidArgument(
+        message("dense optimizer: num_parameters = ", num_parameters, " must be >= 0"));
   if (kind_ == Kind::adam) state_.assign(2 * num_parameters, 0.0f);
 }
 
 void DenseOptimizer::set_steps(int64_t steps) {
   if (steps < 0)
-    throw InvalidArgument(
-        message("dense optimizer: steps = ", steps, " must be >= 0"));
+    throw InvalidArgument(message("dense optimizer: steps = ", steps, " must be >= 0"));
   steps_ = steps;
 }
 
-void DenseOptimizer::step(std::span<float> parameters,
-                          std::span<const float> gradients) {
+void DenseOptimizer::step(std::span<float> parameters, std::span<const float> gradients) {
   if (static_cast<int64_t>(parameters.size()) != num_parameters_ ||
       static_cast<int64_t>(gradients.size()) != num_parameters_)
-    throw InvalidArgument(message("dense optimizer: step with ",
-                                  parameters.size(), " parameters and ",
-                                  gradients.size(), " gradients, expected ",
+    throw InvalidArgument(message("dense optimizer: step with ", parameters.size(),
+                                  " parameters and ", gradients.size(), " gradients, expected ",
                                   num_parameters_, " of each"));
   ++steps_;
   const float lr = config_.lr;
@@ -66,10 +61,10 @@ void DenseOptimizer::step(std::span<float> parameters,
     return;
   }
   const auto t = static_cast<double>(steps_);
-  const auto step_size = static_cast<float>(
-      lr / (1.0 - std::pow(static_cast<double>(config_.beta1), t)));
-  const auto bias_correction2_sqrt = static_cast<float>(
-      std::sqrt(1.0 - std::pow(static_cast<double>(config_.beta2), t)));
+  const auto step_size =
+      static_cast<float>(lr / (1.0 - std::pow(static_cast<double>(config_.beta1), t)));
+  const auto bias_correction2_sqrt =
+      static_cast<float>(std::sqrt(1.0 - std::pow(static_cast<double>(config_.beta2), t)));
   const float one_minus_beta1 = 1.0f - config_.beta1;
   const float one_minus_beta2 = 1.0f - config_.beta2;
   float* m = state_.data();
@@ -78,8 +73,7 @@ void DenseOptimizer::step(std::span<float> parameters,
     const float g = gradients[i] + weight_decay * parameters[i];
     m[i] += one_minus_beta1 * (g - m[i]);
     v[i] = config_.beta2 * v[i] + one_minus_beta2 * g * g;
-    parameters[i] -= step_size * m[i] /
-                     (std::sqrt(v[i]) / bias_correction2_sqrt + config_.eps);
+    parameters[i] -= step_size * m[i] / (std::sqrt(v[i]) / bias_correction2_sqrt + config_.eps);
   }
 }
 

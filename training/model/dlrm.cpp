@@ -21,8 +21,7 @@
 namespace rowshard {
 namespace {
 
-using RowMajorMatrix =
-    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using MatrixView = Eigen::Map<RowMajorMatrix>;
 using ConstMatrixView = Eigen::Map<const RowMajorMatrix>;
 using RowVectorView = Eigen::Map<Eigen::RowVectorXf>;
@@ -36,23 +35,17 @@ constexpr uint64_t kDenseInitStream = 0x6473'6e65'6d6c'7270ULL;
 // steps, so the float conversion does not bias the ends.
 float uniform_at(uint64_t seed, uint64_t element, double bound) {
   const double unit =
-      static_cast<double>(counter_hash(seed ^ kDenseInitStream, element) >>
-                          40) *
-      0x1.0p-24;
+      static_cast<double>(counter_hash(seed ^ kDenseInitStream, element) >> 40) * 0x1.0p-24;
   return static_cast<float>(bound * (2.0 * unit - 1.0));
 }
 
 void check_size(const char* what, int64_t value) {
-  if (value < 1)
-    throw InvalidArgument(
-        message("Dlrm: ", what, " = ", value, " must be >= 1"));
+  if (value < 1) throw InvalidArgument(message("Dlrm: ", what, " = ", value, " must be >= 1"));
 }
 
-void check_span(const char* what, std::size_t size, int64_t batch_size,
-                int64_t per_example) {
+void check_span(const char* what, std::size_t size, int64_t batch_size, int64_t per_example) {
   if (static_cast<int64_t>(size) != batch_size * per_example)
-    throw InvalidArgument(message("Dlrm: ", what, " has ", size,
-                                  " values, expected ",
+    throw InvalidArgument(message("Dlrm: ", what, " has ", size, " values, expected ",
                                   batch_size * per_example, " (", per_example,
                                   " for each of batch_size ", batch_size, ")"));
 }
@@ -66,13 +59,11 @@ struct LogitLoss {
 
 // exp() only ever of a non-positive number, so it cannot overflow.
 double sigmoid(double logit) {
-  return logit >= 0 ? 1.0 / (1.0 + std::exp(-logit))
-                    : std::exp(logit) / (1.0 + std::exp(logit));
+  return logit >= 0 ? 1.0 / (1.0 + std::exp(-logit)) : std::exp(logit) / (1.0 + std::exp(logit));
 }
 
 LogitLoss binary_cross_entropy(double logit, double label) {
-  return {std::max(logit, 0.0) - logit * label +
-              std::log1p(std::exp(-std::fabs(logit))),
+  return {std::max(logit, 0.0) - logit * label + std::log1p(std::exp(-std::fabs(logit))),
           sigmoid(logit) - label};
 }
 
@@ -84,18 +75,13 @@ LogitLoss binary_cross_entropy(double logit, double label) {
 // Without dense features x is null and V holds the pooled embeddings alone.
 struct InteractionScratch {
   InteractionScratch(int64_t vectors, int64_t dim)
-      : stacked(vectors, dim),
-        gram(vectors, vectors),
-        stacked_grad(vectors, dim) {}
+      : stacked(vectors, dim), gram(vectors, vectors), stacked_grad(vectors, dim) {}
 
   void stack(const float* x, const float* pooled) {
     if (x) stacked.row(0) = ConstRowVectorView(x, stacked.cols());
-    stacked.bottomRows(num_pooled(x)) =
-        ConstMatrixView(pooled, num_pooled(x), stacked.cols());
+    stacked.bottomRows(num_pooled(x)) = ConstMatrixView(pooled, num_pooled(x), stacked.cols());
   }
-  int64_t num_pooled(const float* x) const {
-    return stacked.rows() - (x ? 1 : 0);
-  }
+  int64_t num_pooled(const float* x) const { return stacked.rows() - (x ? 1 : 0); }
 
   RowMajorMatrix stacked;       // V
   RowMajorMatrix gram;          // V V^T, or S + S^T
@@ -103,8 +89,8 @@ struct InteractionScratch {
 };
 
 // z = [x, dots] from x [D] and pooled [F, D]; z = dots when x is null.
-void interaction_forward(const float* x, const float* pooled,
-                         InteractionScratch& scratch, float* z) {
+void interaction_forward(const float* x, const float* pooled, InteractionScratch& scratch,
+                         float* z) {
   scratch.stack(x, pooled);
   scratch.gram.noalias() = scratch.stacked * scratch.stacked.transpose();
   const int64_t dim = scratch.stacked.cols();
@@ -117,9 +103,8 @@ void interaction_forward(const float* x, const float* pooled,
 // From z_grad [D + pairs]: x_grad [D] = z_grad[0, D) + dV row 0, and
 // pooled_grad [F, D] = dV rows 1..F (overwritten). Without x (null), z_grad
 // holds the pairs only, x_grad is not written and pooled_grad = dV.
-void interaction_backward(const float* x, const float* pooled,
-                          const float* z_grad, InteractionScratch& scratch,
-                          float* x_grad, float* pooled_grad) {
+void interaction_backward(const float* x, const float* pooled, const float* z_grad,
+                          InteractionScratch& scratch, float* x_grad, float* pooled_grad) {
   scratch.stack(x, pooled);
   const int64_t dim = scratch.stacked.cols();
   const int64_t vectors = scratch.stacked.rows();
@@ -133,8 +118,7 @@ void interaction_backward(const float* x, const float* pooled,
   }
   scratch.stacked_grad.noalias() = scratch.gram * scratch.stacked;
   if (x)
-    for (int64_t d = 0; d < dim; ++d)
-      x_grad[d] = z_grad[d] + scratch.stacked_grad(0, d);
+    for (int64_t d = 0; d < dim; ++d) x_grad[d] = z_grad[d] + scratch.stacked_grad(0, d);
   MatrixView(pooled_grad, scratch.num_pooled(x), dim) =
       scratch.stacked_grad.bottomRows(scratch.num_pooled(x));
 }
@@ -143,22 +127,20 @@ void interaction_backward(const float* x, const float* pooled,
 
 Dlrm::Dlrm(DlrmConfig config) : config_(std::move(config)) {
   if (config_.num_dense < 0)
-    throw InvalidArgument(
-        message("Dlrm: num_dense = ", config_.num_dense, " must be >= 0"));
+    throw InvalidArgument(message("Dlrm: num_dense = ", config_.num_dense, " must be >= 0"));
   check_size("num_sparse", config_.num_sparse);
   check_size("embedding_dim", config_.embedding_dim);
-  for (int64_t width : config_.bottom_mlp)
-    check_size("bottom_mlp width", width);
+  for (int64_t width : config_.bottom_mlp) check_size("bottom_mlp width", width);
   for (int64_t width : config_.top_mlp) check_size("top_mlp width", width);
   if (!has_bottom() && !config_.bottom_mlp.empty())
     throw InvalidArgument(
         "Dlrm: num_dense = 0 means no bottom MLP, but bottom_mlp has hidden "
         "widths");
   if (!has_bottom() && config_.num_sparse < 2)
-    throw InvalidArgument(message(
-        "Dlrm: num_sparse = ", config_.num_sparse,
-        " with num_dense = 0 leaves the interaction without a pair; it needs "
-        "num_sparse >= 2"));
+    throw InvalidArgument(
+        message("Dlrm: num_sparse = ", config_.num_sparse,
+                " with num_dense = 0 leaves the interaction without a pair; it needs "
+                "num_sparse >= 2"));
 
   int64_t offset = 0;
   auto add_layer = [&](int64_t in, int64_t out, bool relu) {
@@ -185,40 +167,32 @@ Dlrm::Dlrm(DlrmConfig config) : config_(std::move(config)) {
     const double bound = std::sqrt(1.0 / static_cast<double>(layer.in));
     for (int64_t i = 0; i < layer.out * layer.in; ++i) {
       const int64_t element = layer.offset + i;
-      parameters_[element] =
-          uniform_at(config_.seed, static_cast<uint64_t>(element), bound);
+      parameters_[element] = uniform_at(config_.seed, static_cast<uint64_t>(element), bound);
     }
   }
   activations_.outputs.resize(layers_.size());
 }
 
-int64_t Dlrm::interaction_vectors() const {
-  return config_.num_sparse + (has_bottom() ? 1 : 0);
-}
+int64_t Dlrm::interaction_vectors() const { return config_.num_sparse + (has_bottom() ? 1 : 0); }
 
 int64_t Dlrm::interaction_width() const {
   const int64_t vectors = interaction_vectors();
-  return (has_bottom() ? config_.embedding_dim : 0) +
-         vectors * (vectors - 1) / 2;
+  return (has_bottom() ? config_.embedding_dim : 0) + vectors * (vectors - 1) / 2;
 }
 
-void Dlrm::zero_gradients() {
-  std::fill(gradients_.begin(), gradients_.end(), 0.0f);
-}
+void Dlrm::zero_gradients() { std::fill(gradients_.begin(), gradients_.end(), 0.0f); }
 
-void Dlrm::check_batch(std::span<const float> dense,
-                       std::span<const float> embeddings,
+void Dlrm::check_batch(std::span<const float> dense, std::span<const float> embeddings,
                        int64_t batch_size) const {
   if (batch_size < 0)
-    throw InvalidArgument(
-        message("Dlrm: batch_size = ", batch_size, " must be >= 0"));
+    throw InvalidArgument(message("Dlrm: batch_size = ", batch_size, " must be >= 0"));
   check_span("dense", dense.size(), batch_size, config_.num_dense);
   check_span("embeddings", embeddings.size(), batch_size,
              config_.num_sparse * config_.embedding_dim);
 }
 
-void Dlrm::forward(const float* dense, const float* embeddings,
-                   int64_t batch_size, Activations& activations) const {
+void Dlrm::forward(const float* dense, const float* embeddings, int64_t batch_size,
+                   Activations& activations) const {
   const int64_t dim = config_.embedding_dim;
   const int64_t z_width = interaction_width();
 
@@ -227,10 +201,9 @@ void Dlrm::forward(const float* dense, const float* embeddings,
     std::vector<float>& output = activations.outputs[index];
     output.resize(batch_size * layer.out);
     const ConstMatrixView x(input, batch_size, layer.in);
-    const ConstMatrixView weight(parameters_.data() + layer.offset, layer.out,
-                                 layer.in);
-    const ConstRowVectorView bias(
-        parameters_.data() + layer.offset + layer.out * layer.in, layer.out);
+    const ConstMatrixView weight(parameters_.data() + layer.offset, layer.out, layer.in);
+    const ConstRowVectorView bias(parameters_.data() + layer.offset + layer.out * layer.in,
+                                  layer.out);
     MatrixView y(output.data(), batch_size, layer.out);
     y.noalias() = x * weight.transpose();
     y.rowwise() += bias;
@@ -251,17 +224,14 @@ void Dlrm::forward(const float* dense, const float* embeddings,
                         activations.interaction.data() + b * z_width);
 
   input = activations.interaction.data();
-  for (int64_t k = num_bottom_layers_; k < static_cast<int64_t>(layers_.size());
-       ++k) {
+  for (int64_t k = num_bottom_layers_; k < static_cast<int64_t>(layers_.size()); ++k) {
     linear(k, input);
     input = activations.outputs[k].data();
   }
 }
 
-double Dlrm::forward_backward(std::span<const float> dense,
-                              std::span<const float> embeddings,
-                              std::span<const float> labels, int64_t batch_size,
-                              float loss_scale,
+double Dlrm::forward_backward(std::span<const float> dense, std::span<const float> embeddings,
+                              std::span<const float> labels, int64_t batch_size, float loss_scale,
                               std::span<float> embedding_grad) {
   check_batch(dense, embeddings, batch_size);
   check_span("labels", labels.size(), batch_size, 1);
@@ -269,11 +239,10 @@ double Dlrm::forward_backward(std::span<const float> dense,
              config_.num_sparse * config_.embedding_dim);
   for (std::size_t i = 0; i < labels.size(); ++i)
     if (!(labels[i] >= 0.0f && labels[i] <= 1.0f))
-      throw InvalidArgument(message("Dlrm: label ", labels[i], " at position ",
-                                    i, " is outside [0, 1]"));
+      throw InvalidArgument(
+          message("Dlrm: label ", labels[i], " at position ", i, " is outside [0, 1]"));
   if (!std::isfinite(loss_scale))
-    throw InvalidArgument(
-        message("Dlrm: loss_scale = ", loss_scale, " must be finite"));
+    throw InvalidArgument(message("Dlrm: loss_scale = ", loss_scale, " must be finite"));
 
   forward(dense.data(), embeddings.data(), batch_size, activations_);
 
@@ -295,32 +264,26 @@ double Dlrm::forward_backward(std::span<const float> dense,
     const Layer& layer = layers_[index];
     MatrixView grad(output_grad_.data(), batch_size, layer.out);
     if (layer.relu) {
-      const ConstMatrixView output(activations_.outputs[index].data(),
-                                   batch_size, layer.out);
+      const ConstMatrixView output(activations_.outputs[index].data(), batch_size, layer.out);
       grad = (output.array() > 0.0f).select(grad, 0.0f);
     }
     const ConstMatrixView x(input, batch_size, layer.in);
-    MatrixView weight_grad(gradients_.data() + layer.offset, layer.out,
-                           layer.in);
-    RowVectorView bias_grad(
-        gradients_.data() + layer.offset + layer.out * layer.in, layer.out);
+    MatrixView weight_grad(gradients_.data() + layer.offset, layer.out, layer.in);
+    RowVectorView bias_grad(gradients_.data() + layer.offset + layer.out * layer.in, layer.out);
     weight_grad.noalias() += grad.transpose() * x;
     // Row by row: contiguous, vectorised adds (a column-wise sum of a
     // row-major matrix strides through memory one float at a time).
     for (int64_t b = 0; b < batch_size; ++b) bias_grad += grad.row(b);
     if (index == 0 && has_bottom()) return;
     input_grad_.resize(batch_size * layer.in);
-    const ConstMatrixView weight(parameters_.data() + layer.offset, layer.out,
-                                 layer.in);
-    MatrixView(input_grad_.data(), batch_size, layer.in).noalias() =
-        grad * weight;
+    const ConstMatrixView weight(parameters_.data() + layer.offset, layer.out, layer.in);
+    MatrixView(input_grad_.data(), batch_size, layer.in).noalias() = grad * weight;
     std::swap(output_grad_, input_grad_);
   };
 
   for (int64_t k = num_layers - 1; k >= num_bottom_layers_; --k)
-    linear_backward(k, k == num_bottom_layers_
-                           ? activations_.interaction.data()
-                           : activations_.outputs[k - 1].data());
+    linear_backward(k, k == num_bottom_layers_ ? activations_.interaction.data()
+                                               : activations_.outputs[k - 1].data());
 
   // output_grad_ is now d/dz [batch, z_width]; split it into d/dx (into
   // input_grad_, then swapped back to output_grad_) and d/d(embeddings).
@@ -328,26 +291,22 @@ double Dlrm::forward_backward(std::span<const float> dense,
   const int64_t pooled_width = config_.num_sparse * dim;
   const int64_t z_width = interaction_width();
   const float* bottom =
-      has_bottom() ? activations_.outputs[num_bottom_layers_ - 1].data()
-                   : nullptr;
+      has_bottom() ? activations_.outputs[num_bottom_layers_ - 1].data() : nullptr;
   input_grad_.resize(batch_size * dim);
   InteractionScratch scratch(interaction_vectors(), dim);
   for (int64_t b = 0; b < batch_size; ++b)
-    interaction_backward(bottom ? bottom + b * dim : nullptr,
-                         embeddings.data() + b * pooled_width,
+    interaction_backward(bottom ? bottom + b * dim : nullptr, embeddings.data() + b * pooled_width,
                          output_grad_.data() + b * z_width, scratch,
                          bottom ? input_grad_.data() + b * dim : nullptr,
                          embedding_grad.data() + b * pooled_width);
   std::swap(output_grad_, input_grad_);
 
   for (int64_t k = num_bottom_layers_ - 1; k >= 0; --k)
-    linear_backward(k,
-                    k == 0 ? dense.data() : activations_.outputs[k - 1].data());
+    linear_backward(k, k == 0 ? dense.data() : activations_.outputs[k - 1].data());
   return loss_sum;
 }
 
-std::vector<float> Dlrm::predict(std::span<const float> dense,
-                                 std::span<const float> embeddings,
+std::vector<float> Dlrm::predict(std::span<const float> dense, std::span<const float> embeddings,
                                  int64_t batch_size) const {
   check_batch(dense, embeddings, batch_size);
   Activations activations;

@@ -88,17 +88,15 @@ class Dlrm {
   // before writing anything, if a span's size disagrees with batch_size, a
   // label is outside [0, 1] or loss_scale is not finite. Not thread-safe:
   // it uses the model's scratch buffers.
-  double forward_backward(std::span<const float> dense,
-                          std::span<const float> embeddings,
-                          std::span<const float> labels, int64_t batch_size,
-                          float loss_scale, std::span<float> embedding_grad);
+  double forward_backward(std::span<const float> dense, std::span<const float> embeddings,
+                          std::span<const float> labels, int64_t batch_size, float loss_scale,
+                          std::span<float> embedding_grad);
 
   // Click probabilities sigmoid(logit) [batch_size] for evaluation; dense
   // and embeddings are as for forward_backward. Throws InvalidArgument for
   // mismatched sizes. Safe to call from several threads at once (as long as
   // nothing writes the parameters meanwhile).
-  std::vector<float> predict(std::span<const float> dense,
-                             std::span<const float> embeddings,
+  std::vector<float> predict(std::span<const float> dense, std::span<const float> embeddings,
                              int64_t batch_size) const;
 
   // All weights and biases as one flat array, layer by layer from the first
@@ -112,9 +110,7 @@ class Dlrm {
   std::span<float> gradients() { return gradients_; }
   std::span<const float> gradients() const { return gradients_; }
   void zero_gradients();
-  int64_t num_parameters() const {
-    return static_cast<int64_t>(parameters_.size());
-  }
+  int64_t num_parameters() const { return static_cast<int64_t>(parameters_.size()); }
 
   const DlrmConfig& config() const { return config_; }
   // D + (F + 1) F / 2: the width of z, the top MLP's input (F (F - 1) / 2
@@ -139,8 +135,8 @@ class Dlrm {
   // The vectors the interaction dots: x (if there is one) and the pooled
   // embeddings.
   int64_t interaction_vectors() const;
-  void check_batch(std::span<const float> dense,
-                   std::span<const float> embeddings, int64_t batch_size) const;
+  void check_batch(std::span<const float> dense, std::span<const float> embeddings,
+                   int64_t batch_size) const;
   void forward(const float* dense, const float* embeddings, int64_t batch_size,
                Activations& activations) const;
 

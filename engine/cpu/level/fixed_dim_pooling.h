@@ -32,9 +32,8 @@ void pool_bags_fixed_dim(const PoolingTask& task, int64_t first_bag, int64_t end
     for (int k = 0; k < kVectors; ++k) sum[k] = _mm512_setzero_ps();
     int64_t entries = 0;
     for (int64_t p = batch.bounds[b]; p < batch.bounds[b + 1]; ++p) {
-      prefetch_entries_ahead(p, prefetch_end, kDim * sizeof(Element), [&](int64_t q) {
-        return weights.row<Element>(batch.indices[q]);
-      });
+      prefetch_entries_ahead(p, prefetch_end, kDim * sizeof(Element),
+                             [&](int64_t q) { return weights.row<Element>(batch.indices[q]); });
       const int64_t r = batch.indices[p];
       if (r == batch.padding_idx) continue;
       const Element* row = weights.row<Element>(r);
@@ -61,10 +60,18 @@ void pool_bags_fixed_dim(const PoolingTask& task, int64_t first_bag, int64_t end
 template <typename Element, bool weighted, bool mean>
 bool pool_bags_at_fixed_dim(const PoolingTask& task, int64_t first_bag, int64_t end_bag) {
   switch (task.weights->dim()) {
-    case 16: pool_bags_fixed_dim<Element, 16, weighted, mean>(task, first_bag, end_bag); return true;
-    case 32: pool_bags_fixed_dim<Element, 32, weighted, mean>(task, first_bag, end_bag); return true;
-    case 64: pool_bags_fixed_dim<Element, 64, weighted, mean>(task, first_bag, end_bag); return true;
-    case 128: pool_bags_fixed_dim<Element, 128, weighted, mean>(task, first_bag, end_bag); return true;
+    case 16:
+      pool_bags_fixed_dim<Element, 16, weighted, mean>(task, first_bag, end_bag);
+      return true;
+    case 32:
+      pool_bags_fixed_dim<Element, 32, weighted, mean>(task, first_bag, end_bag);
+      return true;
+    case 64:
+      pool_bags_fixed_dim<Element, 64, weighted, mean>(task, first_bag, end_bag);
+      return true;
+    case 128:
+      pool_bags_fixed_dim<Element, 128, weighted, mean>(task, first_bag, end_bag);
+      return true;
     default: return false;
   }
 }

@@ -35,16 +35,15 @@ void narrow(const float* values, BFloat16* row, int64_t dim) {
 namespace {
 
 template <typename Element>
-void round_columns_stochastically(const float* values, Element* row, int64_t dim,
-                                  uint64_t key, uint64_t first_counter) {
+void round_columns_stochastically(const float* values, Element* row, int64_t dim, uint64_t key,
+                                  uint64_t first_counter) {
 #pragma omp simd
   for (int64_t d = 0; d < dim; ++d)
     row[d] = round_stochastically<Element>(
         values[d], counter_hash(key, first_counter + static_cast<uint64_t>(d)));
 }
 
-#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512BW__) && \
-    defined(__AVX512VL__)
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 // GCC 12 has no vector type for _Float16, so the fp16 loop above stays
 // scalar. This is round_stochastically for eight columns at a time, step
 // for step: the nearest fp16, its two neighbours, the chance of the upper
@@ -70,8 +69,8 @@ int64_t round_eight_at_a_time(const float* values, Float16* row, int64_t dim, ui
     const __m256 magnitude = _mm256_andnot_ps(sign, value);
     const __mmask8 nearest_is_lower =
         _mm256_cmp_ps_mask(_mm256_andnot_ps(sign, back), magnitude, _CMP_LT_OQ);
-    const __m128i lower = _mm_mask_sub_epi16(nearest, static_cast<__mmask8>(~nearest_is_lower),
-                                             nearest, one);
+    const __m128i lower =
+        _mm_mask_sub_epi16(nearest, static_cast<__mmask8>(~nearest_is_lower), nearest, one);
     const __m128i upper = _mm_mask_add_epi16(nearest, nearest_is_lower, nearest, one);
     const __m256 low = _mm256_andnot_ps(sign, _mm256_cvtph_ps(lower));
     const __m256 high = _mm256_andnot_ps(sign, _mm256_cvtph_ps(upper));
@@ -83,11 +82,10 @@ int64_t round_eight_at_a_time(const float* values, Float16* row, int64_t dim, ui
     const __m256 uniform =
         _mm256_mul_ps(_mm512_maskz_cvtepu64_ps(0xff, _mm512_maskz_srli_epi64(0xff, bits, 40)),
                       _mm256_set1_ps(0x1.0p-24f));
-    const __m128i rounded = _mm_mask_mov_epi16(
-        lower, _mm256_cmp_ps_mask(uniform, chance_of_upper, _CMP_LT_OQ), upper);
-    const __mmask8 finite =
-        _mm256_cmp_ps_mask(_mm256_andnot_ps(sign, back), infinity, _CMP_LT_OQ) &
-        _mm256_cmp_ps_mask(magnitude, infinity, _CMP_LT_OQ);
+    const __m128i rounded =
+        _mm_mask_mov_epi16(lower, _mm256_cmp_ps_mask(uniform, chance_of_upper, _CMP_LT_OQ), upper);
+    const __mmask8 finite = _mm256_cmp_ps_mask(_mm256_andnot_ps(sign, back), infinity, _CMP_LT_OQ) &
+                            _mm256_cmp_ps_mask(magnitude, infinity, _CMP_LT_OQ);
     const __mmask8 keep_nearest =
         _mm256_cmp_ps_mask(back, value, _CMP_EQ_OQ) | static_cast<__mmask8>(~finite);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(row + d),
@@ -102,8 +100,7 @@ int64_t round_eight_at_a_time(const float* values, Float16* row, int64_t dim, ui
 void narrow_stochastically(const float* values, Float16* row, int64_t dim, uint64_t key,
                            uint64_t first_counter) {
   int64_t done = 0;
-#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512BW__) && \
-    defined(__AVX512VL__)
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512BW__) && defined(__AVX512VL__)
   done = round_eight_at_a_time(values, row, dim, key, first_counter);
 #endif
   round_columns_stochastically(values + done, row + done, dim - done, key,

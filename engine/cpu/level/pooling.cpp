@@ -44,9 +44,8 @@ void pool_bags(const PoolingTask& task, int64_t first_bag, int64_t end_bag) {
     std::fill(out, out + dim, 0.0f);
     int64_t entries = 0;
     for (int64_t p = batch.bounds[b]; p < batch.bounds[b + 1]; ++p) {
-      prefetch_entries_ahead(p, prefetch_end, row_bytes, [&](int64_t q) {
-        return weights.row<Element>(batch.indices[q]);
-      });
+      prefetch_entries_ahead(p, prefetch_end, row_bytes,
+                             [&](int64_t q) { return weights.row<Element>(batch.indices[q]); });
       const int64_t r = batch.indices[p];
       if (r == batch.padding_idx) continue;
       const float* __restrict row;
@@ -91,9 +90,7 @@ void pool_bags(const PoolingTask& task, int64_t first_bag, int64_t end_bag) {
       }
     }
     if constexpr (mode == PoolingMode::max) {
-      if (entries == 0)
-        std::fill_n(task.max_positions + b * task.output_stride, dim,
-                    int64_t{-1});
+      if (entries == 0) std::fill_n(task.max_positions + b * task.output_stride, dim, int64_t{-1});
     }
   }
 }
@@ -128,8 +125,7 @@ void pool_chunk(const Chunk& chunk) {
           pool_bags<Element, PoolingMode::mean, false>(task, first, end);
         break;
       case PoolingMode::max:
-        pool_bags<Element, PoolingMode::max, false>(task, chunk.first_bag,
-                                                    chunk.end_bag);
+        pool_bags<Element, PoolingMode::max, false>(task, chunk.first_bag, chunk.end_bag);
         break;
     }
   });

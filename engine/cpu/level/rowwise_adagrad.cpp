@@ -33,10 +33,10 @@ inline __m512 decayed_squares(const float* weights, const float* gradient, float
 // casts to narrower vectors and unmasked shuffles read an uninitialised
 // register.
 inline float add_lanes_pairwise(__m512 lanes) {
-  const __m512 eight =
-      _mm512_add_ps(lanes, _mm512_maskz_shuffle_f32x4(0xffff, lanes, lanes, _MM_SHUFFLE(3, 2, 3, 2)));
-  const __m512 four =
-      _mm512_add_ps(eight, _mm512_maskz_shuffle_f32x4(0xffff, eight, eight, _MM_SHUFFLE(1, 1, 1, 1)));
+  const __m512 eight = _mm512_add_ps(
+      lanes, _mm512_maskz_shuffle_f32x4(0xffff, lanes, lanes, _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m512 four = _mm512_add_ps(
+      eight, _mm512_maskz_shuffle_f32x4(0xffff, eight, eight, _MM_SHUFFLE(1, 1, 1, 1)));
   const __m512 two =
       _mm512_add_ps(four, _mm512_maskz_permute_ps(0xffff, four, _MM_SHUFFLE(3, 2, 3, 2)));
   const __m512 one =
@@ -51,8 +51,7 @@ inline float add_lanes_pairwise(__m512 lanes) {
 // would make the update wait on latency, and the fixed order keeps the
 // result the same on every run and thread count.
 template <int64_t kDim>
-float square_sum(const float* weights, const float* gradient, int64_t runtime_dim,
-                 float decay) {
+float square_sum(const float* weights, const float* gradient, int64_t runtime_dim, float decay) {
 #if defined(__AVX512F__)
   if constexpr (kDim > 0 && kDim % 16 == 0) {
     __m512 lanes = _mm512_setzero_ps();
@@ -89,9 +88,8 @@ float square_sum(const float* weights, const float* gradient, int64_t runtime_di
 
 // Adds the row's share to its accumulator and steps the row's columns.
 template <int64_t kDim>
-void step_row(float& accumulator, float* weights, const float* gradient,
-              int64_t runtime_dim, float square_sum_part, int64_t full_dim,
-              const RowWiseAdagradOptions& options) {
+void step_row(float& accumulator, float* weights, const float* gradient, int64_t runtime_dim,
+              float square_sum_part, int64_t full_dim, const RowWiseAdagradOptions& options) {
   const int64_t dim = kDim > 0 ? kDim : runtime_dim;
   const float decay = options.weight_decay;
   accumulator += square_sum_part / static_cast<float>(full_dim);

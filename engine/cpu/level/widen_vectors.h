@@ -20,7 +20,8 @@ inline __m512 load16(const float* values) { return _mm512_loadu_ps(values); }
 inline __m512 load16(const Float16* values) {
   // The masked form with a zero source: GCC 12 warns that the unmasked one
   // reads an uninitialised register.
-  return _mm512_maskz_cvtph_ps(0xffff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values)));
+  return _mm512_maskz_cvtph_ps(0xffff,
+                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values)));
 }
 inline __m512 load16(const BFloat16* values) {
   // bf16 is the top half of an fp32: zero-extend each to 32 bits, shift
@@ -41,8 +42,8 @@ inline void widen(const Float16* row, float* out, int64_t dim) {
   for (; d + 16 <= dim; d += 16) _mm512_storeu_ps(out + d, load16(row + d));
 #elif defined(__F16C__)
   for (; d + 8 <= dim; d += 8)
-    _mm256_storeu_ps(out + d, _mm256_cvtph_ps(_mm_loadu_si128(
-                                  reinterpret_cast<const __m128i*>(row + d))));
+    _mm256_storeu_ps(out + d,
+                     _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + d))));
 #endif
   for (; d < dim; ++d) out[d] = to_float(row[d]);
 }

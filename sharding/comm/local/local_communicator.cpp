@@ -13,8 +13,7 @@ class LocalCommunicator final : public Communicator {
 
   Received alltoallv(std::span<const std::byte> send,
                      std::span<const int64_t> send_counts) override {
-    ROWSHARD_ASSERT(send_counts.size() == 1 &&
-                    send_counts[0] == static_cast<int64_t>(send.size()));
+    ROWSHARD_ASSERT(send_counts.size() == 1 && send_counts[0] == static_cast<int64_t>(send.size()));
     return {{send.begin(), send.end()}, {0, static_cast<int64_t>(send.size())}};
   }
 
@@ -24,8 +23,6 @@ class LocalCommunicator final : public Communicator {
 
 }  // namespace
 
-std::unique_ptr<Communicator> local_communicator() {
-  return std::make_unique<LocalCommunicator>();
-}
+std::unique_ptr<Communicator> local_communicator() { return std::make_unique<LocalCommunicator>(); }
 
 }  // namespace rowshard

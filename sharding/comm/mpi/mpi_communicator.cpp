@@ -47,8 +47,7 @@ void ensure_initialised() {
     MPI_Initialized(&initialised);
     if (initialised) return;
     int provided = 0;
-    check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided),
-          "MPI_Init_thread");
+    check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
     // Errors come back as codes and become exceptions, instead of MPI
     // aborting the process with its own message.
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
@@ -62,8 +61,7 @@ void ensure_initialised() {
 
 int as_int(int64_t value, const char* what) {
   if (value > std::numeric_limits<int>::max())
-    throw CommunicationError(message(what, " of ", value,
-                                     " bytes exceeds MPI's int count"));
+    throw CommunicationError(message(what, " of ", value, " bytes exceeds MPI's int count"));
   return static_cast<int>(value);
 }
 
@@ -175,8 +173,8 @@ class MpiCommunicator final : public Communicator {
       received.offsets[k + 1] = received.offsets[k] + received_counts_[k];
     received.data.resize(received.offsets[size_]);
     if (send_counts[rank_] > 0)
-      std::memcpy(received.data.data() + received.offsets[rank_],
-                  send.data() + send_offsets[rank_], send_counts[rank_]);
+      std::memcpy(received.data.data() + received.offsets[rank_], send.data() + send_offsets[rank_],
+                  send_counts[rank_]);
     // Both ends know each message's size: empty ones are not sent at all.
     Round data(comm_);
     for (int k = 0; k < size_; ++k) {
@@ -229,8 +227,7 @@ class MpiCommunicator final : public Communicator {
   // throws the CollectiveTimeout naming the ranks still missing; then
   // `receiving`, the buffer the round receives into, is kept alive (as are
   // the counts' members), as a message already under way may still land.
-  void wait(Round& round, Clock::time_point deadline,
-            std::vector<std::byte>* receiving = nullptr) {
+  void wait(Round& round, Clock::time_point deadline, std::vector<std::byte>* receiving = nullptr) {
     const Clock::time_point yield_from = Clock::now() + kSpinBeforeYielding;
     while (!round.test()) {
       const Clock::time_point now = Clock::now();
@@ -256,8 +253,6 @@ class MpiCommunicator final : public Communicator {
 
 }  // namespace
 
-std::unique_ptr<Communicator> world_communicator() {
-  return std::make_unique<MpiCommunicator>();
-}
+std::unique_ptr<Communicator> world_communicator() { return std::make_unique<MpiCommunicator>(); }
 
 }  // namespace rowshard

@@ -1,10 +1,9 @@
 // Which instruction set the CPU kernels (pooling, the fp16/bf16 conversions,
-// the backward's scaled sums, row-wise Adagrad's update) run with. The library is built for the x86-64
-// baseline and carries each kernel three times, for the baseline, AVX2
-// (x86-64-v3) and AVX-512 (x86-64-v4); at the first kernel call it picks the
-// best level the CPU has, so one build runs on any x86-64 machine. The
-// environment variable ROWSHARD_CPU_LEVEL=baseline|avx2|avx512 forces a
-// level (one the CPU lacks is refused).
+// the backward's scaled sums, row-wise Adagrad's update) run with. The library is built for the
+// x86-64 baseline and carries each kernel three times, for the baseline, AVX2 (x86-64-v3) and
+// AVX-512 (x86-64-v4); at the first kernel call it picks the best level the CPU has, so one build
+// runs on any x86-64 machine. The environment variable ROWSHARD_CPU_LEVEL=baseline|avx2|avx512
+// forces a level (one the CPU lacks is refused).
 //
 // Every level does the same float operations in the same order (no fused
 // multiply-add unless the code asks for std::fma, whose result is defined),

@@ -10,9 +10,7 @@ namespace rowshard {
 
 enum class DType { f32, f16, bf16 };
 
-constexpr std::size_t dtype_size(DType dtype) {
-  return dtype == DType::f32 ? 4 : 2;
-}
+constexpr std::size_t dtype_size(DType dtype) { return dtype == DType::f32 ? 4 : 2; }
 
 constexpr std::string_view dtype_name(DType dtype) {
   switch (dtype) {

@@ -33,7 +33,6 @@ class Embedding : public Table {
 // F.embedding: the lookup without a module. `weights` shares its memory
 // with the caller's RowStorage, so with max_norm the looked-up rows are
 // renormalised in the caller's table, as PyTorch does.
-Tensor embedding(const IndexInput& input, RowStorage weights,
-                 EmbeddingOptions options = {});
+Tensor embedding(const IndexInput& input, RowStorage weights, EmbeddingOptions options = {});
 
 }  // namespace rowshard

@@ -43,8 +43,7 @@ class EmbeddingBag : public Table {
   // A table over `weights`, kept exactly as given (the padding row is not
   // zeroed). num_embeddings and embedding_dim come from the weights (if the
   // options set them, they must agree). A frozen table refuses step().
-  static EmbeddingBag from_pretrained(RowStorage weights,
-                                      EmbeddingBagOptions options,
+  static EmbeddingBag from_pretrained(RowStorage weights, EmbeddingBagOptions options,
                                       bool freeze = true);
 
   // Pools each bag of `input` into one row of the output [bags, dim].

@@ -49,8 +49,8 @@ class EmbeddingBagCollection final : public EmbeddingCollection {
   CollectionLookup forward(const KeyedJaggedBatch& batch) override;
   Tensor forward_no_grad(const KeyedJaggedBatch& batch) override;
   void step(const CollectionLookup& lookup, std::span<const float> grad_output) override;
-  SparseGradient sparse_gradient(const CollectionLookup& lookup,
-                                 std::span<const float> grad_output, int64_t t) override;
+  SparseGradient sparse_gradient(const CollectionLookup& lookup, std::span<const float> grad_output,
+                                 int64_t t) override;
 
   int rank() const override { return 0; }
   const ShardLayout& layout(int64_t t) const override { return layouts_[t]; }

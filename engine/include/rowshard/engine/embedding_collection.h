@@ -149,8 +149,7 @@ class EmbeddingCollection {
  private:
   friend class detail::CollectionLoader;
   // Fills out[c] with column first_column + c of global row `row`.
-  using RowReader =
-      std::function<void(int64_t row, int64_t first_column, std::span<float> out)>;
+  using RowReader = std::function<void(int64_t row, int64_t first_column, std::span<float> out)>;
   // The loaders' hooks: this process's part of table t, its optimizer, and
   // its replacement by rows from `read_row`, asking only for the rows and
   // columns this process holds (a frozen table takes no steps).

@@ -71,13 +71,11 @@ std::string message(const Parts&... parts) {
 // memory ran out and what to change.
 std::string error_text(const std::exception& error);
 
-[[noreturn]] void assertion_failed(const char* condition, const char* file,
-                                   int line);
+[[noreturn]] void assertion_failed(const char* condition, const char* file, int line);
 
 }  // namespace rowshard
 
-#define ROWSHARD_ASSERT(condition)                                        \
-  do {                                                                    \
-    if (!(condition))                                                     \
-      ::rowshard::assertion_failed(#condition, __FILE__, __LINE__);       \
+#define ROWSHARD_ASSERT(condition)                                                  \
+  do {                                                                              \
+    if (!(condition)) ::rowshard::assertion_failed(#condition, __FILE__, __LINE__); \
   } while (false)

@@ -14,7 +14,7 @@ namespace rowshard {
 // collection passes one source per feature of a table; a lone table one.
 struct GradientSource {
   PooledBatch batch;
-  const float* grad_output = nullptr;  // bag b at grad_output + b * stride
+  const float* grad_output = nullptr;      // bag b at grad_output + b * stride
   const int64_t* max_positions = nullptr;  // same layout; max mode only
   int64_t stride = 0;
   // Mean mode: each bag's entry count to divide by, when this batch holds

@@ -44,8 +44,7 @@ struct KeyedJaggedBatch {
 int64_t feature_position(std::string_view owner, std::span<const std::string> feature_names,
                          std::string_view feature);
 
-std::vector<int64_t> jagged_bounds(std::string_view owner,
-                                   const KeyedJaggedBatch& batch,
+std::vector<int64_t> jagged_bounds(std::string_view owner, const KeyedJaggedBatch& batch,
                                    std::span<const std::string> feature_names);
 
 }  // namespace rowshard

@@ -44,8 +44,8 @@ struct PooledBatch {
 //
 // computed in double and rounded once, as PyTorch does, which then
 // accumulates it with a fused multiply-add.
-inline float occurrence_scale(const PooledBatch& batch, int64_t p,
-                              int64_t entries, int64_t frequency) {
+inline float occurrence_scale(const PooledBatch& batch, int64_t p, int64_t entries,
+                              int64_t frequency) {
   double scale = 1.0 / static_cast<double>(frequency);
   if (batch.mode == PoolingMode::mean) scale /= static_cast<double>(entries);
   if (!batch.per_sample_weights.empty()) scale *= batch.per_sample_weights[p];

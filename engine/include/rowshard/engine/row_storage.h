@@ -26,13 +26,11 @@ class RowStorage {
   // A view of `data`, which must hold num_rows * dim elements of `dtype` and
   // stay valid while `keep_alive` (or any copy of this storage) lives.
   // Writes through a read-only borrowed storage are refused by mutable_bytes().
-  static RowStorage borrow(std::shared_ptr<const void> keep_alive,
-                           const void* data, int64_t num_rows, int64_t dim,
-                           DType dtype, bool writable);
+  static RowStorage borrow(std::shared_ptr<const void> keep_alive, const void* data,
+                           int64_t num_rows, int64_t dim, DType dtype, bool writable);
 
   // fp32 storage that owns a copy of `values` ([num_rows, dim], row-major).
-  static RowStorage copy_of(std::span<const float> values, int64_t num_rows,
-                            int64_t dim);
+  static RowStorage copy_of(std::span<const float> values, int64_t num_rows, int64_t dim);
 
   RowStorage() = default;
 

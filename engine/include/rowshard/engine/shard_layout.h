@@ -42,8 +42,8 @@ std::string valid_sharding_names();
 class ShardLayout {
  public:
   // home_rank is the owner of a table-wise table; ignored otherwise.
-  ShardLayout(ShardingKind kind, RowPlacement placement, int home_rank,
-              int64_t num_rows, int64_t dim, int world_size);
+  ShardLayout(ShardingKind kind, RowPlacement placement, int home_rank, int64_t num_rows,
+              int64_t dim, int world_size);
 
   ShardingKind kind() const { return kind_; }
   RowPlacement placement() const { return placement_; }

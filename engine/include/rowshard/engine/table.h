@@ -90,34 +90,28 @@ class Table {
   // The gradient of the table for the upstream gradient of `lookup`, as the
   // dense [rows, dim] tensor weight.grad would hold (rows never looked up
   // are zero). For tests and small tables; training uses step().
-  Tensor dense_gradient(const Lookup& lookup,
-                        std::span<const float> grad_output) const;
+  Tensor dense_gradient(const Lookup& lookup, std::span<const float> grad_output) const;
 
   // The same gradient as PyTorch's sparse=True gives it, coalesced: the
   // distinct looked-up rows other than padding_idx, ascending.
-  SparseGradient sparse_gradient(const Lookup& lookup,
-                                 std::span<const float> grad_output) const;
+  SparseGradient sparse_gradient(const Lookup& lookup, std::span<const float> grad_output) const;
 
   // One training step: sums each distinct looked-up row's gradient once and
   // applies `optimizer` to that row in the same pass, never building a dense
   // gradient. Throws InvalidArgument for a frozen table, a grad_output of the
   // wrong size, or an optimizer built for another shape; nothing changes then.
-  void step(const Lookup& lookup, std::span<const float> grad_output,
-            RowOptimizer& optimizer);
+  void step(const Lookup& lookup, std::span<const float> grad_output, RowOptimizer& optimizer);
 
   // The same two for several lookups of this table at once (the features of
   // a collection that share it): each distinct row's gradient is summed over
   // all `sources` and the row is updated once.
-  void step(std::span<const GradientSource> sources,
-            RowOptimizer& optimizer);
-  SparseGradient sparse_gradient(
-      std::span<const GradientSource> sources) const;
+  void step(std::span<const GradientSource> sources, RowOptimizer& optimizer);
+  SparseGradient sparse_gradient(std::span<const GradientSource> sources) const;
 
   // The second half of a fused step, for gradients summed elsewhere (a
   // data-parallel all-reduce): applies `optimizer` to each of `rows` with
   // its gradient, gradients[i * dim .. (i + 1) * dim). Rows must be distinct.
-  void apply_gradients(std::span<const int64_t> rows,
-                       std::span<const float> gradients,
+  void apply_gradients(std::span<const int64_t> rows, std::span<const float> gradients,
                        RowOptimizer& optimizer);
 
   // Applies max_norm, if set, to the rows `indices` name; they must already
@@ -129,8 +123,7 @@ class Table {
   // A new table, N(0, 1) from options.seed, with the padding row zeroed.
   Table(std::string_view kind, TableOptions options);
   // A table over given weights, kept exactly as they are.
-  Table(std::string_view kind, TableOptions options, RowStorage weights,
-        bool freeze);
+  Table(std::string_view kind, TableOptions options, RowStorage weights, bool freeze);
 
   // Checks the indices, then applies max_norm to the rows they name.
   void prepare_rows(std::span<const int64_t> indices);
@@ -140,8 +133,7 @@ class Table {
   void check_steppable(const RowOptimizer& optimizer) const;
   // Counts a step; the key of its stochastic-rounding bits, if enabled.
   std::optional<uint64_t> next_rounding_key();
-  void check_grad_output(const Lookup& lookup,
-                         std::span<const float> grad_output) const;
+  void check_grad_output(const Lookup& lookup, std::span<const float> grad_output) const;
 
   TableOptions options_;
   std::string owner_;

@@ -22,8 +22,7 @@ class FileSystem {
                           std::span<const std::span<const std::byte>> parts) = 0;
 
   // Renames atomically (POSIX rename).
-  virtual void rename(const std::filesystem::path& from,
-                      const std::filesystem::path& to) = 0;
+  virtual void rename(const std::filesystem::path& from, const std::filesystem::path& to) = 0;
 
   // Swaps two existing entries of one file system atomically (Linux's
   // renameat2 with RENAME_EXCHANGE): at every moment each name holds one of

@@ -53,8 +53,7 @@ struct AutoPlan {
 
 // Throws InvalidArgument, as check_plan_fits does, when no plan fits.
 AutoPlan plan_auto(const std::vector<CollectionTableConfig>& tables,
-                   const std::vector<FeatureConfig>& features,
-                   const AutoPlanInputs& inputs);
+                   const std::vector<FeatureConfig>& features, const AutoPlanInputs& inputs);
 
 // What every rank will hold under `sharding` (one per table, any kinds).
 std::vector<RankBytes> plan_bytes(const std::vector<CollectionTableConfig>& tables,
@@ -68,8 +67,7 @@ std::vector<RankBytes> plan_bytes(const std::vector<CollectionTableConfig>& tabl
 // it comes from.
 void check_plan_fits(const std::vector<CollectionTableConfig>& tables,
                      const std::vector<TableSharding>& sharding,
-                     const std::vector<FeatureConfig>& features,
-                     const AutoPlanInputs& inputs);
+                     const std::vector<FeatureConfig>& features, const AutoPlanInputs& inputs);
 
 // The bytes of a table's weights and of its optimizer state.
 int64_t weight_bytes(const CollectionTableConfig& table);

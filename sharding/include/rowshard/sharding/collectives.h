@@ -67,8 +67,7 @@ void allreduce_sum(Communicator& comm, std::span<T> values) {
   std::vector<int64_t> counts(ranks);
   for (int k = 0; k < ranks; ++k) counts[k] = slice_begin(k + 1) - slice_begin(k);
 
-  const ReceivedArrays<T> slices =
-      exchange<T>(comm, std::span<const T>(values), counts);
+  const ReceivedArrays<T> slices = exchange<T>(comm, std::span<const T>(values), counts);
   const int me = comm.rank();
   std::vector<T> reduced(counts[me], T{});
   for (int k = 0; k < ranks; ++k) {
@@ -78,11 +77,9 @@ void allreduce_sum(Communicator& comm, std::span<T> values) {
 
   std::vector<T> repeated;
   repeated.reserve(reduced.size() * ranks);
-  for (int k = 0; k < ranks; ++k)
-    repeated.insert(repeated.end(), reduced.begin(), reduced.end());
+  for (int k = 0; k < ranks; ++k) repeated.insert(repeated.end(), reduced.begin(), reduced.end());
   const std::vector<int64_t> same(ranks, static_cast<int64_t>(reduced.size()));
-  const ReceivedArrays<T> gathered =
-      exchange<T>(comm, std::span<const T>(repeated), same);
+  const ReceivedArrays<T> gathered = exchange<T>(comm, std::span<const T>(repeated), same);
   std::copy(gathered.data.begin(), gathered.data.end(), values.begin());
 }
 

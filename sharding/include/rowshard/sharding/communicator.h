@@ -3,8 +3,8 @@
 // backend (MPI, NCCL, in-process) is one small class.
 //
 // Every method but the watchdog's settings is collective: all ranks of the
-// communicator call it in the same order. A backend failure throws CommunicationError; callers end the
-// job rather than continue with ranks out of step.
+// communicator call it in the same order. A backend failure throws CommunicationError; callers end
+// the job rather than continue with ranks out of step.
 //
 // No collective waits forever: one that has waited timeout_seconds() for
 // some rank throws CollectiveTimeout, naming the step, the phase and the
@@ -116,9 +116,7 @@ class Communicator {
 // Phases nest: a timeout names the innermost and the ones around it.
 class CollectivePhase {
  public:
-  CollectivePhase(Communicator& comm, Phase phase) : comm_(comm) {
-    comm_.phases_.push_back(phase);
-  }
+  CollectivePhase(Communicator& comm, Phase phase) : comm_(comm) { comm_.phases_.push_back(phase); }
   ~CollectivePhase() { comm_.phases_.pop_back(); }
   CollectivePhase(const CollectivePhase&) = delete;
   CollectivePhase& operator=(const CollectivePhase&) = delete;

@@ -28,9 +28,9 @@
 #include <vector>
 
 #include "rowshard/engine/embedding_collection.h"
+#include "rowshard/engine/shard_layout.h"
 #include "rowshard/sharding/collectives.h"
 #include "rowshard/sharding/communicator.h"
-#include "rowshard/engine/shard_layout.h"
 
 namespace rowshard {
 
@@ -59,7 +59,7 @@ struct OutgoingIds;
 struct ReceivedIds;
 struct Replies;
 struct ReceivedReplies;
-}
+}  // namespace detail
 
 class ShardedEmbeddingBagCollection final : public EmbeddingCollection {
  public:
@@ -74,8 +74,7 @@ class ShardedEmbeddingBagCollection final : public EmbeddingCollection {
   // data-parallel ones, column-wise tables with fewer columns than ranks, a
   // table-wise home rank past the last rank); a padding_idx out of range is
   // OutOfRange.
-  ShardedEmbeddingBagCollection(Communicator& comm,
-                                std::vector<CollectionTableConfig> tables,
+  ShardedEmbeddingBagCollection(Communicator& comm, std::vector<CollectionTableConfig> tables,
                                 std::vector<TableSharding> sharding,
                                 std::vector<FeatureConfig> features,
                                 ShardedCollectionOptions options = {});
@@ -88,15 +87,13 @@ class ShardedEmbeddingBagCollection final : public EmbeddingCollection {
   CollectionLookup forward(const KeyedJaggedBatch& local_batch) override;
   Tensor forward_no_grad(const KeyedJaggedBatch& local_batch) override;
   void step(const CollectionLookup& lookup, std::span<const float> grad_output) override;
-  SparseGradient sparse_gradient(const CollectionLookup& lookup,
-                                 std::span<const float> grad_output, int64_t t) override;
+  SparseGradient sparse_gradient(const CollectionLookup& lookup, std::span<const float> grad_output,
+                                 int64_t t) override;
 
   int rank() const override { return comm_.rank(); }
   const ShardLayout& layout(int64_t t) const override { return layouts_[t]; }
   const EmbeddingBag& local_table(int64_t t) const override { return shards_[t].table; }
-  const RowOptimizer& local_optimizer(int64_t t) const override {
-    return *shards_[t].optimizer;
-  }
+  const RowOptimizer& local_optimizer(int64_t t) const override { return *shards_[t].optimizer; }
   const StepStats& last_stats() const { return stats_; }
   Communicator& communicator() { return comm_; }
 
@@ -155,9 +152,8 @@ class ShardedEmbeddingBagCollection final : public EmbeddingCollection {
                                            std::span<const float> grad_output);
   // Owner side: table t's gradient sources, one per (feature, source rank),
   // the order the unsharded collection sums a row's entries in.
-  std::vector<GradientSource> owner_sources(
-      int64_t t, const CollectionLookup& lookup,
-      const ReceivedArrays<float>& gradients) const;
+  std::vector<GradientSource> owner_sources(int64_t t, const CollectionLookup& lookup,
+                                            const ReceivedArrays<float>& gradients) const;
   // Data-parallel: table t's gradient summed over all ranks, on the rows
   // any rank looked up. Collective.
   SparseGradient data_parallel_gradient(int64_t t, const CollectionLookup& lookup,

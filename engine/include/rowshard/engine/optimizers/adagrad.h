@@ -28,8 +28,7 @@ class Adagrad final : public RowOptimizer {
   Adagrad(int64_t num_rows, int64_t dim, AdagradOptions options);
 
   std::string_view name() const override { return "adagrad"; }
-  void update_row(int64_t row, std::span<float> weights,
-                  std::span<const float> gradient) override;
+  void update_row(int64_t row, std::span<float> weights, std::span<const float> gradient) override;
   void prefetch_state(int64_t row) const override {
     __builtin_prefetch(&sum_of_squares_[row * dim_]);
   }

@@ -37,8 +37,8 @@ class RowOptimizer {
   // fused backward hands a block of rows at a time, so the per-row work is
   // not behind a virtual call; this default loops over update_row(),
   // prefetching rows ahead.
-  virtual void update_rows(std::span<const int64_t> rows, float* weights,
-                           const float* gradients, int64_t first_row);
+  virtual void update_rows(std::span<const int64_t> rows, float* weights, const float* gradients,
+                           int64_t first_row);
 
   // The optimizer's state, row-major with shape state_shape(); empty for
   // stateless optimizers. Exposed read-only; the mutable one is for

@@ -27,7 +27,7 @@ struct OptimizerConfig {
 
 // An optimizer of `config`'s kind for a [num_rows, dim] table. Throws
 // InvalidArgument for options out of range.
-std::unique_ptr<RowOptimizer> make_optimizer(const OptimizerConfig& config,
-                                             int64_t num_rows, int64_t dim);
+std::unique_ptr<RowOptimizer> make_optimizer(const OptimizerConfig& config, int64_t num_rows,
+                                             int64_t dim);
 
 }  // namespace rowshard

@@ -30,21 +30,18 @@ class RowWiseAdagrad final : public RowOptimizer {
   RowWiseAdagrad& operator=(const RowWiseAdagrad&) = delete;
 
   std::string_view name() const override { return "rowwise_adagrad"; }
-  void update_row(int64_t row, std::span<float> weights,
-                  std::span<const float> gradient) override;
+  void update_row(int64_t row, std::span<float> weights, std::span<const float> gradient) override;
 
   // update_row in two halves, for a row whose columns are split across
   // shards (column-wise sharding): each shard computes its slice's
   // sum of (g + weight_decay * w)^2, the shards add them up, and each
   // updates its slice with the total over all `full_dim` columns, so the
   // state is exactly what the unsplit row would have.
-  float slice_square_sum(std::span<const float> weights,
-                         std::span<const float> gradient) const;
-  void update_row_slice(int64_t row, std::span<float> weights,
-                        std::span<const float> gradient, float square_sum,
-                        int64_t full_dim);
-  void update_rows(std::span<const int64_t> rows, float* weights,
-                   const float* gradients, int64_t first_row) override;
+  float slice_square_sum(std::span<const float> weights, std::span<const float> gradient) const;
+  void update_row_slice(int64_t row, std::span<float> weights, std::span<const float> gradient,
+                        float square_sum, int64_t full_dim);
+  void update_rows(std::span<const int64_t> rows, float* weights, const float* gradients,
+                   int64_t first_row) override;
   void prefetch_state(int64_t row) const override {
     __builtin_prefetch(mean_squares_.row<float>(row));
   }

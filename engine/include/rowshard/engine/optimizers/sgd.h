@@ -21,8 +21,7 @@ class Sgd final : public RowOptimizer {
   Sgd(int64_t num_rows, int64_t dim, SgdOptions options);
 
   std::string_view name() const override { return "sgd"; }
-  void update_row(int64_t row, std::span<float> weights,
-                  std::span<const float> gradient) override;
+  void update_row(int64_t row, std::span<float> weights, std::span<const float> gradient) override;
   std::span<float> state() override { return {}; }
   std::span<const float> state() const override { return {}; }
   Shape state_shape() const override { return {0}; }

@@ -52,8 +52,7 @@ void verify_file(const std::filesystem::path& directory, const TableEntry& table
 // table's dtype) or optimizer state ("state": [rows, state_columns] f32),
 // from all its shard files, each checked against the manifest (and its
 // checksum, with `verify`). Not collective.
-std::vector<std::byte> read_whole(const std::filesystem::path& directory,
-                                  const TableEntry& table, std::string_view kind,
-                                  bool verify = true);
+std::vector<std::byte> read_whole(const std::filesystem::path& directory, const TableEntry& table,
+                                  std::string_view kind, bool verify = true);
 
 }  // namespace rowshard::checkpoint

@@ -23,7 +23,7 @@ using Extras = std::map<std::string, std::vector<std::byte>>;
 
 struct SaveOptions {
   std::filesystem::path root;  // the checkpoint lands in root/ckpt-<step>
-  int64_t step = 0;  // at least 0
+  int64_t step = 0;            // at least 0
   // Checkpoints of the saving run's lineage kept after this one is saved,
   // this one included (0 keeps all).
   int keep_last = 3;

@@ -25,7 +25,6 @@ struct Array {
 Array read(const std::string& path);
 
 // Writes `data` (element_count(shape) elements of `type`) as a .npy file.
-void write(const std::string& path, ElementType type, const Shape& shape,
-           const void* data);
+void write(const std::string& path, ElementType type, const Shape& shape, const void* data);
 
 }  // namespace rowshard::npy

@@ -75,8 +75,7 @@ inline constexpr std::size_t kMaxHeaderBytes = 100'000'000;
 // parse_header, given its first min(8, file_size) bytes: 8 + N when the
 // header N announces fits in the file and under kMaxHeaderBytes; otherwise
 // just the bytes given, and parse_header will say what is wrong.
-std::size_t header_prefix_size(std::span<const std::byte> first_bytes,
-                               std::size_t file_size);
+std::size_t header_prefix_size(std::span<const std::byte> first_bytes, std::size_t file_size);
 
 // Parses and checks the header of a file of `file_size` bytes whose first
 // bytes are `prefix` (at least header_prefix_size() of them; the whole file
