@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 #include "bench/command_line.h"
 #include "bench/workload.h"
+#include "bench/workload_flags.h"
 
 #include "engine/stopwatch.h"
 #include "rowshard/engine/cpu_level.h"
@@ -39,13 +40,10 @@ namespace {
 namespace po = boost::program_options;
 using namespace rowshard;
 
-struct Settings {
-  int64_t rows, dim, batch, pooling_factor, tables;
-  std::string mode, dtype, dist, op, write_ids, sharding;
+struct Settings : bench::WorkloadFlags {
+  std::string write_ids, sharding;
   bool no_dedup = false;
   bool stochastic_rounding = false;
-  int threads, repeat;
-  uint64_t seed;
 };
 
 double peak_rss_mb() {
@@ -218,21 +216,10 @@ int main(int argc, char** argv) {
   keep_freed_memory_for_reuse();
   Settings s;
   po::options_description options("usage: rowshard-bench [OPTIONS]\noptions");
-  options.add_options()("help", "show this help")(
-      "rows", po::value(&s.rows)->default_value(1'000'000), "rows per table")(
-      "dim", po::value(&s.dim)->default_value(64), "embedding dim")(
-      "batch", po::value(&s.batch)->default_value(16384), "bags per feature")(
-      "pooling-factor", po::value(&s.pooling_factor)->default_value(40), "ids per bag")(
-      "tables", po::value(&s.tables)->default_value(1), "tables, one feature each")(
-      "mode", po::value(&s.mode)->default_value("sum"), "sum | mean | max")(
-      "dtype", po::value(&s.dtype)->default_value("f32"), "f32 | f16 | bf16")(
-      "stochastic-rounding", po::bool_switch(&s.stochastic_rounding),
-      "f16 / bf16: round updated rows stochastically, not to nearest even")(
-      "dist", po::value(&s.dist)->default_value("uniform"), "uniform | zipf:ALPHA")(
-      "op", po::value(&s.op)->default_value("forward"), "forward | train")(
-      "threads", po::value(&s.threads)->default_value(omp_get_num_procs()), "OpenMP threads")(
-      "seed", po::value(&s.seed)->default_value(1), "seed of ids and weights")(
-      "repeat", po::value(&s.repeat)->default_value(5), "timed steps")(
+  options.add_options()("help", "show this help");
+  bench::add_workload_options(options, s);
+  options.add_options()("stochastic-rounding", po::bool_switch(&s.stochastic_rounding),
+                        "f16 / bf16: round updated rows stochastically, not to nearest even")(
       "write-ids", po::value(&s.write_ids)->default_value(""), "save the batch as .npy here")(
       "sharding", po::value(&s.sharding)->default_value("none"),
       "none | row_wise | row_wise_cyclic | table_wise | column_wise | data_parallel\n"
@@ -240,9 +227,7 @@ int main(int argc, char** argv) {
                                      "send every id, not every distinct id");
   try {
     if (!bench::parse_command_line(argc, argv, options)) return 0;
-    if (s.rows < 1 || s.dim < 1 || s.batch < 1 || s.pooling_factor < 0 || s.tables < 1 ||
-        s.threads < 1 || s.repeat < 1)
-      throw InvalidArgument("sizes, threads and repeat must be positive");
+    bench::check_workload_sizes(s);
     return run(s);
   } catch (const std::exception& error) {
     std::fprintf(stderr, "rowshard-bench: %s\n", error_text(error).c_str());
