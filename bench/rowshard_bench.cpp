@@ -160,35 +160,19 @@ int run(const Settings& s) {
     seconds.push_back(elapsed);
     if (sharded) stats.push_back(sharded->last_stats());
   }
-  std::vector<double> sorted = seconds;
-  std::sort(sorted.begin(), sorted.end());
   const double median = median_of(seconds);
   const double lookups = static_cast<double>(per_table * s.tables);
 
-  nlohmann::ordered_json result = {
-      {"engine", "rowshard"},
-      {"op", s.op},
-      {"rows", s.rows},
-      {"dim", s.dim},
-      {"batch", s.batch},
-      {"pooling_factor", s.pooling_factor},
-      {"tables", s.tables},
-      {"mode", s.mode},
-      {"dtype", s.dtype},
-      {"stochastic_rounding", s.stochastic_rounding},
-      {"dist", distribution.name()},
-      {"threads", s.threads},
-      {"cpu_level", cpu_level_name(cpu_level())},
-      {"repeat", s.repeat},
-      {"seconds_median", median},
-      {"seconds_min", sorted.front()},
-      {"seconds_max", sorted.back()},
-      {"seconds_all", seconds},
+  nlohmann::ordered_json result =
+      bench::workload_result("rowshard", s, std::string(distribution.name()), seconds);
+  result["stochastic_rounding"] = s.stochastic_rounding;
+  result["cpu_level"] = cpu_level_name(cpu_level());
+  result.update(nlohmann::ordered_json{
       {"mlookups_per_s", lookups / median / 1e6},
       {"gb_per_s", lookups * static_cast<double>(s.dim * dtype_size(dtype)) / median / 1e9},
       {"unique_rows_per_step", unique_rows},
       {"peak_rss_mb", peak_rss_mb()},
-      {"build_seconds", build_seconds}};
+      {"build_seconds", build_seconds}});
   if (sharded) {
     auto stat = [&](auto field) {
       std::vector<double> values;

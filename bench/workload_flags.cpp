@@ -1,5 +1,7 @@
 #include "bench/workload_flags.h"
 
+#include <algorithm>
+
 #include <omp.h>
 
 #include "rowshard/engine/error.h"
@@ -27,6 +29,29 @@ void check_workload_sizes(const WorkloadFlags& flags) {
   if (flags.rows < 1 || flags.dim < 1 || flags.batch < 1 || flags.pooling_factor < 0 ||
       flags.tables < 1 || flags.threads < 1 || flags.repeat < 1)
     throw InvalidArgument("sizes, threads and repeat must be positive");
+}
+
+nlohmann::ordered_json workload_result(const std::string& engine, const WorkloadFlags& flags,
+                                       const std::string& dist,
+                                       const std::vector<double>& seconds) {
+  std::vector<double> sorted = seconds;
+  std::sort(sorted.begin(), sorted.end());
+  return {{"engine", engine},
+          {"op", flags.op},
+          {"rows", flags.rows},
+          {"dim", flags.dim},
+          {"batch", flags.batch},
+          {"pooling_factor", flags.pooling_factor},
+          {"tables", flags.tables},
+          {"mode", flags.mode},
+          {"dtype", flags.dtype},
+          {"dist", dist},
+          {"threads", flags.threads},
+          {"repeat", flags.repeat},
+          {"seconds_median", sorted[sorted.size() / 2]},
+          {"seconds_min", sorted.front()},
+          {"seconds_max", sorted.back()},
+          {"seconds_all", seconds}};
 }
 
 }  // namespace rowshard::bench

@@ -4,7 +4,9 @@
 
 #include <boost/program_options.hpp>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace rowshard::bench {
 
@@ -19,6 +21,12 @@ struct WorkloadFlags {
 // --dist, --op, --threads, --seed and --repeat, parsed into `flags`.
 void add_workload_options(boost::program_options::options_description& options,
                           WorkloadFlags& flags);
+
+// The JSON result's head both benchmarks print: the engine, the workload
+// (dist as the distribution names itself), and the step times' median,
+// min, max and all of them.
+nlohmann::ordered_json workload_result(const std::string& engine, const WorkloadFlags& flags,
+                                       const std::string& dist, const std::vector<double>& seconds);
 
 // Throws InvalidArgument unless the sizes, threads and repeat are positive
 // (the pooling factor may be 0: empty bags).

@@ -140,35 +140,18 @@ int run(const bench::WorkloadFlags& s) {
     const double elapsed = seconds_since(start);
     if (i > 0) seconds.push_back(elapsed);  // the first is a warm-up
   }
-  std::vector<double> sorted = seconds;
-  std::sort(sorted.begin(), sorted.end());
-  const double median = sorted[sorted.size() / 2];
+  nlohmann::ordered_json result =
+      bench::workload_result("fbgemm", s, std::string(distribution.name()), seconds);
+  const double median = result["seconds_median"];
   const double lookups = static_cast<double>(s.batch * s.pooling_factor * s.tables);
-
-  const nlohmann::ordered_json result = {
-      {"engine", "fbgemm"},
-      {"op", s.op},
-      {"rows", s.rows},
-      {"dim", s.dim},
-      {"batch", s.batch},
-      {"pooling_factor", s.pooling_factor},
-      {"tables", s.tables},
-      {"mode", s.mode},
-      {"dtype", s.dtype},
-      {"dist", distribution.name()},
-      {"threads", s.threads},
-      {"repeat", s.repeat},
-      {"seconds_median", median},
-      {"seconds_min", sorted.front()},
-      {"seconds_max", sorted.back()},
-      {"seconds_all", seconds},
+  result.update(nlohmann::ordered_json{
       {"mlookups_per_s", lookups / median / 1e6},
       {"gb_per_s", lookups * static_cast<double>(s.dim * sizeof(float)) / median / 1e9},
       {"peak_rss_mb", peak_rss_mb()},
       {"build_seconds", build_seconds},
       {"kernels", s.op == "train"
                       ? "EmbeddingSpMDM + rowwise_sparse_adagrad_fused (lr 0.01, eps 1e-8)"
-                      : "EmbeddingSpMDM"}};
+                      : "EmbeddingSpMDM"}});
   std::printf("%s\n", result.dump().c_str());
   return 0;
 }
