@@ -165,9 +165,11 @@ class Dlrm {
   // `gradients`; returns the sum of its losses.
   double chunk_forward_backward(const Chunk& chunk, float loss_scale, ChunkBuffers& buffers,
                                 std::span<float> gradients) const;
-  // The phases of the backward, each reading buffers.output_grad (the
-  // gradient with respect to the output of what it goes back through) and
-  // leaving there the gradient with respect to its input.
+  // The phases of a chunk's backward. logit_backward puts the gradient with
+  // respect to the logits in buffers.output_grad and returns the sum of the
+  // losses; each later phase reads buffers.output_grad as the gradient with
+  // respect to the output of what it goes back through and leaves there the
+  // gradient with respect to its input.
   double logit_backward(const Chunk& chunk, float loss_scale, ChunkBuffers& buffers) const;
   void linear_backward(int64_t index, int64_t batch_size, const float* input, ChunkBuffers& buffers,
                        std::span<float> gradients) const;
@@ -178,8 +180,8 @@ class Dlrm {
   int64_t num_bottom_layers_;
   std::vector<float> parameters_;
   std::vector<float> gradients_;
-  // forward_backward's per slot: buffers, and gradients summed over the
-  // slot's chunks.
+  // forward_backward's state per gradient slot (its buffers, and the
+  // gradients summed over its chunks) and per chunk (the sum of its losses).
   std::vector<ChunkBuffers> slot_buffers_;
   std::vector<std::vector<float>> slot_gradients_;
   std::vector<double> chunk_losses_;
