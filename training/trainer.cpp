@@ -21,6 +21,7 @@
 #include "training/progress.h"
 #include "training/sharding_choice.h"
 #include "training/test_stall.h"
+#include "training/thread_binding.h"
 
 namespace rowshard {
 
@@ -63,6 +64,9 @@ void all_reduce(Communicator& comm, std::span<T> values) {
 void set_up_runtime(State& s) {
   const config::JobConfig& j = s.job;
   if (j.threads > 0) omp_set_num_threads(j.threads);
+  if (const std::optional<std::string> warning =
+          thread_binding_warning(s.comm.rank(), omp_get_max_threads(), allowed_cpus()))
+    std::fprintf(stderr, "%s\n", warning->c_str());
   s.comm.set_timeout(j.comm_timeout_s);
   s.test_stall = test_stall_from_environment();
   if (j.batch_size < s.comm.size())

@@ -13,6 +13,7 @@
 #include <random>
 
 #include "rowshard/engine/error.h"
+#include "training/model/batch_chunks.h"
 
 namespace rowshard {
 namespace {
@@ -332,6 +333,9 @@ TEST(Dlrm, InteractionWithoutDenseFeaturesIsTheDotsAlone) {
   EXPECT_EQ(model.predict(none, small, 1).size(), 1u);
 }
 
+// The batch is 17 full chunks and a short one (batch_chunks.h), so every
+// gradient slot gets a chunk and slot 0 gets a second; two steps, so the
+// gradients also accumulate.
 TEST(Dlrm, SameInputsGiveSameBitsWhateverTheThreadCount) {
   const DlrmConfig config = {.num_dense = 13,
                              .num_sparse = 5,
@@ -339,10 +343,11 @@ TEST(Dlrm, SameInputsGiveSameBitsWhateverTheThreadCount) {
                              .bottom_mlp = {64, 32},
                              .top_mlp = {96, 48},
                              .seed = 3};
-  const Batch batch = random_batch(config, 300, 4);
+  const int64_t batch_size = 17 * BatchChunks::kChunkExamples + 5;
+  const Batch batch = random_batch(config, batch_size, 4);
   struct Run {
     std::vector<float> parameters;
-    double loss;
+    std::vector<double> losses;
     std::vector<float> gradients;
     std::vector<float> embedding_grad;
     std::vector<float> probabilities;
@@ -351,33 +356,38 @@ TEST(Dlrm, SameInputsGiveSameBitsWhateverTheThreadCount) {
     omp_set_num_threads(threads);
     Dlrm model(config);
     Run result{{model.parameters().begin(), model.parameters().end()},
-               0.0,
+               {},
                {},
                std::vector<float>(batch.embeddings.size()),
                {}};
-    result.loss = model.forward_backward(batch.dense, batch.embeddings, batch.labels, batch.size,
-                                         1.0f / 300, result.embedding_grad);
+    for (int step = 0; step < 2; ++step)
+      result.losses.push_back(model.forward_backward(batch.dense, batch.embeddings, batch.labels,
+                                                     batch.size, 1.0f / batch_size,
+                                                     result.embedding_grad));
     result.gradients.assign(model.gradients().begin(), model.gradients().end());
     result.probabilities = model.predict(batch.dense, batch.embeddings, batch.size);
     return result;
   };
-  const int threads = omp_get_max_threads();
-  const Run first = run(1);
-  const Run second = run(std::max(2, threads));
-  omp_set_num_threads(threads);
-  auto same_bits = [](const std::vector<float>& a, const std::vector<float>& b) {
-    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  auto same_bits = [](const auto& a, const auto& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(a[0])) == 0;
   };
-  EXPECT_TRUE(same_bits(first.parameters, second.parameters));
-  EXPECT_EQ(std::memcmp(&first.loss, &second.loss, sizeof(double)), 0);
-  EXPECT_TRUE(same_bits(first.gradients, second.gradients));
-  EXPECT_TRUE(same_bits(first.embedding_grad, second.embedding_grad));
-  EXPECT_TRUE(same_bits(first.probabilities, second.probabilities));
+  const int threads = omp_get_max_threads();
+  const Run one = run(1);
+  for (int other_threads : {2, 3}) {
+    const Run other = run(other_threads);
+    EXPECT_TRUE(same_bits(one.parameters, other.parameters)) << other_threads << " threads";
+    EXPECT_TRUE(same_bits(one.losses, other.losses)) << other_threads << " threads";
+    EXPECT_TRUE(same_bits(one.gradients, other.gradients)) << other_threads << " threads";
+    EXPECT_TRUE(same_bits(one.embedding_grad, other.embedding_grad)) << other_threads << " threads";
+    EXPECT_TRUE(same_bits(one.probabilities, other.probabilities)) << other_threads << " threads";
+  }
+  omp_set_num_threads(threads);
 
   DlrmConfig other_seed = config;
   other_seed.seed = 4;
   Dlrm other(other_seed);
-  EXPECT_FALSE(same_bits(first.parameters, {other.parameters().begin(), other.parameters().end()}));
+  EXPECT_FALSE(same_bits(one.parameters,
+                         std::vector<float>(other.parameters().begin(), other.parameters().end())));
 }
 
 // With label 1 an example's loss is -log p, so p = exp(-loss).

@@ -57,10 +57,7 @@ for key in eval_auc eval_logloss train_logloss; do
     || { echo "FAIL: $key after resume: $(metric "$resumed" $key), uninterrupted $(metric "$two" $key)"; exit 1; }
 done
 # The final checkpoints hold the same bits: compare every file's checksum.
-manifest_sums() { python3 -c "
-import json,sys
-m=json.load(open(sys.argv[1]))
-print(sorted((f['path'],f['xxh3']) for t in m['tables'] for f in t['files']), sorted((e['name'],e['xxh3']) for e in m['extras'] if e['name']!='data_positions'))" "$1"; }
+manifest_sums() { "$here/checkpoint_digest.py" "$1" data_positions; }
 [[ "$(manifest_sums "$work/n2/ckpt-000120/MANIFEST.json")" == "$(manifest_sums "$work/killed/ckpt-000120/MANIFEST.json")" ]] \
   || { echo "FAIL: the resumed run's final checkpoint differs from the uninterrupted one"; exit 1; }
 echo "kill -9 and --resume latest at 2 ranks: identical final tables, dense model and metrics"

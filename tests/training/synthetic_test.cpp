@@ -1,6 +1,7 @@
 #include "training/data/synthetic.h"
 
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include "rowshard/engine/error.h"
 
@@ -71,6 +72,38 @@ TEST(Synthetic, HeldOutCarriesThePlantedProbabilities) {
     mean_probability += held_out.planted_probability[i] / 500;
   }
   EXPECT_NEAR(mean_label, mean_probability, 0.06);  // labels are drawn from them
+}
+
+// Batches are made on the OpenMP threads; each example must land in its
+// place as PlantedClicks makes it, whatever the thread count.
+TEST(Synthetic, BatchesAreTheSameExamplesWhateverTheThreadCount) {
+  SyntheticOptions o = options(1, 3);
+  o.global_batch_size = 3000;
+  const PlantedClicks clicks(o);
+  const int threads = omp_get_max_threads();
+  for (int thread_count : {1, 2, 3}) {
+    omp_set_num_threads(thread_count);
+    SyntheticSource source(o);
+    source.next();
+    const ExampleBatch batch = *source.next();             // global examples [4000, 5000)
+    const HeldOut held_out = synthetic_held_out(o, 3000);  // [1000, 2000) of stream 1
+    ASSERT_EQ(batch.size, 1000);
+    ASSERT_EQ(held_out.batch.size, 1000);
+    for (int64_t b = 0; b < 1000; ++b) {
+      const SyntheticExample train = clicks.example(0, 4000 + b);
+      const SyntheticExample eval = clicks.example(1, 1000 + b);
+      ASSERT_EQ(batch.labels[b], train.label) << thread_count << " threads, example " << b;
+      ASSERT_EQ(std::vector<float>(batch.dense.begin() + 3 * b, batch.dense.begin() + 3 * b + 3),
+                train.dense)
+          << thread_count << " threads, example " << b;
+      for (int64_t f = 0; f < 2; ++f)
+        ASSERT_EQ(batch.sparse_values[f * 1000 + b], train.ids[f]) << thread_count << " threads";
+      ASSERT_EQ(held_out.batch.labels[b], eval.label) << thread_count << " threads";
+      ASSERT_EQ(held_out.planted_probability[b], eval.planted_probability)
+          << thread_count << " threads";
+    }
+  }
+  omp_set_num_threads(threads);
 }
 
 }  // namespace

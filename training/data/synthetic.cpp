@@ -98,23 +98,28 @@ SyntheticExample PlantedClicks::example(uint64_t stream, int64_t index) const {
 
 namespace {
 
-// Examples [first, end) of `stream` as one batch (one id per feature each).
+// Examples [first, end) of `stream` as one batch (one id per feature each),
+// made on the OpenMP threads: each example is a pure function of its index
+// and goes to its own place, so the batch is the same for any thread count.
 ExampleBatch make_batch(const PlantedClicks& clicks, uint64_t stream, int64_t first, int64_t end,
                         std::vector<double>* probabilities) {
   const auto features = static_cast<int64_t>(clicks.options().rows_per_feature.size());
+  const int64_t num_dense = clicks.options().num_dense;
   ExampleBatch batch;
   batch.size = end - first;
+  batch.labels.resize(batch.size);
+  batch.dense.resize(batch.size * num_dense);
+  batch.sparse_values.resize(features * batch.size);
   batch.sparse_lengths.assign(features * batch.size, 1);
-  std::vector<std::vector<int64_t>> ids(features);
-  for (int64_t e = first; e < end; ++e) {
-    const SyntheticExample example = clicks.example(stream, e);
-    batch.labels.push_back(example.label);
-    batch.dense.insert(batch.dense.end(), example.dense.begin(), example.dense.end());
-    for (int64_t f = 0; f < features; ++f) ids[f].push_back(example.ids[f]);
-    if (probabilities) probabilities->push_back(example.planted_probability);
+  if (probabilities) probabilities->resize(batch.size);
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < batch.size; ++b) {
+    const SyntheticExample example = clicks.example(stream, first + b);
+    batch.labels[b] = example.label;
+    std::ranges::copy(example.dense, batch.dense.begin() + b * num_dense);
+    for (int64_t f = 0; f < features; ++f) batch.sparse_values[f * batch.size + b] = example.ids[f];
+    if (probabilities) (*probabilities)[b] = example.planted_probability;
   }
-  for (const auto& feature : ids)
-    batch.sparse_values.insert(batch.sparse_values.end(), feature.begin(), feature.end());
   return batch;
 }
 

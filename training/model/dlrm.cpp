@@ -17,6 +17,7 @@
 
 #include "engine/counter_hash.h"
 #include "rowshard/engine/error.h"
+#include "training/model/batch_chunks.h"
 
 namespace rowshard {
 namespace {
@@ -89,8 +90,8 @@ struct InteractionScratch {
 };
 
 // z = [x, dots] from x [D] and pooled [F, D]; z = dots when x is null.
-void interaction_forward(const float* x, const float* pooled, InteractionScratch& scratch,
-                         float* z) {
+void example_interaction_forward(const float* x, const float* pooled, InteractionScratch& scratch,
+                                 float* z) {
   scratch.stack(x, pooled);
   scratch.gram.noalias() = scratch.stacked * scratch.stacked.transpose();
   const int64_t dim = scratch.stacked.cols();
@@ -103,8 +104,8 @@ void interaction_forward(const float* x, const float* pooled, InteractionScratch
 // From z_grad [D + pairs]: x_grad [D] = z_grad[0, D) + dV row 0, and
 // pooled_grad [F, D] = dV rows 1..F (overwritten). Without x (null), z_grad
 // holds the pairs only, x_grad is not written and pooled_grad = dV.
-void interaction_backward(const float* x, const float* pooled, const float* z_grad,
-                          InteractionScratch& scratch, float* x_grad, float* pooled_grad) {
+void example_interaction_backward(const float* x, const float* pooled, const float* z_grad,
+                                  InteractionScratch& scratch, float* x_grad, float* pooled_grad) {
   scratch.stack(x, pooled);
   const int64_t dim = scratch.stacked.cols();
   const int64_t vectors = scratch.stacked.rows();
@@ -170,7 +171,6 @@ Dlrm::Dlrm(DlrmConfig config) : config_(std::move(config)) {
       parameters_[element] = uniform_at(config_.seed, static_cast<uint64_t>(element), bound);
     }
   }
-  activations_.outputs.resize(layers_.size());
 }
 
 int64_t Dlrm::interaction_vectors() const { return config_.num_sparse + (has_bottom() ? 1 : 0); }
@@ -219,9 +219,9 @@ void Dlrm::forward(const float* dense, const float* embeddings, int64_t batch_si
   activations.interaction.resize(batch_size * z_width);
   InteractionScratch scratch(interaction_vectors(), dim);
   for (int64_t b = 0; b < batch_size; ++b)
-    interaction_forward(has_bottom() ? input + b * dim : nullptr,
-                        embeddings + b * config_.num_sparse * dim, scratch,
-                        activations.interaction.data() + b * z_width);
+    example_interaction_forward(has_bottom() ? input + b * dim : nullptr,
+                                embeddings + b * config_.num_sparse * dim, scratch,
+                                activations.interaction.data() + b * z_width);
 
   input = activations.interaction.data();
   for (int64_t k = num_bottom_layers_; k < static_cast<int64_t>(layers_.size()); ++k) {
@@ -230,9 +230,9 @@ void Dlrm::forward(const float* dense, const float* embeddings, int64_t batch_si
   }
 }
 
-double Dlrm::forward_backward(std::span<const float> dense, std::span<const float> embeddings,
-                              std::span<const float> labels, int64_t batch_size, float loss_scale,
-                              std::span<float> embedding_grad) {
+void Dlrm::check_training_batch(std::span<const float> dense, std::span<const float> embeddings,
+                                std::span<const float> labels, int64_t batch_size, float loss_scale,
+                                std::span<const float> embedding_grad) const {
   check_batch(dense, embeddings, batch_size);
   check_span("labels", labels.size(), batch_size, 1);
   check_span("embedding_grad", embedding_grad.size(), batch_size,
@@ -243,79 +243,130 @@ double Dlrm::forward_backward(std::span<const float> dense, std::span<const floa
           message("Dlrm: label ", labels[i], " at position ", i, " is outside [0, 1]"));
   if (!std::isfinite(loss_scale))
     throw InvalidArgument(message("Dlrm: loss_scale = ", loss_scale, " must be finite"));
+}
 
-  forward(dense.data(), embeddings.data(), batch_size, activations_);
-
-  const auto num_layers = static_cast<int64_t>(layers_.size());
-  const std::vector<float>& logits = activations_.outputs[num_layers - 1];
+double Dlrm::forward_backward(std::span<const float> dense, std::span<const float> embeddings,
+                              std::span<const float> labels, int64_t batch_size, float loss_scale,
+                              std::span<float> embedding_grad) {
+  check_training_batch(dense, embeddings, labels, batch_size, loss_scale, embedding_grad);
+  const BatchChunks chunks(batch_size);
+  prepare_slots(chunks.slots());
+  chunk_losses_.assign(chunks.chunks(), 0.0);
+  const int64_t pooled_width = config_.num_sparse * config_.embedding_dim;
+  chunks.for_each([&](int64_t slot, int64_t index) {
+    const ExampleRange range = chunks.range(index);
+    const Chunk chunk{range.count, dense.data() + range.first * config_.num_dense,
+                      embeddings.data() + range.first * pooled_width, labels.data() + range.first,
+                      embedding_grad.data() + range.first * pooled_width};
+    chunk_losses_[index] =
+        chunk_forward_backward(chunk, loss_scale, slot_buffers_[slot], slot_gradients_[slot]);
+  });
+  add_in_order(gradients_, std::span(slot_gradients_).first(chunks.slots()));
   double loss_sum = 0.0;
-  output_grad_.resize(batch_size);
-  for (int64_t b = 0; b < batch_size; ++b) {
-    const LogitLoss example = binary_cross_entropy(logits[b], labels[b]);
-    loss_sum += example.loss;
-    output_grad_[b] = static_cast<float>(example.gradient * loss_scale);
+  for (double chunk_loss : chunk_losses_) loss_sum += chunk_loss;
+  return loss_sum;
+}
+
+void Dlrm::prepare_slots(int64_t slots) {
+  if (static_cast<int64_t>(slot_buffers_.size()) < slots) {
+    slot_buffers_.resize(slots);
+    slot_gradients_.resize(slots);
   }
+  for (int64_t slot = 0; slot < slots; ++slot) {
+    slot_buffers_[slot].activations.outputs.resize(layers_.size());
+    slot_gradients_[slot].assign(parameters_.size(), 0.0f);
+  }
+}
 
-  // Walks the layers backwards with output_grad_ holding the gradient with
-  // respect to the current layer's output; the first bottom layer's input is
-  // the data, whose gradient nobody needs (without a bottom MLP, layer 0 is
-  // the first top layer, whose input gradient is z's).
-  auto linear_backward = [&](int64_t index, const float* input) {
-    const Layer& layer = layers_[index];
-    MatrixView grad(output_grad_.data(), batch_size, layer.out);
-    if (layer.relu) {
-      const ConstMatrixView output(activations_.outputs[index].data(), batch_size, layer.out);
-      grad = (output.array() > 0.0f).select(grad, 0.0f);
-    }
-    const ConstMatrixView x(input, batch_size, layer.in);
-    MatrixView weight_grad(gradients_.data() + layer.offset, layer.out, layer.in);
-    RowVectorView bias_grad(gradients_.data() + layer.offset + layer.out * layer.in, layer.out);
-    weight_grad.noalias() += grad.transpose() * x;
-    // Row by row: contiguous, vectorised adds (a column-wise sum of a
-    // row-major matrix strides through memory one float at a time).
-    for (int64_t b = 0; b < batch_size; ++b) bias_grad += grad.row(b);
-    if (index == 0 && has_bottom()) return;
-    input_grad_.resize(batch_size * layer.in);
-    const ConstMatrixView weight(parameters_.data() + layer.offset, layer.out, layer.in);
-    MatrixView(input_grad_.data(), batch_size, layer.in).noalias() = grad * weight;
-    std::swap(output_grad_, input_grad_);
-  };
+double Dlrm::chunk_forward_backward(const Chunk& chunk, float loss_scale, ChunkBuffers& buffers,
+                                    std::span<float> gradients) const {
+  forward(chunk.dense, chunk.embeddings, chunk.size, buffers.activations);
+  const double loss_sum = logit_backward(chunk, loss_scale, buffers);
+  // The first bottom layer's input is the data, whose gradient nobody needs
+  // (without a bottom MLP, layer 0 is the first top layer, whose input
+  // gradient is z's).
+  const std::vector<std::vector<float>>& outputs = buffers.activations.outputs;
+  for (int64_t k = static_cast<int64_t>(layers_.size()) - 1; k >= num_bottom_layers_; --k)
+    linear_backward(
+        k, chunk.size,
+        k == num_bottom_layers_ ? buffers.activations.interaction.data() : outputs[k - 1].data(),
+        buffers, gradients);
+  interaction_backward(chunk, buffers);
+  for (int64_t k = num_bottom_layers_ - 1; k >= 0; --k)
+    linear_backward(k, chunk.size, k == 0 ? chunk.dense : outputs[k - 1].data(), buffers,
+                    gradients);
+  return loss_sum;
+}
 
-  for (int64_t k = num_layers - 1; k >= num_bottom_layers_; --k)
-    linear_backward(k, k == num_bottom_layers_ ? activations_.interaction.data()
-                                               : activations_.outputs[k - 1].data());
+double Dlrm::logit_backward(const Chunk& chunk, float loss_scale, ChunkBuffers& buffers) const {
+  const std::vector<float>& logits = buffers.activations.outputs.back();
+  double loss_sum = 0.0;
+  buffers.output_grad.resize(chunk.size);
+  for (int64_t b = 0; b < chunk.size; ++b) {
+    const LogitLoss example = binary_cross_entropy(logits[b], chunk.labels[b]);
+    loss_sum += example.loss;
+    buffers.output_grad[b] = static_cast<float>(example.gradient * loss_scale);
+  }
+  return loss_sum;
+}
 
-  // output_grad_ is now d/dz [batch, z_width]; split it into d/dx (into
-  // input_grad_, then swapped back to output_grad_) and d/d(embeddings).
+void Dlrm::linear_backward(int64_t index, int64_t batch_size, const float* input,
+                           ChunkBuffers& buffers, std::span<float> gradients) const {
+  const Layer& layer = layers_[index];
+  MatrixView grad(buffers.output_grad.data(), batch_size, layer.out);
+  if (layer.relu) {
+    const ConstMatrixView output(buffers.activations.outputs[index].data(), batch_size, layer.out);
+    grad = (output.array() > 0.0f).select(grad, 0.0f);
+  }
+  const ConstMatrixView x(input, batch_size, layer.in);
+  MatrixView weight_grad(gradients.data() + layer.offset, layer.out, layer.in);
+  RowVectorView bias_grad(gradients.data() + layer.offset + layer.out * layer.in, layer.out);
+  weight_grad.noalias() += grad.transpose() * x;
+  // Row by row: contiguous, vectorised adds (a column-wise sum of a
+  // row-major matrix strides through memory one float at a time).
+  for (int64_t b = 0; b < batch_size; ++b) bias_grad += grad.row(b);
+  if (index == 0 && has_bottom()) return;
+  buffers.input_grad.resize(batch_size * layer.in);
+  const ConstMatrixView weight(parameters_.data() + layer.offset, layer.out, layer.in);
+  MatrixView(buffers.input_grad.data(), batch_size, layer.in).noalias() = grad * weight;
+  std::swap(buffers.output_grad, buffers.input_grad);
+}
+
+// Splits d/dz [batch, z_width] into d/dx (left in output_grad) and
+// d/d(embeddings) (into the chunk's embedding_grad).
+void Dlrm::interaction_backward(const Chunk& chunk, ChunkBuffers& buffers) const {
   const int64_t dim = config_.embedding_dim;
   const int64_t pooled_width = config_.num_sparse * dim;
   const int64_t z_width = interaction_width();
   const float* bottom =
-      has_bottom() ? activations_.outputs[num_bottom_layers_ - 1].data() : nullptr;
-  input_grad_.resize(batch_size * dim);
+      has_bottom() ? buffers.activations.outputs[num_bottom_layers_ - 1].data() : nullptr;
+  buffers.input_grad.resize(chunk.size * dim);
   InteractionScratch scratch(interaction_vectors(), dim);
-  for (int64_t b = 0; b < batch_size; ++b)
-    interaction_backward(bottom ? bottom + b * dim : nullptr, embeddings.data() + b * pooled_width,
-                         output_grad_.data() + b * z_width, scratch,
-                         bottom ? input_grad_.data() + b * dim : nullptr,
-                         embedding_grad.data() + b * pooled_width);
-  std::swap(output_grad_, input_grad_);
-
-  for (int64_t k = num_bottom_layers_ - 1; k >= 0; --k)
-    linear_backward(k, k == 0 ? dense.data() : activations_.outputs[k - 1].data());
-  return loss_sum;
+  for (int64_t b = 0; b < chunk.size; ++b)
+    example_interaction_backward(bottom ? bottom + b * dim : nullptr,
+                                 chunk.embeddings + b * pooled_width,
+                                 buffers.output_grad.data() + b * z_width, scratch,
+                                 bottom ? buffers.input_grad.data() + b * dim : nullptr,
+                                 chunk.embedding_grad + b * pooled_width);
+  std::swap(buffers.output_grad, buffers.input_grad);
 }
 
 std::vector<float> Dlrm::predict(std::span<const float> dense, std::span<const float> embeddings,
                                  int64_t batch_size) const {
   check_batch(dense, embeddings, batch_size);
-  Activations activations;
-  activations.outputs.resize(layers_.size());
-  forward(dense.data(), embeddings.data(), batch_size, activations);
-  const std::vector<float>& logits = activations.outputs.back();
+  const BatchChunks chunks(batch_size);
+  std::vector<Activations> slots(chunks.slots());
+  for (Activations& activations : slots) activations.outputs.resize(layers_.size());
   std::vector<float> probabilities(batch_size);
-  for (int64_t b = 0; b < batch_size; ++b)
-    probabilities[b] = static_cast<float>(sigmoid(logits[b]));
+  const int64_t pooled_width = config_.num_sparse * config_.embedding_dim;
+  chunks.for_each([&](int64_t slot, int64_t chunk) {
+    const ExampleRange range = chunks.range(chunk);
+    forward(dense.data() + range.first * config_.num_dense,
+            embeddings.data() + range.first * pooled_width, range.count, slots[slot]);
+    const std::vector<float>& logits = slots[slot].outputs.back();
+    for (int64_t b = 0; b < range.count; ++b)
+      probabilities[range.first + b] = static_cast<float>(sigmoid(logits[b]));
+  });
   return probabilities;
 }
 

@@ -34,10 +34,12 @@
 // Each Linear is PyTorch's nn.Linear: out = in W^T + b with W [out, in].
 // ReLU's gradient at exactly 0 is 0, as in PyTorch.
 //
-// Arithmetic is float and single-threaded inside the model (Eigen's own
+// Arithmetic is float. A batch is worked on in chunks of a fixed number of
+// examples on the OpenMP threads, and the chunks' gradients and losses are
+// added in a fixed order (training/model/batch_chunks.h; Eigen's own
 // threading is off), so the same inputs give the same bits whatever the
-// thread count; parallelism comes from running ranks, not from here. (Other
-// instruction sets, e.g. another -march, may round differently.)
+// thread count. (Other instruction sets, e.g. another -march, may round
+// differently, and so may another batch size: it changes the chunks.)
 #pragma once
 
 #include <cstdint>
@@ -86,16 +88,16 @@ class Dlrm {
   //
   // batch_size 0 is allowed and changes nothing. Throws InvalidArgument,
   // before writing anything, if a span's size disagrees with batch_size, a
-  // label is outside [0, 1] or loss_scale is not finite. Not thread-safe:
-  // it uses the model's scratch buffers.
+  // label is outside [0, 1] or loss_scale is not finite. Runs on the OpenMP
+  // threads. Not thread-safe: it uses the model's scratch buffers.
   double forward_backward(std::span<const float> dense, std::span<const float> embeddings,
                           std::span<const float> labels, int64_t batch_size, float loss_scale,
                           std::span<float> embedding_grad);
 
   // Click probabilities sigmoid(logit) [batch_size] for evaluation; dense
   // and embeddings are as for forward_backward. Throws InvalidArgument for
-  // mismatched sizes. Safe to call from several threads at once (as long as
-  // nothing writes the parameters meanwhile).
+  // mismatched sizes. Runs on the OpenMP threads. Safe to call from several
+  // threads at once (as long as nothing writes the parameters meanwhile).
   std::vector<float> predict(std::span<const float> dense, std::span<const float> embeddings,
                              int64_t batch_size) const;
 
@@ -131,25 +133,58 @@ class Dlrm {
     std::vector<float> interaction;  // z [batch, interaction_width()]
   };
 
+  // A gradient slot's buffers (see batch_chunks.h), kept between calls so a
+  // training loop does not allocate per step.
+  struct ChunkBuffers {
+    Activations activations;
+    std::vector<float> output_grad;
+    std::vector<float> input_grad;
+  };
+  // One chunk of a batch, as forward_backward's arguments describe it.
+  struct Chunk {
+    int64_t size;
+    const float* dense;
+    const float* embeddings;
+    const float* labels;
+    float* embedding_grad;
+  };
+
   bool has_bottom() const { return config_.num_dense > 0; }
   // The vectors the interaction dots: x (if there is one) and the pooled
   // embeddings.
   int64_t interaction_vectors() const;
   void check_batch(std::span<const float> dense, std::span<const float> embeddings,
                    int64_t batch_size) const;
+  void check_training_batch(std::span<const float> dense, std::span<const float> embeddings,
+                            std::span<const float> labels, int64_t batch_size, float loss_scale,
+                            std::span<const float> embedding_grad) const;
   void forward(const float* dense, const float* embeddings, int64_t batch_size,
                Activations& activations) const;
+  void prepare_slots(int64_t slots);
+  // One chunk's forward and backward, adding its parameter gradients to
+  // `gradients`; returns the sum of its losses.
+  double chunk_forward_backward(const Chunk& chunk, float loss_scale, ChunkBuffers& buffers,
+                                std::span<float> gradients) const;
+  // The phases of a chunk's backward. logit_backward puts the gradient with
+  // respect to the logits in buffers.output_grad and returns the sum of the
+  // losses; each later phase reads buffers.output_grad as the gradient with
+  // respect to the output of what it goes back through and leaves there the
+  // gradient with respect to its input.
+  double logit_backward(const Chunk& chunk, float loss_scale, ChunkBuffers& buffers) const;
+  void linear_backward(int64_t index, int64_t batch_size, const float* input, ChunkBuffers& buffers,
+                       std::span<float> gradients) const;
+  void interaction_backward(const Chunk& chunk, ChunkBuffers& buffers) const;
 
   DlrmConfig config_;
   std::vector<Layer> layers_;  // bottom layers (if any), then top layers
   int64_t num_bottom_layers_;
   std::vector<float> parameters_;
   std::vector<float> gradients_;
-  // forward_backward's buffers, kept between calls so a training loop does
-  // not allocate per step.
-  Activations activations_;
-  std::vector<float> output_grad_;
-  std::vector<float> input_grad_;
+  // forward_backward's state per gradient slot (its buffers, and the
+  // gradients summed over its chunks) and per chunk (the sum of its losses).
+  std::vector<ChunkBuffers> slot_buffers_;
+  std::vector<std::vector<float>> slot_gradients_;
+  std::vector<double> chunk_losses_;
 };
 
 }  // namespace rowshard
