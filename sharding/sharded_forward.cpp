@@ -74,10 +74,8 @@ std::vector<int64_t> ShardedEmbeddingBagCollection::agreed_bounds(
     for (int64_t f = 0; f < num_features(); ++f) {
       const int64_t first = bounds[f * batch_size];
       const int64_t end = bounds[(f + 1) * batch_size];
-      check_indices_in_range(
-          message(kName, " feature '", feature(f).name, "' (table '", feature(f).table, "')"),
-          local_batch.values.subspan(first, end - first),
-          table_config(table_of(f)).table.num_embeddings);
+      check_indices_in_range(feature_owner(f), local_batch.values.subspan(first, end - first),
+                             table_config(table_of(f)).table.num_embeddings);
       if (feature(f).weighted && !local_batch.weights)
         throw InvalidArgument(message(kName, " feature '", feature(f).name,
                                       "': the feature is weighted but the batch "
