@@ -3,6 +3,7 @@
 #include <array>
 
 #include "engine/cpu/cpu_backend.h"
+#include "engine/cuda/cuda_backend.h"
 #include "rowshard/engine/error.h"
 
 namespace rowshard {
@@ -25,7 +26,7 @@ std::optional<Device> device_from_name(std::string_view name) {
   return std::nullopt;
 }
 
-bool device_is_built(Device device) { return device == Device::cpu; }
+bool device_is_built(Device device) { return device == Device::cpu || cuda::is_built(); }
 
 void Backend::pooled_forward_checked_ids(std::span<const PoolingTask> tasks) const {
   const bool all_in_range = pooled_forward(tasks);
@@ -35,9 +36,7 @@ void Backend::pooled_forward_checked_ids(std::span<const PoolingTask> tasks) con
 const Backend& backend_for(Device device, std::string_view owner) {
   static const cpu::CpuBackend cpu_backend;
   if (device == Device::cpu) return cpu_backend;
-  throw InvalidArgument(message(owner, ": device ", device_name(device),
-                                ": this build of rowshard has no backend for it (CUDA is built "
-                                "only where nvcc is found)"));
+  return cuda::backend(owner);
 }
 
 }  // namespace rowshard

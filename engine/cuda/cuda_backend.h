@@ -1,0 +1,25 @@
+// The CUDA backend: kernels that read and update tables in GPU memory (or
+// in pinned host memory mapped into the GPU's address space). Built where
+// nvcc was found (cuda_backend.cu); elsewhere no_cuda.cpp answers that this
+// build has none.
+#pragma once
+
+#include <string>
+
+#include "engine/backend.h"
+
+namespace rowshard::cuda {
+
+// Whether this build has the CUDA backend.
+bool is_built();
+
+// Why no CUDA device can be used (no build, no driver, no device), or an
+// empty string when device 0 answers. Any error from the device count
+// counts: without a driver it is error 35, not "0 devices".
+std::string unavailable_reason();
+
+// The backend; throws InvalidArgument naming `owner` and the reason when
+// there is no usable device.
+const Backend& backend(std::string_view owner);
+
+}  // namespace rowshard::cuda
