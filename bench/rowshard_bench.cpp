@@ -11,7 +11,9 @@
 // time to build the collection (its tables drawn from N(0, 1), and their
 // optimizer state). --write-ids DIR saves the
 // batch (indices_t{t}.npy, offsets_t{t}.npy) so bench/compare_torch.py can
-// time PyTorch on exactly the same ids.
+// time PyTorch on exactly the same ids. --device cuda puts the tables on the
+// GPU and adds the bytes a step moves as a fraction of the GPU's own
+// device-to-device copy bandwidth (moved_gb_per_s, copy_gb_per_s).
 #include <omp.h>
 #include <sys/resource.h>
 
@@ -24,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 #include "bench/command_line.h"
+#include "bench/device_copy_bandwidth.h"
 #include "bench/workload.h"
 #include "bench/workload_flags.h"
 
@@ -41,7 +44,7 @@ namespace po = boost::program_options;
 using namespace rowshard;
 
 struct Settings : bench::WorkloadFlags {
-  std::string write_ids, sharding;
+  std::string write_ids, sharding, device;
   bool no_dedup = false;
   bool stochastic_rounding = false;
 };
@@ -80,6 +83,8 @@ int run(const Settings& s) {
   if (s.op != "forward" && s.op != "train")
     throw InvalidArgument(message("--op '", s.op, "' is not forward or train"));
   const std::optional<TableSharding> sharding = parse_sharding(s.sharding);
+  const std::optional<Device> device = device_from_name(s.device);
+  if (!device) throw InvalidArgument(message("--device '", s.device, "' is not cpu or cuda"));
   omp_set_num_threads(s.threads);
 
   std::vector<CollectionTableConfig> tables;
@@ -94,6 +99,7 @@ int run(const Settings& s) {
     config.table.dtype = dtype;
     config.table.stochastic_rounding = s.stochastic_rounding;
     config.table.seed = s.seed + t;
+    config.table.device = *device;
     tables.push_back(config);
     features.push_back({message("feature_", t), config.table.name, false});
     keys.push_back(features.back().name);
@@ -162,17 +168,32 @@ int run(const Settings& s) {
   }
   const double median = median_of(seconds);
   const double lookups = static_cast<double>(per_table * s.tables);
+  const double row_bytes = static_cast<double>(s.dim * dtype_size(dtype));
 
   nlohmann::ordered_json result =
       bench::workload_result("rowshard", s, std::string(distribution.name()), seconds);
   result["stochastic_rounding"] = s.stochastic_rounding;
   result["cpu_level"] = cpu_level_name(cpu_level());
-  result.update(nlohmann::ordered_json{
-      {"mlookups_per_s", lookups / median / 1e6},
-      {"gb_per_s", lookups * static_cast<double>(s.dim * dtype_size(dtype)) / median / 1e9},
-      {"unique_rows_per_step", unique_rows},
-      {"peak_rss_mb", peak_rss_mb()},
-      {"build_seconds", build_seconds}});
+  result.update(nlohmann::ordered_json{{"mlookups_per_s", lookups / median / 1e6},
+                                       {"gb_per_s", lookups * row_bytes / median / 1e9},
+                                       {"unique_rows_per_step", unique_rows},
+                                       {"peak_rss_mb", peak_rss_mb()},
+                                       {"build_seconds", build_seconds}});
+  if (*device == Device::cuda) {
+    // What a step moves at least: each looked-up row read by the forward;
+    // for a training step also each entry's upstream gradient read and
+    // each distinct row read and written back by the update.
+    double bytes = lookups * row_bytes;
+    if (s.op == "train")
+      bytes += lookups * static_cast<double>(s.dim) * 4 +
+               2 * static_cast<double>(unique_rows) * row_bytes;
+    const double copy = bench::device_copy_bytes_per_second();
+    result["device"] = "cuda";
+    result["bytes_per_step"] = bytes;
+    result["moved_gb_per_s"] = bytes / median / 1e9;
+    result["copy_gb_per_s"] = copy / 1e9;
+    result["fraction_of_copy_bandwidth"] = bytes / median / copy;
+  }
   if (sharded) {
     auto stat = [&](auto field) {
       std::vector<double> values;
@@ -208,7 +229,10 @@ int main(int argc, char** argv) {
       "sharding", po::value(&s.sharding)->default_value("none"),
       "none | row_wise | row_wise_cyclic | table_wise | column_wise | data_parallel\n"
       "(sharded ones under mpirun)")("no-dedup", po::bool_switch(&s.no_dedup),
-                                     "send every id, not every distinct id");
+                                     "send every id, not every distinct id")(
+      "device", po::value(&s.device)->default_value("cpu"),
+      "cpu | cuda: where the tables live; cuda also measures the GPU's copy bandwidth and "
+      "reports the step's bytes as a fraction of it");
   try {
     if (!bench::parse_command_line(argc, argv, options)) return 0;
     bench::check_workload_sizes(s);

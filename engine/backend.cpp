@@ -28,6 +28,10 @@ std::optional<Device> device_from_name(std::string_view name) {
 
 bool device_is_built(Device device) { return device == Device::cpu || cuda::is_built(); }
 
+std::string device_unavailable_reason(Device device) {
+  return device == Device::cpu ? std::string() : cuda::unavailable_reason();
+}
+
 void Backend::pooled_forward_checked_ids(std::span<const PoolingTask> tasks) const {
   const bool all_in_range = pooled_forward(tasks);
   ROWSHARD_ASSERT(all_in_range);  // callers whose ids are all checked

@@ -13,8 +13,10 @@
 #include "rowshard/io/checkpoint/save.h"
 #include "rowshard/io/pretrained.h"
 #include "rowshard/sharding/collectives.h"
+#include "rowshard/sharding/memory_limit.h"
 #include "training/checkpoint_extras.h"
 #include "training/data_sources.h"
+#include "training/device_choice.h"
 #include "training/evaluation.h"
 #include "training/model/dense_optimizer.h"
 #include "training/model/dlrm.h"
@@ -43,6 +45,7 @@ struct Trainer::State {
   std::vector<float> embedding_grad;
   TrainingSummary summary;
   std::optional<TestStall> test_stall;
+  DeviceChoice device;
 
   State(config::JobConfig job_config, Communicator& communicator)
       : job(std::move(job_config)), comm(communicator) {}
@@ -68,6 +71,10 @@ void set_up_runtime(State& s) {
           thread_binding_warning(s.comm.rank(), omp_get_max_threads(), allowed_cpus()))
     std::fprintf(stderr, "%s\n", warning->c_str());
   s.comm.set_timeout(j.comm_timeout_s);
+  s.device = select_rank_device(j);
+  if (s.leader() && j.device == Device::cuda)
+    std::printf("device: cuda, rank 0 on %s\n",
+                describe(s.device, ranks_on_this_machine(), cuda_device_count()).c_str());
   s.test_stall = test_stall_from_environment();
   if (j.batch_size < s.comm.size())
     throw InvalidArgument(message(j.file, ": batch_size ", j.batch_size, " is smaller than the ",
@@ -78,7 +85,10 @@ void set_up_runtime(State& s) {
 void build_embeddings(State& s) {
   const config::JobConfig& j = s.job;
   std::vector<CollectionTableConfig> tables;
-  for (const config::TableSpec& table : j.tables) tables.push_back(table.collection);
+  for (const config::TableSpec& table : j.tables) {
+    tables.push_back(table.collection);
+    tables.back().table.device = j.device;
+  }
   for (const FeatureConfig& feature : j.features) s.feature_names.push_back(feature.name);
   const std::vector<TableSharding> sharding = choose_sharding(j, tables, s.comm);
   s.embeddings =

@@ -1,5 +1,7 @@
-// The CUDA backend's stand-in in a build without nvcc.
+// The CUDA backend's stand-in in a build without nvcc: every entry point
+// answers that this build has no CUDA.
 #include "engine/cuda/cuda_backend.h"
+#include "rowshard/engine/device.h"
 #include "rowshard/engine/error.h"
 
 namespace rowshard::cuda {
@@ -15,3 +17,13 @@ const Backend& backend(std::string_view owner) {
 }
 
 }  // namespace rowshard::cuda
+
+namespace rowshard {
+
+int cuda_device_count() { return 0; }
+
+void select_cuda_device(int index) {
+  throw InvalidArgument(message("CUDA device ", index, ": ", cuda::unavailable_reason()));
+}
+
+}  // namespace rowshard

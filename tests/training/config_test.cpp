@@ -55,11 +55,20 @@ TEST(JobConfig, ReadsAValidConfigWithDefaults) {
   EXPECT_EQ(job.model.optimizer, "adam");
 }
 
+TEST(JobConfig, DeviceIsCpuUnlessCudaIsAskedForAndUsable) {
+  EXPECT_EQ(load_job_config(write_config("valid.yaml", kValid), {}).device, Device::cpu);
+  EXPECT_EQ(error_of("device: gpu\n" + kValid), ":1: device: 'gpu' is not one of: cpu, cuda");
+  const std::string reason = device_unavailable_reason(Device::cuda);
+  if (reason.empty()) GTEST_SKIP() << "a GPU answers here";
+  EXPECT_EQ(error_of("device: cuda\n" + kValid), ":1: device: 'cuda': " + reason);
+  EXPECT_EQ(error_of(kValid, {"device=cuda"}), "--set 'device=cuda': device: 'cuda': " + reason);
+}
+
 TEST(JobConfig, UnknownKeysNameFileLineAndKey) {
   EXPECT_EQ(error_of(kValid + "stpes: 3\n"),
             ":10: stpes: unknown key (valid here: seed, threads, "
             "batch_size, steps, eval_every, eval_examples, "
-            "progress_seconds, comm_timeout_s, checkpoint, "
+            "progress_seconds, comm_timeout_s, device, checkpoint, "
             "sharding, "
             "memory_budget_mb, tables, features, data, model)");
   EXPECT_EQ(error_of(R"(tables:

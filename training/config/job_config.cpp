@@ -14,6 +14,16 @@ namespace {
 // The planner works in bytes, as int64: memory_budget_mb << 20 must fit.
 constexpr int64_t kMaxMemoryBudgetMb = INT64_MAX >> 20;
 
+// A device this process can use: a build without CUDA, or a machine where
+// no GPU answers, is refused here, before anything runs.
+Device parse_device(const ConfigNode& node) {
+  const std::optional<Device> device = device_from_name(node.as_string());
+  if (!device) node.fail(message("'", node.as_string(), "' is not one of: cpu, cuda"));
+  if (const std::string reason = device_unavailable_reason(*device); !reason.empty())
+    node.fail(message("'", node.as_string(), "': ", reason));
+  return *device;
+}
+
 TableSharding parse_sharding(const ConfigNode& node) {
   const std::optional<TableSharding> sharding = sharding_from_name(node.as_string());
   if (!sharding)
@@ -167,7 +177,7 @@ JobConfig load_job_config(const std::string& path, const std::vector<std::string
   emitter << root.yaml();
 
   root.allow_only({"seed", "threads", "batch_size", "steps", "eval_every", "eval_examples",
-                   "progress_seconds", "comm_timeout_s", "checkpoint", "sharding",
+                   "progress_seconds", "comm_timeout_s", "device", "checkpoint", "sharding",
                    "memory_budget_mb", "tables", "features", "data", "model"});
   JobConfig job;
   job.file = path;
@@ -184,6 +194,7 @@ JobConfig load_job_config(const std::string& path, const std::vector<std::string
     root.at("comm_timeout_s")
         .fail(message("must be in (0, ", Communicator::kMaxTimeoutSeconds, "], got ",
                       job.comm_timeout_s));
+  if (root.has("device")) job.device = parse_device(root.at("device"));
   job.memory_budget_mb =
       root.integer("memory_budget_mb", job.memory_budget_mb, 1, kMaxMemoryBudgetMb);
   if (root.has("checkpoint")) {

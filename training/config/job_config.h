@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "rowshard/engine/device.h"
 #include "rowshard/engine/embedding_bag_collection.h"
 #include "rowshard/sharding/communicator.h"
 #include "rowshard/sharding/sharded_collection.h"
@@ -68,7 +69,8 @@ struct JobConfig {
   int64_t eval_examples = 20000;
   double progress_seconds = 5;
   double comm_timeout_s = Communicator::kDefaultTimeoutSeconds;  // the collective watchdog
-  std::string checkpoint_dir;                                    // empty: no checkpoints
+  Device device = Device::cpu;  // where every table lives; cuda: one GPU per rank
+  std::string checkpoint_dir;   // empty: no checkpoints
   int64_t checkpoint_every = 0;
   int keep_last = 3;
   std::string sharding = "auto";  // the default for tables that say nothing
