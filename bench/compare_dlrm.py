@@ -76,8 +76,9 @@ Output (stdout, one JSON object per line): one per measurement,
 it (other_cores_busy, from /proc/stat: on this 2-core host anything above
 ~0.2 slows either side); then {"compare":"rowshard_vs_torch_dlrm",
 "torch_examples_per_s_median":..., "layouts":[{"ranks","threads",
-"examples_per_s_median","ratio","ratio_per_round"},...],...}, where ratio is
-rowshard's median examples/s over torch's. Progress goes to stderr. Exit
+"examples_per_s_median","ratio","ratio_per_round"},...],
+"loadavg_1min_range":[lowest, highest],...}, where ratio is rowshard's median
+examples/s over torch's. Progress goes to stderr. Exit
 status: 0 ok, 2 usage, a config the torch model cannot mirror or a missing
 binary, 3 a side failed.
 """
@@ -384,9 +385,10 @@ def run_torch(args, round_number):
 
 
 def summary(args, rowshard, torch_runs):
+    loads = [r["loadavg_1min_before"] for r in rowshard + torch_runs]
     out = {"compare": "rowshard_vs_torch_dlrm", "config": str(args.config),
            "steps": args.steps, "rounds": args.rounds,
-           "loadavg_1min": [r["loadavg_1min_before"] for r in rowshard + torch_runs]}
+           "loadavg_1min_range": [min(loads), max(loads)]}
     if torch_runs:
         out["torch_threads"] = args.threads
         out["torch_examples_per_s_median"] = statistics.median(
