@@ -328,7 +328,8 @@ def torch_worker(args):
         "engine": "torch", "threads": args.threads, "steps": args.steps,
         "batch_size": shape["batch_size"],
         "examples_per_s": args.steps * shape["batch_size"] / seconds,
-        "timed_seconds": seconds, "phase_seconds": phases, "data_seconds_before_clock": data_seconds,
+        "timed_seconds": seconds, "phase_seconds": phases,
+        "data_seconds_before_clock": data_seconds,
         "last_loss": float(loss), "torch_version": torch.__version__,
         "torch_threads": torch.get_num_threads()}), flush=True)
 
