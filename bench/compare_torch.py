@@ -108,12 +108,16 @@ WORKLOAD_KEYS = ["op", "rows", "dim", "batch", "pooling_factor", "tables",
                  "mode", "dtype", "dist", "threads", "repeat"]
 
 
+# Named after the script that runs (compare_dlrm.py imports them too).
+SCRIPT = Path(sys.argv[0]).name
+
+
 def log(*a):
-    print("[compare_torch]", *a, file=sys.stderr, flush=True)
+    print("[%s]" % Path(SCRIPT).stem, *a, file=sys.stderr, flush=True)
 
 
 def die(msg, code=2):
-    print("compare_torch.py: error: " + msg, file=sys.stderr, flush=True)
+    print("%s: error: %s" % (SCRIPT, msg), file=sys.stderr, flush=True)
     sys.exit(code)
 
 
@@ -353,6 +357,16 @@ def pick_python(args):
     return TORCH_PYTHON
 
 
+def torch_child_env(threads):
+    """The environment of a torch child: OpenMP at `threads`, and the same
+    malloc settings rowshard's programs make for themselves
+    (engine/malloc_tuning.h: freed blocks kept for reuse), so neither side
+    pays for remapping its buffers each step."""
+    return dict(os.environ, OMP_NUM_THREADS=str(threads),
+                GLIBC_TUNABLES="glibc.malloc.mmap_threshold=1073741824:"
+                               "glibc.malloc.trim_threshold=1073741824")
+
+
 def child_argv(args, worker, ids_dir):
     a = [pick_python(args), str(Path(__file__).resolve()), "--_worker", worker,
          "--ids", str(ids_dir)]
@@ -453,12 +467,7 @@ def main():
             tmp = tempfile.mkdtemp(prefix="rowshard-ids-")
             ids_dir = Path(tmp)
 
-        # The same malloc settings rowshard-bench makes for itself
-        # (engine/malloc_tuning.h: freed blocks kept for reuse), so neither
-        # side pays for remapping its buffers each step.
-        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
-                   GLIBC_TUNABLES="glibc.malloc.mmap_threshold=1073741824:"
-                                  "glibc.malloc.trim_threshold=1073741824")
+        env = torch_child_env(args.threads)
         rowshard_rounds, torch_rounds = [], []
         for r in range(args.rounds):
             if run_rowshard:
