@@ -12,6 +12,11 @@
 include(CMakeFindDependencyMacro)
 find_dependency(OpenMP)
 find_dependency(nlohmann_json 3)
+# A build with the CUDA backend links the CUDA runtime statically into
+# rowshard::engine; a static rowshard::engine carries that link to its users.
+if(@ROWSHARD_WITH_CUDA@)
+  find_dependency(CUDAToolkit)
+endif()
 include("${CMAKE_CURRENT_LIST_DIR}/rowshardTargets.cmake")
 
 set(rowshard_engine_FOUND TRUE)
