@@ -25,8 +25,8 @@ EmbeddingBagCollection::EmbeddingBagCollection(std::vector<CollectionTableConfig
   for (int64_t t = 0; t < num_tables(); ++t) {
     const CollectionTableConfig& config = table_config(t);
     tables_.emplace_back(config.table);
-    optimizers_.push_back(
-        make_optimizer(config.optimizer, config.table.num_embeddings, config.table.embedding_dim));
+    optimizers_.push_back(make_optimizer(config.optimizer, config.table.num_embeddings,
+                                         config.table.embedding_dim, tables_.back().placement()));
     layouts_.emplace_back(ShardingKind::row_wise, RowPlacement::contiguous, 0,
                           config.table.num_embeddings, config.table.embedding_dim, 1);
   }

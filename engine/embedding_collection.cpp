@@ -94,7 +94,7 @@ void EmbeddingCollection::load_local_table(int64_t t, const RowReader& read_row,
   EmbeddingBag& local = mutable_local_table(t);
   const int64_t rows = local.num_embeddings();
   const int64_t dim = local.embedding_dim();
-  RowStorage storage = RowStorage::allocate(rows, dim, local.weights().dtype());
+  RowStorage storage = RowStorage::allocate(rows, dim, local.weights().dtype(), local.placement());
   std::vector<float> values(dim);
   visit_element_type(storage.dtype(), [&]<typename Element>(Element) {
     for (int64_t row = 0; row < rows; ++row) {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <new>
 
+#include "engine/cuda/device_memory.h"
 #include "rowshard/engine/error.h"
 
 namespace rowshard {
@@ -34,16 +35,22 @@ std::shared_ptr<void> allocate_aligned(std::size_t bytes) {
 
 }  // namespace
 
-RowStorage RowStorage::allocate(int64_t num_rows, int64_t dim, DType dtype) {
+RowStorage RowStorage::allocate(int64_t num_rows, int64_t dim, DType dtype,
+                                MemoryPlacement placement) {
   ROWSHARD_ASSERT(num_rows >= 0 && dim >= 0);
   RowStorage storage;
   storage.num_rows_ = num_rows;
   storage.dim_ = dim;
   storage.dtype_ = dtype;
+  storage.placement_ = placement;
   const std::size_t bytes = std::max<std::size_t>(storage.size_bytes(), 1);
-  // Anonymous maps come zero-filled and page-aligned, so THP can back them.
-  std::shared_ptr<void> memory =
-      bytes >= kHugePageBytes ? map_anonymous(bytes) : allocate_aligned(bytes);
+  std::shared_ptr<void> memory;
+  if (placement != MemoryPlacement::host)
+    memory = cuda::allocate_placed(bytes, placement);
+  else if (bytes >= kHugePageBytes)
+    memory = map_anonymous(bytes);  // zero-filled and page-aligned, so THP can back it
+  else
+    memory = allocate_aligned(bytes);
   storage.data_ = static_cast<std::byte*>(memory.get());
   storage.memory_ = std::move(memory);
   return storage;

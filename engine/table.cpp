@@ -8,6 +8,7 @@
 #include "engine/bag_layout.h"
 #include "engine/counter_hash.h"
 #include "engine/cpu/narrow.h"
+#include "engine/cuda/cuda_backend.h"
 #include "engine/max_norm.h"
 #include "engine/normal_init.h"
 #include "rowshard/engine/cpu_level.h"
@@ -17,8 +18,9 @@
 namespace rowshard {
 namespace {
 
-RowStorage normal_weights(int64_t rows, int64_t dim, DType dtype, uint64_t seed) {
-  RowStorage storage = RowStorage::allocate(rows, dim, dtype);
+RowStorage normal_weights(int64_t rows, int64_t dim, DType dtype, uint64_t seed,
+                          MemoryPlacement placement) {
+  RowStorage storage = RowStorage::allocate(rows, dim, dtype, placement);
   const int64_t elements = rows * dim;
   if (dtype == DType::f32) {
     fill_standard_normal(
@@ -47,6 +49,16 @@ RowStorage normal_weights(int64_t rows, int64_t dim, DType dtype, uint64_t seed)
   return storage;
 }
 
+// `weights` where a table placed at `placement` keeps them: as they are, or
+// copied there (pretrained weights in host memory for a cuda table).
+RowStorage placed(RowStorage weights, MemoryPlacement placement) {
+  if (weights.placement() == placement) return weights;
+  RowStorage copy =
+      RowStorage::allocate(weights.num_rows(), weights.dim(), weights.dtype(), placement);
+  std::memcpy(copy.mutable_bytes(), weights.bytes(), weights.size_bytes());
+  return copy;
+}
+
 GradientSource gradient_source(const Lookup& lookup, std::span<const float> grad_output,
                                int64_t padding_idx, int64_t dim) {
   const std::vector<int64_t>& winners = lookup.saved.max_positions;
@@ -72,15 +84,15 @@ Table::Table(std::string_view kind, TableOptions options)
   validate_options();
   try {
     weights_ = normal_weights(options_.num_embeddings, options_.embedding_dim, options_.dtype,
-                              options_.seed);
+                              options_.seed, placement());
   } catch (const OutOfMemory& error) {
-    throw OutOfMemory(message(owner_, " (", options_.num_embeddings, " x ", options_.embedding_dim,
-                              " ", dtype_name(options_.dtype), "): ", error.what()));
+    throw_out_of_memory(error);
   }
   if (padding_row_ != kNoPadding) {
     const std::size_t row_bytes = options_.embedding_dim * dtype_size(options_.dtype);
     std::memset(weights_.mutable_bytes() + padding_row_ * row_bytes, 0, row_bytes);
   }
+  cuda::prefetch_to_device(weights_);
 }
 
 Table::Table(std::string_view kind, TableOptions options, RowStorage weights, bool freeze)
@@ -107,7 +119,17 @@ Table::Table(std::string_view kind, TableOptions options, RowStorage weights, bo
                                   "weights are read-only"));
   if (!freeze && !weights.writable())
     throw InvalidArgument(message(owner_, ": a trainable table needs writable weights"));
-  weights_ = std::move(weights);
+  try {
+    weights_ = placed(std::move(weights), placement());
+  } catch (const OutOfMemory& error) {
+    throw_out_of_memory(error);
+  }
+  cuda::prefetch_to_device(weights_);
+}
+
+void Table::throw_out_of_memory(const OutOfMemory& error) const {
+  throw OutOfMemory(message(owner_, " (", options_.num_embeddings, " x ", options_.embedding_dim,
+                            " ", dtype_name(options_.dtype), "): ", error.what()));
 }
 
 void Table::validate_options() {
@@ -138,6 +160,9 @@ void Table::prepare_rows(std::span<const int64_t> indices) {
   renormalize(indices);
 }
 
+// On the host for every device: max_norm rewrites only the looked-up rows,
+// which the host reaches in any placement (for GPU memory, by moving their
+// pages over and back), so a kernel would only make it faster.
 void Table::renormalize(std::span<const int64_t> indices) {
   if (options_.max_norm)
     renormalize_rows(weights_, indices, *options_.max_norm, options_.norm_type);
@@ -157,6 +182,12 @@ void Table::check_steppable(const RowOptimizer& optimizer) const {
     throw InvalidArgument(message(
         owner_, ": optimizer ", optimizer.name(), " was built for [", optimizer.num_rows(), ", ",
         optimizer.dim(), "] but the table is [", num_embeddings(), ", ", embedding_dim(), "]"));
+  if (options_.device == Device::cuda && !optimizer.state().empty() &&
+      optimizer.state_placement() == MemoryPlacement::host)
+    throw InvalidArgument(message(owner_, ": optimizer ", optimizer.name(),
+                                  " keeps its state in host memory, which the GPU cannot read; "
+                                  "build it for the table's placement (make_optimizer(config, "
+                                  "rows, dim, table.placement()))"));
 }
 
 Tensor Table::dense_gradient(const Lookup& lookup, std::span<const float> grad_output) const {

@@ -23,12 +23,12 @@ std::optional<int64_t> local_padding_row(const ShardLayout& layout, int rank,
 }
 
 RowStorage initial_shard(const ShardLayout& layout, int rank, DType dtype, uint64_t seed,
-                         std::optional<int64_t> padding_row) {
+                         std::optional<int64_t> padding_row, MemoryPlacement placement) {
   const int64_t rows = layout.local_rows(rank);
   const int64_t dim = layout.local_dim(rank);
   const int64_t first_column = layout.first_column(rank);
   const std::optional<int64_t> shard_padding_row = local_padding_row(layout, rank, padding_row);
-  RowStorage storage = RowStorage::allocate(rows, dim, dtype);
+  RowStorage storage = RowStorage::allocate(rows, dim, dtype, placement);
   visit_element_type(dtype, [&]<typename Element>(Element) {
 #pragma omp parallel
     {

@@ -17,9 +17,10 @@ namespace rowshard {
 // from the end), or nullopt.
 std::optional<int64_t> padding_row(const EmbeddingBagOptions& table);
 
-// `padding_row` is the table's padding row (global, non-negative) if any.
+// `padding_row` is the table's padding row (global, non-negative) if any;
+// the shard is placed at `placement` (the table's memory_placement).
 RowStorage initial_shard(const ShardLayout& layout, int rank, DType dtype, uint64_t seed,
-                         std::optional<int64_t> padding_row);
+                         std::optional<int64_t> padding_row, MemoryPlacement placement);
 
 // The padding row's index in rank's shard, or nullopt when the rank does
 // not hold it.

@@ -71,10 +71,12 @@ ShardedEmbeddingBagCollection::Shard ShardedEmbeddingBagCollection::build_shard(
   local.embedding_dim = layout.local_dim(comm_.rank());
   local.padding_idx = local_padding_row(layout, comm_.rank(), padding_row(global));
   try {
-    RowStorage storage =
-        initial_shard(layout, comm_.rank(), global.dtype, global.seed, padding_row(global));
-    return Shard{EmbeddingBag::from_pretrained(std::move(storage), local, /*freeze=*/false),
-                 make_optimizer(config.optimizer, local.num_embeddings, local.embedding_dim)};
+    const MemoryPlacement placement = memory_placement(global);
+    RowStorage storage = initial_shard(layout, comm_.rank(), global.dtype, global.seed,
+                                       padding_row(global), placement);
+    return Shard{
+        EmbeddingBag::from_pretrained(std::move(storage), local, /*freeze=*/false),
+        make_optimizer(config.optimizer, local.num_embeddings, local.embedding_dim, placement)};
   } catch (const OutOfMemory& error) {
     throw OutOfMemory(message(kName, ": table '", global.name, "' (", local.num_embeddings, " x ",
                               local.embedding_dim, " on rank ", comm_.rank(), "): ", error.what()));

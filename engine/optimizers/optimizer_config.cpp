@@ -23,7 +23,7 @@ std::optional<OptimizerKind> parse_optimizer_kind(std::string_view name) {
 }
 
 std::unique_ptr<RowOptimizer> make_optimizer(const OptimizerConfig& config, int64_t num_rows,
-                                             int64_t dim) {
+                                             int64_t dim, MemoryPlacement placement) {
   switch (config.kind) {
     case OptimizerKind::sgd:
       return std::make_unique<Sgd>(num_rows, dim, SgdOptions{config.lr, config.weight_decay});
@@ -31,13 +31,15 @@ std::unique_ptr<RowOptimizer> make_optimizer(const OptimizerConfig& config, int6
       return std::make_unique<Adagrad>(
           num_rows, dim,
           AdagradOptions{config.lr, config.eps.value_or(AdagradOptions{}.eps), config.weight_decay,
-                         config.initial_accumulator_value});
+                         config.initial_accumulator_value},
+          placement);
     case OptimizerKind::rowwise_adagrad: break;
   }
   return std::make_unique<RowWiseAdagrad>(
       num_rows, dim,
       RowWiseAdagradOptions{config.lr, config.eps.value_or(RowWiseAdagradOptions{}.eps),
-                            config.weight_decay, config.initial_accumulator_value});
+                            config.weight_decay, config.initial_accumulator_value},
+      placement);
 }
 
 }  // namespace rowshard

@@ -3,19 +3,22 @@
 #include <algorithm>
 
 #include "engine/cpu/kernel_table.h"
+#include "engine/cuda/cuda_backend.h"
 #include "engine/optimizers/validate_options.h"
 
 namespace rowshard {
 
-RowWiseAdagrad::RowWiseAdagrad(int64_t num_rows, int64_t dim, RowWiseAdagradOptions options)
+RowWiseAdagrad::RowWiseAdagrad(int64_t num_rows, int64_t dim, RowWiseAdagradOptions options,
+                               MemoryPlacement placement)
     : num_rows_(num_rows), dim_(dim), options_(options) {
   check_learning_rate("rowwise_adagrad", options.lr);
   check_epsilon("rowwise_adagrad", options.eps);
   check_weight_decay("rowwise_adagrad", options.weight_decay);
   check_initial_accumulator("rowwise_adagrad", options.initial_accumulator_value);
-  mean_squares_ = RowStorage::allocate(num_rows, 1, DType::f32);
+  mean_squares_ = RowStorage::allocate(num_rows, 1, DType::f32, placement);
   std::span<float> accumulators = state();
   std::fill(accumulators.begin(), accumulators.end(), options.initial_accumulator_value);
+  cuda::prefetch_to_device(mean_squares_);
 }
 
 float RowWiseAdagrad::slice_square_sum(std::span<const float> weights,

@@ -11,14 +11,13 @@
 #include "tests/conformance/compare.h"
 
 namespace rowshard::conformance {
-namespace {
 
 std::span<const float> table_values(const Table& table) {
   return {table.weights().row<float>(0),
           static_cast<std::size_t>(table.num_embeddings() * table.embedding_dim())};
 }
 
-std::unique_ptr<Table> make_table(const Case& c) {
+std::unique_ptr<Table> make_table(const Case& c, Device device) {
   const int64_t rows = c.weight.shape.at(0);
   const int64_t dim = c.weight.shape.size() > 1 ? c.weight.shape[1] : 1;
   RowStorage weights = RowStorage::copy_of(c.weight.values, rows, dim);
@@ -31,6 +30,7 @@ std::unique_ptr<Table> make_table(const Case& c) {
     options.max_norm = c.max_norm;
     options.norm_type = c.norm_type;
     options.scale_grad_by_freq = c.scale_grad_by_freq;
+    options.device = device;
   };
   if (c.op == "embedding") {
     EmbeddingOptions options;
@@ -57,6 +57,8 @@ Lookup forward(Table& table, const Case& c) {
   }
   return dynamic_cast<EmbeddingBag&>(table).forward(input);
 }
+
+namespace {
 
 // Everything a case asks for, in the order CONFORMANCE.md gives.
 void exercise(Table& table, const Case& c) {

@@ -2,9 +2,12 @@
 // with the case's expected arrays.
 #pragma once
 
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
+#include "rowshard/engine/table.h"
 #include "tests/conformance/conformance_case.h"
 
 namespace rowshard::conformance {
@@ -26,6 +29,13 @@ struct Refusal {
 // A failed verdict unless `refusal` is of the `expected` kind. An
 // OutOfRange is an InvalidArgument too, so it satisfies "invalid_argument".
 std::optional<Verdict> check_refusal(const std::string& expected, const Refusal& refusal);
+
+// The case's table (its weight.npy, from_pretrained, trainable) on `device`.
+std::unique_ptr<Table> make_table(const Case& c, Device device = Device::cpu);
+// The case's forward on `table`, made by make_table.
+Lookup forward(Table& table, const Case& c);
+// The table's fp32 weights, [rows, dim].
+std::span<const float> table_values(const Table& table);
 
 // Runs `c` on one unsharded table: forward (and the table after it),
 // the dense gradient, then `steps` optimizer steps; or, for an error case,

@@ -10,6 +10,16 @@ namespace rowshard {
 
 enum class Device { cpu, cuda };
 
+// Where a cuda table's rows and optimizer state are kept.
+enum class CudaMemory {
+  // GPU memory (CUDA managed memory that prefers the GPU): the fastest
+  // lookups; the table must fit in the GPU's free memory.
+  device,
+  // Pinned host memory mapped into the GPU's address space: the kernels
+  // read rows over the bus, for tables larger than the GPU's memory.
+  host_mapped,
+};
+
 std::string_view device_name(Device device);
 // Parses "cpu" / "cuda"; nullopt for anything else.
 std::optional<Device> device_from_name(std::string_view name);

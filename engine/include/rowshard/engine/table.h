@@ -25,6 +25,7 @@
 namespace rowshard {
 
 class Backend;
+class OutOfMemory;
 class StepWorkspace;
 
 // Options shared by both table types, with PyTorch's names and defaults.
@@ -50,9 +51,20 @@ struct TableOptions {
   // and the stochastic rounding.
   uint64_t seed = 0;
   // Where the table lives, and so whose kernels read and update it; a
-  // device this build has no backend for is refused.
+  // device this build has no backend for, or a cuda table where no CUDA
+  // device answers, is refused with the reason.
   Device device = Device::cpu;
+  // For a cuda table: its rows and optimizer state in GPU memory, or in
+  // pinned host memory the GPU reads over the bus (tables larger than the
+  // GPU's memory). A table that does not fit where asked is refused with
+  // OutOfMemory naming it and the bytes. Ignored for cpu tables.
+  CudaMemory cuda_memory = CudaMemory::device;
 };
+
+// Where a table with `options` keeps its rows and optimizer state.
+inline MemoryPlacement memory_placement(const TableOptions& options) {
+  return memory_placement(options.device, options.cuda_memory);
+}
 
 // A forward's result: the output, and what its backward needs.
 struct Lookup {
@@ -74,6 +86,9 @@ class Table {
   bool frozen() const { return frozen_; }
   const TableOptions& options() const { return options_; }
   const RowStorage& weights() const { return weights_; }
+  // Where the weights live (and where an optimizer for them keeps its
+  // state: make_optimizer's placement).
+  MemoryPlacement placement() const { return memory_placement(options_); }
   // Optimizer steps this table has taken: the counter behind its stochastic
   // rounding's random stream, saved and restored so a resumed run rounds as
   // an uninterrupted one would.
@@ -130,6 +145,8 @@ class Table {
 
  private:
   void validate_options();
+  // Rethrows `error` naming the table and its shape.
+  [[noreturn]] void throw_out_of_memory(const OutOfMemory& error) const;
   void check_steppable(const RowOptimizer& optimizer) const;
   // Counts a step; the key of its stochastic-rounding bits, if enabled.
   std::optional<uint64_t> next_rounding_key();

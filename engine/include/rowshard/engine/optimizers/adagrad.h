@@ -10,9 +10,8 @@
 // with sparse gradients; here it is L2 on the touched rows only.
 #pragma once
 
-#include <vector>
-
 #include "rowshard/engine/optimizers/optimizer.h"
+#include "rowshard/engine/row_storage.h"
 
 namespace rowshard {
 
@@ -25,16 +24,26 @@ struct AdagradOptions {
 
 class Adagrad final : public RowOptimizer {
  public:
-  Adagrad(int64_t num_rows, int64_t dim, AdagradOptions options);
+  // The state is placed as the table's weights are (Table::placement()).
+  Adagrad(int64_t num_rows, int64_t dim, AdagradOptions options,
+          MemoryPlacement placement = MemoryPlacement::host);
+  // A copy would share the state's memory (RowStorage), so there is none.
+  Adagrad(const Adagrad&) = delete;
+  Adagrad& operator=(const Adagrad&) = delete;
 
   std::string_view name() const override { return "adagrad"; }
   void update_row(int64_t row, std::span<float> weights, std::span<const float> gradient) override;
   void prefetch_state(int64_t row) const override {
-    __builtin_prefetch(&sum_of_squares_[row * dim_]);
+    __builtin_prefetch(sum_of_squares_.row<float>(row));
   }
-  std::span<float> state() override { return sum_of_squares_; }
-  std::span<const float> state() const override { return sum_of_squares_; }
+  std::span<float> state() override {
+    return {sum_of_squares_.mutable_row<float>(0), static_cast<std::size_t>(num_rows_ * dim_)};
+  }
+  std::span<const float> state() const override {
+    return {sum_of_squares_.row<float>(0), static_cast<std::size_t>(num_rows_ * dim_)};
+  }
   Shape state_shape() const override { return {num_rows_, dim_}; }
+  MemoryPlacement state_placement() const override { return sum_of_squares_.placement(); }
   int64_t num_rows() const override { return num_rows_; }
   int64_t dim() const override { return dim_; }
 
@@ -42,7 +51,7 @@ class Adagrad final : public RowOptimizer {
   int64_t num_rows_;
   int64_t dim_;
   AdagradOptions options_;
-  std::vector<float> sum_of_squares_;
+  RowStorage sum_of_squares_;  // [rows, dim]
 };
 
 }  // namespace rowshard

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "rowshard/engine/lookup_input.h"
+#include "rowshard/engine/row_storage.h"
 
 namespace rowshard {
 
@@ -46,6 +47,9 @@ class RowOptimizer {
   virtual std::span<float> state() = 0;
   virtual std::span<const float> state() const = 0;
   virtual Shape state_shape() const = 0;
+  // Where the state lives: a cuda table steps only with an optimizer whose
+  // state the GPU can read (make_optimizer with the table's placement).
+  virtual MemoryPlacement state_placement() const { return MemoryPlacement::host; }
 
   // The table shape this optimizer was built for.
   virtual int64_t num_rows() const = 0;

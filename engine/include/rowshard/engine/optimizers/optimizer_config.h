@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "rowshard/engine/optimizers/optimizer.h"
+#include "rowshard/engine/row_storage.h"
 
 namespace rowshard {
 
@@ -25,9 +26,12 @@ struct OptimizerConfig {
   float initial_accumulator_value = 0.0f;
 };
 
-// An optimizer of `config`'s kind for a [num_rows, dim] table. Throws
+// An optimizer of `config`'s kind for a [num_rows, dim] table, its state
+// placed as the table's weights are (Table::placement(): a cuda table's
+// optimizer keeps its state where the GPU kernels read it). Throws
 // InvalidArgument for options out of range.
 std::unique_ptr<RowOptimizer> make_optimizer(const OptimizerConfig& config, int64_t num_rows,
-                                             int64_t dim);
+                                             int64_t dim,
+                                             MemoryPlacement placement = MemoryPlacement::host);
 
 }  // namespace rowshard

@@ -24,7 +24,9 @@ struct RowWiseAdagradOptions {
 
 class RowWiseAdagrad final : public RowOptimizer {
  public:
-  RowWiseAdagrad(int64_t num_rows, int64_t dim, RowWiseAdagradOptions options);
+  // The state is placed as the table's weights are (Table::placement()).
+  RowWiseAdagrad(int64_t num_rows, int64_t dim, RowWiseAdagradOptions options,
+                 MemoryPlacement placement = MemoryPlacement::host);
   // A copy would share the state's memory (RowStorage), so there is none.
   RowWiseAdagrad(const RowWiseAdagrad&) = delete;
   RowWiseAdagrad& operator=(const RowWiseAdagrad&) = delete;
@@ -52,6 +54,7 @@ class RowWiseAdagrad final : public RowOptimizer {
     return {mean_squares_.row<float>(0), static_cast<std::size_t>(num_rows_)};
   }
   Shape state_shape() const override { return {num_rows_}; }
+  MemoryPlacement state_placement() const override { return mean_squares_.placement(); }
   int64_t num_rows() const override { return num_rows_; }
   int64_t dim() const override { return dim_; }
 
