@@ -20,6 +20,10 @@ int64_t table_bytes(const CollectionTableConfig& table) {
   return weight_bytes(table) + optimizer_state_bytes(table);
 }
 
+bool in_gpu_memory(const EmbeddingBagOptions& table) {
+  return memory_placement(table.device, table.cuda_memory) == MemoryPlacement::cuda_device;
+}
+
 // What a table puts on each rank: its weights and optimizer state there.
 std::vector<RankBytes> table_bytes_by_rank(const CollectionTableConfig& table,
                                            const TableSharding& sharding, int ranks) {
@@ -35,6 +39,7 @@ std::vector<RankBytes> table_bytes_by_rank(const CollectionTableConfig& table,
     bytes[k].weights = elements * static_cast<int64_t>(dtype_size(options.dtype));
     bytes[k].optimizer_state =
         static_cast<int64_t>(static_cast<double>(elements) * state_per_weight);
+    if (in_gpu_memory(options)) bytes[k].gpu = bytes[k].weights + bytes[k].optimizer_state;
   }
   return bytes;
 }
@@ -121,6 +126,7 @@ std::vector<RankBytes> plan_bytes(const std::vector<CollectionTableConfig>& tabl
     for (int k = 0; k < in.world_size; ++k) {
       bytes[k].weights += table[k].weights;
       bytes[k].optimizer_state += table[k].optimizer_state;
+      bytes[k].gpu += table[k].gpu;
     }
   }
   const int64_t exchange = exchange_buffer_bytes(tables, features, in);
@@ -128,32 +134,57 @@ std::vector<RankBytes> plan_bytes(const std::vector<CollectionTableConfig>& tabl
   return bytes;
 }
 
+namespace {
+
+// The rank whose `memory` (host or GPU bytes) is the largest.
+template <typename Memory>
+int fullest_rank(const std::vector<RankBytes>& bytes, Memory memory) {
+  return static_cast<int>(std::max_element(bytes.begin(), bytes.end(),
+                                           [&](const RankBytes& a, const RankBytes& b) {
+                                             return memory(a) < memory(b);
+                                           }) -
+                          bytes.begin());
+}
+
+// Refuses the plan if rank `fullest` needs more of `memory` than `limit`.
+template <typename Memory>
+void check_memory_fits(const std::vector<CollectionTableConfig>& tables,
+                       const std::vector<TableSharding>& sharding, int ranks,
+                       const std::vector<RankBytes>& bytes, const MemoryLimit& limit,
+                       std::string_view what, Memory memory) {
+  const int fullest = fullest_rank(bytes, memory);
+  if (memory(bytes[fullest]) <= limit.bytes) return;
+  std::size_t biggest = 0;
+  int64_t biggest_bytes = -1;
+  for (std::size_t t = 0; t < tables.size(); ++t) {
+    const int64_t here = memory(table_bytes_by_rank(tables[t], sharding[t], ranks)[fullest]);
+    if (here > biggest_bytes) std::tie(biggest, biggest_bytes) = std::tie(t, here);
+  }
+  const bool on_gpu = in_gpu_memory(tables[biggest].table);
+  throw InvalidArgument(message(
+      "sharding: rank ", fullest, " of ", ranks, " would need ", memory(bytes[fullest]),
+      " bytes of ", what, ", of which table '", tables[biggest].table.name, "' (",
+      sharding_kind_name(sharding[biggest].kind), ") takes ", biggest_bytes, ", over the limit of ",
+      limit.bytes, " bytes per rank set by ", limit.source, "; add ranks",
+      sharding[biggest].kind == ShardingKind::row_wise ? "" : ", shard the table row-wise",
+      on_gpu ? ", store weights in f16/bf16, or keep the table in mapped host memory "
+               "(cuda_memory: host_mapped)"
+             : ", or store weights in f16/bf16"));
+}
+
+}  // namespace
+
 void check_plan_fits(const std::vector<CollectionTableConfig>& tables,
                      const std::vector<TableSharding>& sharding,
                      const std::vector<FeatureConfig>& features, const AutoPlanInputs& in) {
   const std::vector<RankBytes> bytes = plan_bytes(tables, sharding, features, in);
-  const auto fullest =
-      static_cast<int>(std::max_element(bytes.begin(), bytes.end(),
-                                        [](const RankBytes& a, const RankBytes& b) {
-                                          return a.total() < b.total();
-                                        }) -
-                       bytes.begin());
-  if (bytes[fullest].total() <= in.limit.bytes) return;
-  std::size_t biggest = 0;
-  int64_t biggest_bytes = -1;
-  for (std::size_t t = 0; t < tables.size(); ++t) {
-    const int64_t here =
-        table_bytes_by_rank(tables[t], sharding[t], in.world_size)[fullest].total();
-    if (here > biggest_bytes) std::tie(biggest, biggest_bytes) = std::tie(t, here);
-  }
-  throw InvalidArgument(message(
-      "sharding: rank ", fullest, " of ", in.world_size, " would need ", bytes[fullest].total(),
-      " bytes (weights, optimizer state and exchange buffers), of which table '",
-      tables[biggest].table.name, "' (", sharding_kind_name(sharding[biggest].kind), ") takes ",
-      biggest_bytes, ", over the limit of ", in.limit.bytes, " bytes per rank set by ",
-      in.limit.source, "; add ranks",
-      sharding[biggest].kind == ShardingKind::row_wise ? "" : ", shard the table row-wise",
-      ", or store weights in f16/bf16"));
+  check_memory_fits(tables, sharding, in.world_size, bytes, in.limit,
+                    "host memory (weights, optimizer state and exchange buffers)",
+                    [](const RankBytes& rank) { return rank.host(); });
+  if (in.gpu_limit)
+    check_memory_fits(tables, sharding, in.world_size, bytes, *in.gpu_limit,
+                      "GPU memory (weights and optimizer state)",
+                      [](const RankBytes& rank) { return rank.gpu; });
 }
 
 std::string AutoPlan::describe(const std::vector<CollectionTableConfig>& tables) const {
@@ -164,10 +195,16 @@ std::string AutoPlan::describe(const std::vector<CollectionTableConfig>& tables)
     if (sharding[t].kind == ShardingKind::table_wise) out << " on rank " << sharding[t].home_rank;
     out << "\n";
   }
-  out << "  rank  weights_bytes  optimizer_bytes  exchange_bytes  total_bytes\n";
-  for (std::size_t k = 0; k < ranks.size(); ++k)
+  const bool any_gpu =
+      std::any_of(ranks.begin(), ranks.end(), [](const RankBytes& rank) { return rank.gpu > 0; });
+  out << "  rank  weights_bytes  optimizer_bytes  exchange_bytes  total_bytes"
+      << (any_gpu ? "  of_which_gpu_bytes" : "") << "\n";
+  for (std::size_t k = 0; k < ranks.size(); ++k) {
     out << "  " << k << "  " << ranks[k].weights << "  " << ranks[k].optimizer_state << "  "
-        << ranks[k].exchange_buffers << "  " << ranks[k].total() << "\n";
+        << ranks[k].exchange_buffers << "  " << ranks[k].total();
+    if (any_gpu) out << "  " << ranks[k].gpu;
+    out << "\n";
+  }
   return out.str();
 }
 

@@ -3,10 +3,31 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "engine/cuda/cuda_backend.h"
 #include "rowshard/sharding/auto_planner.h"
 #include "rowshard/sharding/memory_limit.h"
 
 namespace rowshard {
+namespace {
+
+// This rank's GPU's free memory, shared by the ranks on the machine that use
+// the same GPU; unset when no table is kept in GPU memory.
+std::optional<MemoryLimit> gpu_memory_limit(const config::JobConfig& job,
+                                            const std::vector<CollectionTableConfig>& tables) {
+  const bool any_in_gpu_memory = std::any_of(tables.begin(), tables.end(), [](const auto& t) {
+    return memory_placement(t.table.device, t.table.cuda_memory) == MemoryPlacement::cuda_device;
+  });
+  if (!any_in_gpu_memory) return std::nullopt;
+  const std::optional<cuda::DeviceMemory> memory = cuda::device_memory_info();
+  if (!memory) throw InvalidArgument(message(job.file, ": device cuda: no GPU answers"));
+  const int gpus = cuda_device_count();
+  const int sharing = (ranks_on_this_machine() + gpus - 1) / gpus;
+  return MemoryLimit{static_cast<int64_t>(memory->free_bytes) / sharing,
+                     message("the GPU's free memory (cudaMemGetInfo)",
+                             sharing > 1 ? message(" shared by ", sharing, " ranks") : "")};
+}
+
+}  // namespace
 
 std::vector<TableSharding> choose_sharding(const config::JobConfig& job,
                                            const std::vector<CollectionTableConfig>& tables,
@@ -15,6 +36,7 @@ std::vector<TableSharding> choose_sharding(const config::JobConfig& job,
   inputs.world_size = comm.size();
   inputs.limit = memory_limit_per_rank(job.memory_budget_mb << 20, ranks_on_this_machine());
   inputs.batch_size_per_rank = (job.batch_size + comm.size() - 1) / comm.size();
+  inputs.gpu_limit = gpu_memory_limit(job, tables);
   const bool needs_auto =
       job.sharding == "auto" && std::any_of(job.tables.begin(), job.tables.end(),
                                             [](const config::TableSpec& t) { return !t.sharding; });

@@ -70,6 +70,45 @@ TEST(AutoPlanner, RefusesWhatCannotFitAndSaysHowMuchIsNeeded) {
   }
 }
 
+CollectionTableConfig cuda_table(std::string name, int64_t rows, int64_t dim, CudaMemory memory) {
+  CollectionTableConfig config = table(std::move(name), rows, dim);
+  config.table.device = Device::cuda;
+  config.table.cuda_memory = memory;
+  return config;
+}
+
+TEST(AutoPlanner, CountsTablesInGpuMemoryAgainstTheGpuAndMappedOnesAgainstTheHost) {
+  // gpu: 1M x 16 x 4 + 4M = 68 MB in GPU memory; mapped: 100,000 x 5 x 4 +
+  // 400,000 = 2.4 MB of host memory.
+  const std::vector<CollectionTableConfig> tables = {
+      cuda_table("gpu", 1'000'000, 16, CudaMemory::device),
+      cuda_table("mapped", 100'000, 5, CudaMemory::host_mapped)};
+  const std::vector<TableSharding> whole(2,
+                                         {ShardingKind::table_wise, RowPlacement::contiguous, 0});
+  AutoPlanInputs in = inputs(1, 3'000'000);
+  in.gpu_limit = MemoryLimit{70'000'000, "the GPU's free memory"};
+  const std::vector<RankBytes> bytes = plan_bytes(tables, whole, {}, in);
+  EXPECT_EQ(bytes[0].gpu, 68'000'000);
+  EXPECT_EQ(bytes[0].host(), 2'400'000);
+  EXPECT_NO_THROW(check_plan_fits(tables, whole, {}, in));
+
+  in.gpu_limit->bytes = 60'000'000;
+  try {
+    check_plan_fits(tables, whole, {}, in);
+    FAIL() << "68 MB of GPU tables fit in 60 MB of GPU memory";
+  } catch (const InvalidArgument& error) {
+    const std::string text = error.what();
+    EXPECT_NE(text.find("would need 68000000 bytes of GPU memory"), std::string::npos) << text;
+    EXPECT_NE(text.find("table 'gpu' (table_wise) takes 68000000"), std::string::npos) << text;
+    EXPECT_NE(text.find("set by the GPU's free memory"), std::string::npos) << text;
+    EXPECT_NE(text.find("cuda_memory: host_mapped"), std::string::npos) << text;
+  }
+
+  in = inputs(1, 2'000'000);  // the mapped table alone overflows the host
+  in.gpu_limit = MemoryLimit{70'000'000, "the GPU's free memory"};
+  EXPECT_THROW(check_plan_fits(tables, whole, {}, in), InvalidArgument);
+}
+
 TEST(AutoPlanner, CountsExchangeBuffers) {
   AutoPlanInputs in = inputs(2, 1'000'000'000);
   in.replicate_below_bytes = 100'000;

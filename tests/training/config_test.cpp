@@ -64,6 +64,15 @@ TEST(JobConfig, DeviceIsCpuUnlessCudaIsAskedForAndUsable) {
   EXPECT_EQ(error_of(kValid, {"device=cuda"}), "--set 'device=cuda': device: 'cuda': " + reason);
 }
 
+TEST(JobConfig, CudaMemoryAppliesOnlyToCudaTables) {
+  EXPECT_EQ(error_of(R"(tables:
+  - {name: items, rows: 100, dim: 4, cuda_memory: host_mapped}
+features: [{name: f, table: items}]
+data: {source: synthetic}
+)"),
+            ":2: tables[0].cuda_memory: applies only to device: cuda (the job's device is cpu)");
+}
+
 TEST(JobConfig, UnknownKeysNameFileLineAndKey) {
   EXPECT_EQ(error_of(kValid + "stpes: 3\n"),
             ":10: stpes: unknown key (valid here: seed, threads, "
@@ -77,7 +86,7 @@ features: [{name: f, table: items}]
 data: {source: synthetic}
 )"),
             ":2: tables[0].colour: unknown key (valid here: name, rows, dim, pooling, "
-            "padding_idx, max_norm, dtype, stochastic_rounding, optimizer, sharding, "
+            "padding_idx, max_norm, dtype, stochastic_rounding, optimizer, sharding, cuda_memory, "
             "pretrained)");
 }
 

@@ -46,7 +46,7 @@ OptimizerConfig parse_table_optimizer(const ConfigNode& node) {
 
 TableSpec parse_table(const ConfigNode& node, uint64_t seed, std::size_t index) {
   node.allow_only({"name", "rows", "dim", "pooling", "padding_idx", "max_norm", "dtype",
-                   "stochastic_rounding", "optimizer", "sharding", "pretrained"});
+                   "stochastic_rounding", "optimizer", "sharding", "cuda_memory", "pretrained"});
   TableSpec spec;
   EmbeddingBagOptions& table = spec.collection.table;
   table.name = node.at("name").as_string();
@@ -64,6 +64,10 @@ TableSpec parse_table(const ConfigNode& node, uint64_t seed, std::size_t index) 
   if (node.has("optimizer"))
     spec.collection.optimizer = parse_table_optimizer(node.at("optimizer"));
   if (node.has("sharding")) spec.sharding = parse_sharding(node.at("sharding"));
+  if (node.has("cuda_memory"))
+    table.cuda_memory = node.at("cuda_memory").as_choice({"device", "host_mapped"}) == "device"
+                            ? CudaMemory::device
+                            : CudaMemory::host_mapped;
   if (node.has("pretrained")) {
     const ConfigNode pretrained = node.at("pretrained");
     pretrained.allow_only({"path", "tensor", "freeze"});
@@ -216,6 +220,8 @@ JobConfig load_job_config(const std::string& path, const std::vector<std::string
   if (tables.empty()) root.at("tables").fail("needs at least one table");
   for (std::size_t t = 0; t < tables.size(); ++t) {
     job.tables.push_back(parse_table(tables[t], job.seed, t));
+    if (tables[t].has("cuda_memory") && job.device != Device::cuda)
+      tables[t].at("cuda_memory").fail("applies only to device: cuda (the job's device is cpu)");
     if (!table_names.insert(job.tables.back().collection.table.name).second)
       tables[t].at("name").fail("a table of that name exists already");
     if (job.tables.back().collection.table.embedding_dim !=

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,11 @@ namespace rowshard {
 
 struct AutoPlanInputs {
   int world_size = 1;
-  MemoryLimit limit;  // per rank
+  MemoryLimit limit;  // per rank: host memory
+  // Per rank: GPU memory, which holds the tables on device cuda kept in GPU
+  // memory (cuda_memory device); unset when the job has no such table.
+  // Tables in mapped host memory (cuda_memory host_mapped) count as host.
+  std::optional<MemoryLimit> gpu_limit{};
 
   int64_t replicate_below_bytes = int64_t{1} << 20;
   // For the exchange buffers' estimate: examples per rank and step, and the
@@ -41,7 +46,10 @@ struct RankBytes {
   int64_t weights = 0;
   int64_t optimizer_state = 0;
   int64_t exchange_buffers = 0;
+  // Of weights and optimizer_state, what is in GPU memory.
+  int64_t gpu = 0;
   int64_t total() const { return weights + optimizer_state + exchange_buffers; }
+  int64_t host() const { return total() - gpu; }
 };
 
 struct AutoPlan {
@@ -61,10 +69,10 @@ std::vector<RankBytes> plan_bytes(const std::vector<CollectionTableConfig>& tabl
                                   const std::vector<FeatureConfig>& features,
                                   const AutoPlanInputs& inputs);
 
-// Refuses, before anything is allocated, a plan that needs more than
-// `inputs.limit` on some rank: the InvalidArgument names that rank, its bytes,
-// the table that takes most of them and its share, and the limit with where
-// it comes from.
+// Refuses, before anything is allocated, a plan that needs more host memory
+// than `inputs.limit`, or more GPU memory than `inputs.gpu_limit`, on some
+// rank: the InvalidArgument names that rank, its bytes, the table that takes
+// most of them and its share, and the limit with where it comes from.
 void check_plan_fits(const std::vector<CollectionTableConfig>& tables,
                      const std::vector<TableSharding>& sharding,
                      const std::vector<FeatureConfig>& features, const AutoPlanInputs& inputs);
