@@ -37,6 +37,7 @@ class Adagrad final : public RowOptimizer {
   Shape state_shape() const override { return {num_rows_, dim_}; }
   int64_t num_rows() const override { return num_rows_; }
   int64_t dim() const override { return dim_; }
+  const AdagradOptions& options() const { return options_; }
 
  private:
   int64_t num_rows_;
