@@ -46,6 +46,7 @@ class Adagrad final : public RowOptimizer {
   MemoryPlacement state_placement() const override { return sum_of_squares_.placement(); }
   int64_t num_rows() const override { return num_rows_; }
   int64_t dim() const override { return dim_; }
+  const AdagradOptions& options() const { return options_; }
 
  private:
   int64_t num_rows_;

@@ -57,6 +57,7 @@ class RowWiseAdagrad final : public RowOptimizer {
   MemoryPlacement state_placement() const override { return mean_squares_.placement(); }
   int64_t num_rows() const override { return num_rows_; }
   int64_t dim() const override { return dim_; }
+  const RowWiseAdagradOptions& options() const { return options_; }
 
  private:
   int64_t num_rows_;

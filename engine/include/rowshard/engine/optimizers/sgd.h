@@ -27,6 +27,7 @@ class Sgd final : public RowOptimizer {
   Shape state_shape() const override { return {0}; }
   int64_t num_rows() const override { return num_rows_; }
   int64_t dim() const override { return dim_; }
+  const SgdOptions& options() const { return options_; }
 
  private:
   int64_t num_rows_;
