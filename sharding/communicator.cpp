@@ -1,6 +1,7 @@
 #include "rowshard/sharding/communicator.h"
 
 #include <iterator>
+#include <utility>
 
 namespace rowshard {
 
@@ -22,6 +23,22 @@ void Communicator::set_timeout(double seconds) {
     throw InvalidArgument(message("collective timeout of ", seconds, " s is out of range (0, ",
                                   kMaxTimeoutSeconds, "]"));
   timeout_seconds_ = seconds;
+}
+
+Communicator::WatchdogLoan::WatchdogLoan(const Communicator& lender, Communicator& borrower)
+    : borrower_(borrower),
+      timeout_seconds_(borrower.timeout_seconds_),
+      step_(borrower.step_),
+      phases_(borrower.phases_) {
+  borrower.timeout_seconds_ = lender.timeout_seconds_;
+  borrower.step_ = lender.step_;
+  borrower.phases_ = lender.phases_;
+}
+
+Communicator::WatchdogLoan::~WatchdogLoan() {
+  borrower_.timeout_seconds_ = timeout_seconds_;
+  borrower_.step_ = step_;
+  borrower_.phases_ = std::move(phases_);
 }
 
 CollectiveTimeout Communicator::timeout_error(std::span<const int> late_ranks) const {

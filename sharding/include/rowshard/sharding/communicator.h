@@ -100,6 +100,25 @@ class Communicator {
   // `late_ranks`, naming the step and phase.
   CollectiveTimeout timeout_error(std::span<const int> late_ranks) const;
 
+  // For a backend that runs part of its collectives over another
+  // communicator (NCCL's counts over MPI): while a loan lives, the borrower's
+  // watchdog waits the lender's limit and names the lender's step and
+  // phases, so its timeouts read as the lender's. The borrower's own
+  // settings come back when the loan ends.
+  class WatchdogLoan {
+   public:
+    WatchdogLoan(const Communicator& lender, Communicator& borrower);
+    ~WatchdogLoan();
+    WatchdogLoan(const WatchdogLoan&) = delete;
+    WatchdogLoan& operator=(const WatchdogLoan&) = delete;
+
+   private:
+    Communicator& borrower_;
+    double timeout_seconds_;
+    std::optional<int64_t> step_;
+    std::vector<Phase> phases_;
+  };
+
   int64_t bytes_sent_ = 0;
   int64_t bytes_received_ = 0;
 
