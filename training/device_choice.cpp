@@ -1,9 +1,11 @@
 #include "training/device_choice.h"
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "rowshard/engine/error.h"
 #include "rowshard/sharding/memory_limit.h"
+#include "rowshard/sharding/nccl_communicator.h"
 
 namespace rowshard {
 namespace {
@@ -31,6 +33,20 @@ DeviceChoice select_rank_device(const config::JobConfig& job) {
       choose_device(job.device, local_rank(), ranks_on_this_machine(), gpus);
   select_cuda_device(choice.gpu);
   return choice;
+}
+
+std::unique_ptr<Communicator> device_exchange(const config::JobConfig& job,
+                                              const DeviceChoice& choice, Communicator& world) {
+  if (job.device != Device::cuda || world.size() == 1) return nullptr;
+  const DeviceTransportChoice transport = transport_for_devices(world, choice.gpu);
+  const bool nccl = transport.transport == DeviceTransport::nccl;
+  if (world.rank() == 0)
+    std::printf("exchange: %s%s%s\n", nccl ? "NCCL" : "staged through host memory over MPI",
+                transport.reason.empty() ? "" : ": ", transport.reason.c_str());
+  if (!nccl) return nullptr;
+  std::unique_ptr<Communicator> exchange = nccl_communicator(world, choice.gpu);
+  exchange->set_timeout(job.comm_timeout_s);
+  return exchange;
 }
 
 std::string describe(const DeviceChoice& choice, int local_ranks, int gpus) {

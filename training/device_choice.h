@@ -2,6 +2,7 @@
 // rank's place on its machine (its local rank).
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "training/config/job_config.h"
@@ -23,6 +24,14 @@ DeviceChoice choose_device(Device device, int local_rank, int local_ranks, int g
 // _LOCAL_SIZE; rank 0 of 1 without them) its CUDA device, for a job with
 // device: cuda; nothing for device: cpu.
 DeviceChoice select_rank_device(const config::JobConfig& job);
+
+// The communicator for the tables' exchanges of a job with device: cuda on
+// several ranks: NCCL where every rank has a GPU of its own, nullptr (the
+// world communicator, staged through host memory) where ranks share one, in
+// a build without NCCL, for device: cpu and for one rank. Collective; rank
+// 0 prints the choice and its reason.
+std::unique_ptr<Communicator> device_exchange(const config::JobConfig& job,
+                                              const DeviceChoice& choice, Communicator& world);
 
 // "GPU 1 of 2 (shared by 4 ranks: exchanges staged through host memory)".
 std::string describe(const DeviceChoice& choice, int local_ranks, int gpus);

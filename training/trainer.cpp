@@ -46,11 +46,17 @@ struct Trainer::State {
   TrainingSummary summary;
   std::optional<TestStall> test_stall;
   DeviceChoice device;
+  // The tables' exchanges over NCCL, when every rank has a GPU of its own;
+  // otherwise they go over `comm`.
+  std::unique_ptr<Communicator> nccl;
 
   State(config::JobConfig job_config, Communicator& communicator)
       : job(std::move(job_config)), comm(communicator) {}
 
   bool leader() const { return comm.rank() == 0; }
+  Communicator& exchange() { return nccl ? *nccl : comm; }
+  // Bytes this rank has sent, over both communicators.
+  int64_t bytes_sent() const { return comm.bytes_sent() + (nccl ? nccl->bytes_sent() : 0); }
 };
 
 namespace {
@@ -75,6 +81,7 @@ void set_up_runtime(State& s) {
   if (s.leader() && j.device == Device::cuda)
     std::printf("device: cuda, rank 0 on %s\n",
                 describe(s.device, ranks_on_this_machine(), cuda_device_count()).c_str());
+  s.nccl = device_exchange(j, s.device, s.comm);
   s.test_stall = test_stall_from_environment();
   if (j.batch_size < s.comm.size())
     throw InvalidArgument(message(j.file, ": batch_size ", j.batch_size, " is smaller than the ",
@@ -92,7 +99,7 @@ void build_embeddings(State& s) {
   for (const FeatureConfig& feature : j.features) s.feature_names.push_back(feature.name);
   const std::vector<TableSharding> sharding = choose_sharding(j, tables, s.comm);
   s.embeddings =
-      std::make_unique<ShardedEmbeddingBagCollection>(s.comm, tables, sharding, j.features);
+      std::make_unique<ShardedEmbeddingBagCollection>(s.exchange(), tables, sharding, j.features);
   for (std::size_t t = 0; t < j.tables.size(); ++t)
     if (j.tables[t].pretrained_path)
       load_pretrained(*s.embeddings, static_cast<int64_t>(t),
@@ -262,6 +269,7 @@ void train(State& s, ProgressReport& progress) {
   const config::JobConfig& j = s.job;
   for (; s.step < j.steps; ++s.step) {
     s.comm.set_step(s.step + 1);
+    if (s.nccl) s.nccl->set_step(s.step + 1);
     const std::optional<ExampleBatch> batch = next_batch(s);
     if (!batch) break;
     const RecentLosses::Step losses = train_step(s, *batch);
@@ -301,7 +309,7 @@ void finish(State& s, bool already_done) {
 
 // Completes the summary with the totals over all ranks. Collective.
 TrainingSummary summarize(State& s, int64_t bytes_before) {
-  std::vector<int64_t> totals = {s.comm.bytes_sent() - bytes_before, s.train->skipped_lines()};
+  std::vector<int64_t> totals = {s.bytes_sent() - bytes_before, s.train->skipped_lines()};
   all_reduce<int64_t>(s.comm, totals);
   s.summary.steps = s.step;
   s.summary.train_logloss = s.recent_losses.mean();
@@ -320,7 +328,7 @@ TrainingSummary Trainer::run(const std::optional<std::string>& resume) {
   if (already_done && s.leader())
     std::printf("the checkpoint at step %lld already reached steps %lld: nothing to train\n",
                 static_cast<long long>(s.step), static_cast<long long>(s.job.steps));
-  const int64_t bytes_before = s.comm.bytes_sent();
+  const int64_t bytes_before = s.bytes_sent();
   ProgressReport progress(s.job.steps, s.job.batch_size, s.job.progress_seconds);
   train(s, progress);
   s.summary.examples_per_s = progress.examples_per_second();
