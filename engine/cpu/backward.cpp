@@ -352,15 +352,15 @@ class ChunkGrouping {
     count_rows(entries);
     list_rows(first_row);
     upstream_.resize(entries.size());
-    for_each_source_run(entries, bag_offset, [&](std::size_t s, std::size_t begin,
-                                                 std::size_t end) {
-      const float* const grad_output = sources[s].grad_output;
-      const int64_t stride = sources[s].stride;
-      const int64_t first_bag = bag_offset[s];
-      for (std::size_t i = begin; i < end; ++i)
-        upstream_[cursor_[entries[i].offset]++] =
-            grad_output + (entries[i].bag - first_bag) * stride;
-    });
+    for_each_source_run(entries, bag_offset,
+                        [&](std::size_t s, std::size_t begin, std::size_t end) {
+                          const float* const grad_output = sources[s].grad_output;
+                          const int64_t stride = sources[s].stride;
+                          const int64_t first_bag = bag_offset[s];
+                          for (std::size_t i = begin; i < end; ++i)
+                            upstream_[cursor_[entries[i].offset]++] =
+                                grad_output + (entries[i].bag - first_bag) * stride;
+                        });
     for (const int64_t row : rows_) cursor_[row - first_row] = 0;
   }
 
@@ -446,14 +446,14 @@ void for_each_row_gradient(const BackwardPlan& plan, RowGradientSink& sink) {
       }
       sums.start_chunk();
       const int64_t first = plan.chunk_entry_begin_[c];
-      for_each_source_run(entries, bag_offset, [&](std::size_t s, std::size_t i,
-                                                   std::size_t run_end) {
-        const EntryRun run{&plan.sources_[s], bag_offset[s], entries.data() + i,
-                           positions != nullptr ? positions + first + i : nullptr,
-                           static_cast<int64_t>(run_end - i)};
-        add_run(run, sums, dim, plan.bag_entries_.data(),
-                plan.scale_grad_by_freq_ ? frequency.data() : nullptr);
-      });
+      for_each_source_run(
+          entries, bag_offset, [&](std::size_t s, std::size_t i, std::size_t run_end) {
+            const EntryRun run{&plan.sources_[s], bag_offset[s], entries.data() + i,
+                               positions != nullptr ? positions + first + i : nullptr,
+                               static_cast<int64_t>(run_end - i)};
+            add_run(run, sums, dim, plan.bag_entries_.data(),
+                    plan.scale_grad_by_freq_ ? frequency.data() : nullptr);
+          });
       const int64_t chunk_row = c << plan.chunk_shift_;
       rows.clear();
       sums.touched().append_rows(chunk_row, rows);

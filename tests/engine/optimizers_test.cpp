@@ -188,15 +188,14 @@ TEST(FusedStep, PlainSumsEqualReferenceGradientThenUpdateRowBitForBit) {
                                              {}});
           const auto grad_output = testing::random_values(rng, lookup.output.values.size());
           std::vector<float> gradient(rows * dim);
-          reference::dense_gradient(lookup.saved.batch(padding), {}, grad_output, rows, dim,
-                                    false, gradient);
+          reference::dense_gradient(lookup.saved.batch(padding), {}, grad_output, rows, dim, false,
+                                    gradient);
           bag.step(lookup, grad_output, *fused);
           const std::set<int64_t> touched(bags.indices.begin(), bags.indices.end());
           for (const int64_t row : touched) {
             if (row == padding) continue;
-            by_row->update_row(
-                row, {expected.data() + row * dim, static_cast<std::size_t>(dim)},
-                {gradient.data() + row * dim, static_cast<std::size_t>(dim)});
+            by_row->update_row(row, {expected.data() + row * dim, static_cast<std::size_t>(dim)},
+                               {gradient.data() + row * dim, static_cast<std::size_t>(dim)});
           }
         }
         omp_set_num_threads(omp_get_num_procs());
