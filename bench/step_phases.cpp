@@ -5,11 +5,13 @@
 //               --dist uniform --dtype f32 --threads 2 --repeat 11
 //
 // Times, each `repeat` times after a warm-up: the forward (pooling), the
-// backward plan (grouping the entries by chunk of rows), the gradient pass
-// alone (every row's gradient summed, then dropped), and the whole backward
-// (plan, gradient pass and row-wise Adagrad, Table::step). Prints one JSON
-// object with each phase's median and fastest seconds; "update" is the
-// backward's median less the plan's and the gradient pass's.
+// backward plan (grouping the entries by chunk of rows), the grouping pass
+// alone (each chunk's entries grouped by row, as the sum-pooled fp32 step
+// does before row-wise Adagrad sums and updates each row in one pass), and
+// the whole backward (plan, grouping, summing and updating, Table::step).
+// Prints one JSON object with each phase's median and fastest seconds;
+// "update" is the backward's median less the plan's and the grouping's:
+// the rows' sums and updates.
 //
 // For fp32 tables it also times, in the same loop, the plain loops of
 // bench/plain_loops.h on the same rows: "plain_forward" gathers every
@@ -56,11 +58,12 @@ struct Settings {
   uint64_t seed;
 };
 
-// Sums every row's gradient and forgets it: the gradient pass's own cost.
-class DiscardingSink final : public cpu::RowGradientSink {
+// Groups every chunk's entries by row and forgets them: the grouping's own
+// cost.
+class DiscardingSink final : public cpu::RowUpstreamSink {
  public:
-  void consume(const cpu::RowGradientBlock& block) override {
-    asm volatile("" : : "r"(block.sums) : "memory");
+  void consume(const cpu::RowUpstreamBlock& block) override {
+    asm volatile("" : : "r"(block.upstream.data()) : "memory");
   }
 };
 
@@ -129,7 +132,7 @@ int run(const Settings& s) {
     const double forward =
         seconds_of([&] { cpu::pooled_forward(table.weights(), batch, output, {}); });
     const double build = seconds_of([&] { plan.build({&source, 1}, s.rows, s.dim, false); });
-    const double gradient = seconds_of([&] { cpu::for_each_row_gradient(plan, discard); });
+    const double grouping = seconds_of([&] { cpu::for_each_row_upstream(plan, discard); });
     const double backward = seconds_of([&] { table.step({&source, 1}, optimizer); });
     double plain_forward = 0, plain_gradient = 0, plain_update = 0;
     if (with_plain_loops) {
@@ -141,7 +144,7 @@ int run(const Settings& s) {
     if (i == 0) continue;  // warm-up
     seconds["forward"].push_back(forward);
     seconds["plan"].push_back(build);
-    seconds["gradient"].push_back(gradient);
+    seconds["grouping"].push_back(grouping);
     seconds["backward"].push_back(backward);
     seconds["step"].push_back(forward + backward);
     if (with_plain_loops) {
@@ -158,7 +161,7 @@ int run(const Settings& s) {
                                    {"dist", s.dist},       {"dtype", s.dtype},
                                    {"threads", s.threads}, {"repeat", s.repeat}};
   std::map<std::string, double> medians;
-  for (const char* phase : {"forward", "plan", "gradient", "backward", "step", "plain_forward",
+  for (const char* phase : {"forward", "plan", "grouping", "backward", "step", "plain_forward",
                             "plain_gradient", "plain_update", "plain_step"}) {
     if (!seconds.contains(phase)) continue;
     std::vector<double>& times = seconds[phase];
@@ -166,7 +169,7 @@ int run(const Settings& s) {
     medians[phase] = times[times.size() / 2];
     result[phase] = {{"median", medians[phase]}, {"min", times.front()}};
   }
-  result["update"] = {{"median", medians["backward"] - medians["plan"] - medians["gradient"]}};
+  result["update"] = {{"median", medians["backward"] - medians["plan"] - medians["grouping"]}};
   std::cout << result.dump() << "\n";
   return 0;
 }

@@ -320,7 +320,108 @@ void add_run(const EntryRun& run, ChunkSums& sums, int64_t dim, const int64_t* b
   }
 }
 
+// Source s's bags in a chunk's entries, which are in source order and
+// number their bags ascending across sources: each source's run ends where
+// the next source's bags begin. Calls visit(s, run) for each non-empty run.
+template <typename Visit>
+void for_each_source_run(std::span<const BackwardPlan::ChunkEntry> entries,
+                         std::span<const int64_t> bag_offset, Visit&& visit) {
+  for (std::size_t i = 0, s = 0; i < entries.size(); ++s) {
+    const std::size_t run_end =
+        std::partition_point(entries.begin() + i, entries.end(),
+                             [&](const auto& entry) { return entry.bag < bag_offset[s + 1]; }) -
+        entries.begin();
+    if (run_end == i) continue;
+    visit(s, i, run_end);
+    i = run_end;
+  }
+}
+
+// One thread's grouping of a chunk's entries by row: a counting sort by the
+// entries' offsets in the chunk, stable, so each row keeps its entries in
+// source, then position order.
+class ChunkGrouping {
+ public:
+  explicit ChunkGrouping(int64_t rows_per_chunk)
+      : cursor_(static_cast<std::size_t>(rows_per_chunk), 0), touched_(rows_per_chunk) {}
+
+  // Groups `entries` of the chunk whose first row is first_row; the bags'
+  // upstream rows are found through `sources` and `bag_offset`.
+  void group(std::span<const BackwardPlan::ChunkEntry> entries, int64_t first_row,
+             std::span<const GradientSource> sources, std::span<const int64_t> bag_offset) {
+    count_rows(entries);
+    list_rows(first_row);
+    upstream_.resize(entries.size());
+    for_each_source_run(entries, bag_offset,
+                        [&](std::size_t s, std::size_t begin, std::size_t end) {
+                          const float* const grad_output = sources[s].grad_output;
+                          const int64_t stride = sources[s].stride;
+                          const int64_t first_bag = bag_offset[s];
+                          for (std::size_t i = begin; i < end; ++i)
+                            upstream_[cursor_[entries[i].offset]++] =
+                                grad_output + (entries[i].bag - first_bag) * stride;
+                        });
+    for (const int64_t row : rows_) cursor_[row - first_row] = 0;
+  }
+
+  RowUpstreamBlock block(int64_t dim) const { return {rows_, sum_end_, upstream_, dim}; }
+
+ private:
+  void count_rows(std::span<const BackwardPlan::ChunkEntry> entries) {
+    touched_.clear();
+    for (const BackwardPlan::ChunkEntry& entry : entries) {
+      ++cursor_[entry.offset];
+      touched_.insert(entry.offset);
+    }
+  }
+
+  // The touched rows, ascending, and where each one's upstream rows end;
+  // each row's count becomes the cursor where its first upstream row goes.
+  void list_rows(int64_t first_row) {
+    rows_.clear();
+    touched_.append_rows(first_row, rows_);
+    sum_end_.resize(rows_.size());
+    uint32_t end = 0;
+    for (std::size_t i = 0; i < rows_.size(); ++i) {
+      uint32_t& cursor = cursor_[rows_[i] - first_row];
+      const uint32_t count = cursor;
+      cursor = end;
+      end += count;
+      sum_end_[i] = end;
+    }
+  }
+
+  std::vector<uint32_t> cursor_;  // per row of the chunk; all 0 between chunks
+  ChunkRowSet touched_;
+  std::vector<int64_t> rows_;
+  std::vector<uint32_t> sum_end_;
+  std::vector<const float*> upstream_;
+};
+
 }  // namespace
+
+bool BackwardPlan::plain_sums() const {
+  if (scale_grad_by_freq_) return false;
+  return std::all_of(sources_.begin(), sources_.end(), [](const GradientSource& source) {
+    return source.batch.mode == PoolingMode::sum && source.batch.per_sample_weights.empty();
+  });
+}
+
+void for_each_row_upstream(const BackwardPlan& plan, RowUpstreamSink& sink) {
+  ROWSHARD_ASSERT(plan.plain_sums());
+  const int64_t chunks = plan.num_chunks();
+#pragma omp parallel
+  {
+    ChunkGrouping grouping(plan.rows_per_chunk());
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t c = 0; c < chunks; ++c) {
+      const std::span<const BackwardPlan::ChunkEntry> entries = plan.chunk_entries(c);
+      if (entries.empty()) continue;
+      grouping.group(entries, c << plan.chunk_shift_, plan.sources_, plan.bag_offset_);
+      sink.consume(grouping.block(plan.dim_));
+    }
+  }
+}
 
 void for_each_row_gradient(const BackwardPlan& plan, RowGradientSink& sink) {
   const int64_t dim = plan.dim_;
@@ -344,23 +445,15 @@ void for_each_row_gradient(const BackwardPlan& plan, RowGradientSink& sink) {
         for (const auto& entry : entries) ++frequency[entry.offset];
       }
       sums.start_chunk();
-      // The chunk's entries are in source order and number their bags
-      // ascending across sources, so each source's run ends where the next
-      // source's bags begin.
       const int64_t first = plan.chunk_entry_begin_[c];
-      for (std::size_t i = 0, s = 0; i < entries.size(); ++s) {
-        const std::size_t run_end =
-            std::partition_point(entries.begin() + i, entries.end(),
-                                 [&](const auto& entry) { return entry.bag < bag_offset[s + 1]; }) -
-            entries.begin();
-        if (run_end == i) continue;
-        const EntryRun run{&plan.sources_[s], bag_offset[s], entries.data() + i,
-                           positions != nullptr ? positions + first + i : nullptr,
-                           static_cast<int64_t>(run_end - i)};
-        add_run(run, sums, dim, plan.bag_entries_.data(),
-                plan.scale_grad_by_freq_ ? frequency.data() : nullptr);
-        i = run_end;
-      }
+      for_each_source_run(
+          entries, bag_offset, [&](std::size_t s, std::size_t i, std::size_t run_end) {
+            const EntryRun run{&plan.sources_[s], bag_offset[s], entries.data() + i,
+                               positions != nullptr ? positions + first + i : nullptr,
+                               static_cast<int64_t>(run_end - i)};
+            add_run(run, sums, dim, plan.bag_entries_.data(),
+                    plan.scale_grad_by_freq_ ? frequency.data() : nullptr);
+          });
       const int64_t chunk_row = c << plan.chunk_shift_;
       rows.clear();
       sums.touched().append_rows(chunk_row, rows);

@@ -17,6 +17,7 @@
 namespace rowshard::cpu {
 
 class RowGradientSink;
+class RowUpstreamSink;
 
 // Every entry of all sources (padding left out), grouped by row.
 //
@@ -48,6 +49,10 @@ class BackwardPlan {
   // chunk's rows, which the gradient pass finds as it goes.
   std::vector<int64_t> touched_rows() const;
   int64_t dim() const { return dim_; }
+  // Whether every entry's gradient is its bag's upstream row as it is (sum
+  // pooling, no per-sample weights, no frequency scaling), so that
+  // for_each_row_upstream applies.
+  bool plain_sums() const;
 
   // One non-padding entry in its chunk's bucket, packed so that bucketing,
   // whose cost is its scattered stores, writes one 8-byte word per entry.
@@ -58,6 +63,7 @@ class BackwardPlan {
 
  private:
   friend void for_each_row_gradient(const BackwardPlan&, RowGradientSink&);
+  friend void for_each_row_upstream(const BackwardPlan&, RowUpstreamSink&);
 
   void bucket_by_chunk();
   int64_t num_chunks() const { return static_cast<int64_t>(chunk_entry_begin_.size()) - 1; }
@@ -114,5 +120,30 @@ class RowGradientSink {
 // reference::dense_gradient defines it, summing the row's entries source by
 // source in position order, and passes it to `sink` in its chunk's block.
 void for_each_row_gradient(const BackwardPlan& plan, RowGradientSink& sink);
+
+// One chunk's rows and, for each, the upstream rows its gradient is the sum
+// of: row rows[i]'s gradient is 0 + upstream[b] + ... + upstream[e - 1],
+// added in that order (source, then position), for b = sum_end[i - 1] (0
+// for i = 0) and e = sum_end[i], each upstream row dim floats. Summing them
+// is left to the sink, so that it can do it in registers, row by row, in
+// the same pass that updates the row.
+struct RowUpstreamBlock {
+  std::span<const int64_t> rows;  // ascending
+  std::span<const uint32_t> sum_end;
+  std::span<const float* const> upstream;
+  int64_t dim;
+};
+
+// As RowGradientSink, for row upstream blocks.
+class RowUpstreamSink {
+ public:
+  virtual ~RowUpstreamSink() = default;
+  virtual void consume(const RowUpstreamBlock& block) = 0;
+};
+
+// for_each_row_gradient for a plan of plain_sums(), leaving the summing to
+// `sink`: each chunk's entries are only grouped by row (in L1, a counting
+// sort of the chunk), so no row's gradient goes through a buffer.
+void for_each_row_upstream(const BackwardPlan& plan, RowUpstreamSink& sink);
 
 }  // namespace rowshard::cpu

@@ -133,6 +133,22 @@ class OptimizerApplier final : public RowGradientSink {
   std::optional<uint64_t> rounding_key_;
 };
 
+// Applies the optimizer to an fp32 table's rows, each row's gradient
+// summed in the optimizer's own pass.
+class SummingOptimizerApplier final : public RowUpstreamSink {
+ public:
+  SummingOptimizerApplier(RowStorage& weights, RowOptimizer& optimizer)
+      : weights_(weights.mutable_row<float>(0)), optimizer_(optimizer) {}
+
+  void consume(const RowUpstreamBlock& block) override {
+    optimizer_.update_summed_rows(block.rows, block.sum_end, block.upstream, weights_);
+  }
+
+ private:
+  float* weights_;
+  RowOptimizer& optimizer_;
+};
+
 class BackwardWorkspace final : public StepWorkspace {
  public:
   BackwardPlan plan;
@@ -160,6 +176,11 @@ void CpuBackend::fused_step(RowStorage& weights, std::span<const GradientSource>
                             StepWorkspace& workspace) const {
   BackwardPlan& plan = static_cast<BackwardWorkspace&>(workspace).plan;
   plan.build(sources, weights.num_rows(), weights.dim(), settings.scale_grad_by_freq);
+  if (weights.dtype() == DType::f32 && plan.plain_sums()) {
+    SummingOptimizerApplier applier(weights, optimizer);
+    for_each_row_upstream(plan, applier);
+    return;
+  }
   visit_element_type(weights.dtype(), [&]<typename Element>(Element) {
     OptimizerApplier<Element> applier(weights, optimizer, settings.rounding_key);
     for_each_row_gradient(plan, applier);

@@ -44,6 +44,14 @@ struct Kernels {
   void (*rowwise_adagrad_update_rows)(std::span<const int64_t> rows, float* weights,
                                       const float* gradients, int64_t first_row, int64_t dim,
                                       float* accumulators, const RowWiseAdagradOptions& options);
+  // ... and the steps of rows whose gradients are sums of upstream rows
+  // (cpu::RowUpstreamBlock), each row's summed in registers as it is
+  // updated. `weights` is the table's row 0.
+  void (*rowwise_adagrad_sum_and_update_rows)(std::span<const int64_t> rows,
+                                              std::span<const uint32_t> sum_end,
+                                              std::span<const float* const> upstream,
+                                              float* weights, int64_t dim, float* accumulators,
+                                              const RowWiseAdagradOptions& options);
 };
 
 // The table of the level in use (rowshard::cpu_level()).

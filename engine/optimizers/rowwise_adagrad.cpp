@@ -46,4 +46,11 @@ void RowWiseAdagrad::update_rows(std::span<const int64_t> rows, float* weights,
                                              state().data(), options_);
 }
 
+void RowWiseAdagrad::update_summed_rows(std::span<const int64_t> rows,
+                                        std::span<const uint32_t> sum_end,
+                                        std::span<const float* const> upstream, float* weights) {
+  cpu::kernels().rowwise_adagrad_sum_and_update_rows(rows, sum_end, upstream, weights, dim_,
+                                                     state().data(), options_);
+}
+
 }  // namespace rowshard

@@ -3,9 +3,12 @@
 // formula on each touched row".
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
+#include <memory>
 #include <set>
+#include <string>
 
 #include "engine/reference/pooling.h"
 #include "rowshard/engine/embedding_bag.h"
@@ -148,6 +151,62 @@ TEST(FusedStep, EqualsReferenceGradientThenFormulaOnTouchedRows) {
   }
   expect_close(expected, testing::table_values(bag.weights()), "weights");
   expect_close(expected_state, adagrad.state(), "state");
+}
+
+// The sum-pooled step of an fp32 table sums each row's upstream rows in the
+// optimizer's own pass (update_summed_rows): bit for bit the reference
+// gradient, then the optimizer's update_row, for the fixed-dim kernels and
+// any dim, each optimizer, repeated and hot rows, padding, and more chunks
+// of rows than threads, at 1 and 2 threads.
+TEST(FusedStep, PlainSumsEqualReferenceGradientThenUpdateRowBitForBit) {
+  for (const int64_t dim : {7, 64, 128}) {
+    for (const std::string name : {"rowwise_adagrad", "sgd"}) {
+      for (const int threads : {1, 2}) {
+        omp_set_num_threads(threads);
+        std::mt19937_64 rng(41);
+        const int64_t rows = 9000, padding = 3;
+        testing::RandomBags bags = testing::random_bags(rng, 400, 60, rows);
+        for (int64_t& id : bags.indices) id = id % (1 + id % 700);  // hot low ids
+        RowStorage initial = testing::random_weights(rng, rows, dim);
+        std::vector<float> expected = testing::table_values(initial);
+        EmbeddingBagOptions options;
+        options.mode = PoolingMode::sum;
+        options.padding_idx = padding;
+        EmbeddingBag bag = EmbeddingBag::from_pretrained(std::move(initial), options, false);
+        auto make_optimizer = [&]() -> std::unique_ptr<RowOptimizer> {
+          if (name == "sgd") return std::make_unique<Sgd>(rows, dim, SgdOptions{.lr = 0.3f});
+          return std::make_unique<RowWiseAdagrad>(
+              rows, dim, RowWiseAdagradOptions{.lr = 0.3f, .weight_decay = 0.01f});
+        };
+        const std::unique_ptr<RowOptimizer> fused = make_optimizer();
+        const std::unique_ptr<RowOptimizer> by_row = make_optimizer();
+        for (int step = 0; step < 2; ++step) {
+          const Lookup lookup = bag.forward({bags.indices,
+                                             {static_cast<int64_t>(bags.indices.size())},
+                                             bags.offsets,
+                                             std::nullopt,
+                                             {}});
+          const auto grad_output = testing::random_values(rng, lookup.output.values.size());
+          std::vector<float> gradient(rows * dim);
+          reference::dense_gradient(lookup.saved.batch(padding), {}, grad_output, rows, dim, false,
+                                    gradient);
+          bag.step(lookup, grad_output, *fused);
+          const std::set<int64_t> touched(bags.indices.begin(), bags.indices.end());
+          for (const int64_t row : touched) {
+            if (row == padding) continue;
+            by_row->update_row(row, {expected.data() + row * dim, static_cast<std::size_t>(dim)},
+                               {gradient.data() + row * dim, static_cast<std::size_t>(dim)});
+          }
+        }
+        omp_set_num_threads(omp_get_num_procs());
+        const std::string what =
+            name + " dim " + std::to_string(dim) + " threads " + std::to_string(threads);
+        ASSERT_THAT(testing::table_values(bag.weights()), ::testing::ElementsAreArray(expected))
+            << what;
+        ASSERT_THAT(fused->state(), ::testing::ElementsAreArray(by_row->state())) << what;
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -17,6 +17,7 @@ const Kernels kKernels = {
     .rowwise_adagrad_square_sum = &rowwise_adagrad_square_sum,
     .rowwise_adagrad_step_row = &rowwise_adagrad_step_row,
     .rowwise_adagrad_update_rows = &rowwise_adagrad_update_rows,
+    .rowwise_adagrad_sum_and_update_rows = &rowwise_adagrad_sum_and_update_rows,
 };
 
 }  // namespace rowshard::cpu::ROWSHARD_CPU_LEVEL_NS

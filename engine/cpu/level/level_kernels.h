@@ -40,4 +40,10 @@ void rowwise_adagrad_update_rows(std::span<const int64_t> rows, float* weights,
                                  const float* gradients, int64_t first_row, int64_t dim,
                                  float* accumulators, const RowWiseAdagradOptions& options);
 
+void rowwise_adagrad_sum_and_update_rows(std::span<const int64_t> rows,
+                                         std::span<const uint32_t> sum_end,
+                                         std::span<const float* const> upstream, float* weights,
+                                         int64_t dim, float* accumulators,
+                                         const RowWiseAdagradOptions& options);
+
 }  // namespace rowshard::cpu::ROWSHARD_CPU_LEVEL_NS

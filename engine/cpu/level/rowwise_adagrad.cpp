@@ -1,6 +1,8 @@
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "engine/cpu/level/level_kernels.h"
 #include "engine/cpu/prefetch.h"
@@ -135,6 +137,68 @@ void update_block(std::span<const int64_t> rows, float* weights, const float* gr
   }
 }
 
+// Row r's gradient: 0 + upstream[0] + ... + upstream[count - 1], into
+// `gradient`, prefetching the upstream rows ahead of upstream[0] among the
+// block's `end` (upstream[end - 1] is the block's last).
+template <int64_t kDim>
+void sum_upstream(const float* const* upstream, int64_t count, int64_t end, float* gradient,
+                  int64_t runtime_dim) {
+  const int64_t dim = kDim > 0 ? kDim : runtime_dim;
+  const std::size_t row_bytes = static_cast<std::size_t>(dim) * sizeof(float);
+  auto prefetch = [&](int64_t j) {
+    prefetch_entries_ahead(j, end, row_bytes, [&](int64_t ahead) { return upstream[ahead]; });
+  };
+#if defined(__AVX512F__)
+  if constexpr (kDim > 0 && kDim % 16 == 0) {
+    constexpr int64_t kVectors = kDim / 16;
+    __m512 sum[kVectors];
+    for (int64_t k = 0; k < kVectors; ++k) sum[k] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < count; ++j) {
+      prefetch(j);
+      for (int64_t k = 0; k < kVectors; ++k)
+        sum[k] = _mm512_add_ps(sum[k], _mm512_loadu_ps(upstream[j] + 16 * k));
+    }
+    for (int64_t k = 0; k < kVectors; ++k) _mm512_storeu_ps(gradient + 16 * k, sum[k]);
+    return;
+  }
+#endif
+  std::fill(gradient, gradient + dim, 0.0f);
+  for (int64_t j = 0; j < count; ++j) {
+    prefetch(j);
+    const float* row = upstream[j];
+#pragma omp simd
+    for (int64_t d = 0; d < dim; ++d) gradient[d] += row[d];
+  }
+}
+
+template <int64_t kDim>
+void sum_and_update_block(std::span<const int64_t> rows, std::span<const uint32_t> sum_end,
+                          std::span<const float* const> upstream, float* weights,
+                          int64_t runtime_dim, float* accumulators,
+                          const RowWiseAdagradOptions& options) {
+  const int64_t dim = kDim > 0 ? kDim : runtime_dim;
+  const std::size_t row_bytes = static_cast<std::size_t>(dim) * sizeof(float);
+  alignas(64) float fixed_gradient[kDim > 0 ? kDim : 1];
+  std::vector<float> any_dim_gradient(kDim > 0 ? 0 : dim);
+  float* const gradient = kDim > 0 ? fixed_gradient : any_dim_gradient.data();
+  uint32_t begin = 0;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    prefetch_update_ahead(
+        rows, i, row_bytes, [&](int64_t row) { return weights + row * dim; },
+        [&](int64_t row) { prefetch_row(accumulators + row, sizeof(float)); });
+    const uint32_t end = sum_end[i];
+    // Each row's upstream rows lie on the remaining ones' path: the
+    // prefetch runs over the whole block, not the row's own rows.
+    sum_upstream<kDim>(upstream.data() + begin, end - begin,
+                       static_cast<int64_t>(upstream.size()) - begin, gradient, dim);
+    begin = end;
+    float* row_weights = weights + rows[i] * dim;
+    step_row<kDim>(accumulators[rows[i]], row_weights, gradient, dim,
+                   square_sum<kDim>(row_weights, gradient, dim, options.weight_decay), dim,
+                   options);
+  }
+}
+
 }  // namespace
 
 float rowwise_adagrad_square_sum(const float* weights, const float* gradient, int64_t dim,
@@ -160,6 +224,28 @@ void rowwise_adagrad_update_rows(std::span<const int64_t> rows, float* weights,
       return;
     default:
       update_block<0>(rows, weights, gradients, first_row, dim, accumulators, options);
+      return;
+  }
+}
+
+}  // namespace rowshard::cpu::ROWSHARD_CPU_LEVEL_NS
+
+namespace rowshard::cpu::ROWSHARD_CPU_LEVEL_NS {
+
+void rowwise_adagrad_sum_and_update_rows(std::span<const int64_t> rows,
+                                         std::span<const uint32_t> sum_end,
+                                         std::span<const float* const> upstream, float* weights,
+                                         int64_t dim, float* accumulators,
+                                         const RowWiseAdagradOptions& options) {
+  switch (dim) {
+    case 64:
+      sum_and_update_block<64>(rows, sum_end, upstream, weights, dim, accumulators, options);
+      return;
+    case 128:
+      sum_and_update_block<128>(rows, sum_end, upstream, weights, dim, accumulators, options);
+      return;
+    default:
+      sum_and_update_block<0>(rows, sum_end, upstream, weights, dim, accumulators, options);
       return;
   }
 }

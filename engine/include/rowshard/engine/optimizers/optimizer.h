@@ -41,6 +41,16 @@ class RowOptimizer {
   virtual void update_rows(std::span<const int64_t> rows, float* weights, const float* gradients,
                            int64_t first_row);
 
+  // update_rows() for rows whose gradients are sums of upstream rows, each
+  // dim() floats: row rows[i]'s gradient is 0 + upstream[b] + ... +
+  // upstream[e - 1], added in that order, for b = sum_end[i - 1] (0 for
+  // i = 0) and e = sum_end[i]. `weights` is an fp32 table's row 0. The fused
+  // backward of plain sums hands it its rows so, letting each row's sum be
+  // formed in the pass that updates the row; this default sums each row
+  // into a buffer and calls update_row().
+  virtual void update_summed_rows(std::span<const int64_t> rows, std::span<const uint32_t> sum_end,
+                                  std::span<const float* const> upstream, float* weights);
+
   // The optimizer's state, row-major with shape state_shape(); empty for
   // stateless optimizers. Exposed read-only; the mutable one is for
   // checkpoint restore.

@@ -44,6 +44,8 @@ class RowWiseAdagrad final : public RowOptimizer {
                         float square_sum, int64_t full_dim);
   void update_rows(std::span<const int64_t> rows, float* weights, const float* gradients,
                    int64_t first_row) override;
+  void update_summed_rows(std::span<const int64_t> rows, std::span<const uint32_t> sum_end,
+                          std::span<const float* const> upstream, float* weights) override;
   void prefetch_state(int64_t row) const override {
     __builtin_prefetch(mean_squares_.row<float>(row));
   }
