@@ -24,19 +24,22 @@ namespace rowshard::cpu::ROWSHARD_CPU_LEVEL_NS {
 template <typename Element, int kDim, bool weighted, bool mean>
 void pool_bags_fixed_dim(const PoolingTask& task, int64_t first_bag, int64_t end_bag) {
   constexpr int kVectors = kDim / 16;
-  const RowStorage& weights = *task.weights;
   const PooledBatch& batch = task.batch;
+  // Locals the compiler can keep in registers: through `task` it would
+  // reload the table's address and row width for every lookup.
+  const Element* const table = task.weights->row<Element>(0);
+  const int64_t* const ids = batch.indices.data();
+  const int64_t padding_idx = batch.padding_idx;
+  const auto row_of_entry = [table, ids](int64_t q) { return table + ids[q] * kDim; };
   const int64_t prefetch_end = batch.bounds[end_bag];
   for (int64_t b = first_bag; b < end_bag; ++b) {
     __m512 sum[kVectors];
     for (int k = 0; k < kVectors; ++k) sum[k] = _mm512_setzero_ps();
     int64_t entries = 0;
     for (int64_t p = batch.bounds[b]; p < batch.bounds[b + 1]; ++p) {
-      prefetch_entries_ahead(p, prefetch_end, kDim * sizeof(Element),
-                             [&](int64_t q) { return weights.row<Element>(batch.indices[q]); });
-      const int64_t r = batch.indices[p];
-      if (r == batch.padding_idx) continue;
-      const Element* row = weights.row<Element>(r);
+      prefetch_entries_ahead(p, prefetch_end, kDim * sizeof(Element), row_of_entry);
+      if (ids[p] == padding_idx) continue;
+      const Element* row = row_of_entry(p);
       if constexpr (weighted) {
         const __m512 scale = _mm512_set1_ps(batch.per_sample_weights[p]);
         for (int k = 0; k < kVectors; ++k)
