@@ -18,24 +18,10 @@
 #include "rowshard/engine/error.h"
 #include "rowshard/engine/optimizers/rowwise_adagrad.h"
 #include "tests/engine/random_batches.h"
+#include "tests/engine/skip_levels_this_cpu_lacks.h"
 
 namespace rowshard {
 namespace {
-
-// Skips every test of a run whose ROWSHARD_CPU_LEVEL this CPU lacks: ctest
-// runs the engine tests once per level (tests/engine/CMakeLists.txt).
-class SkipLevelsThisCpuLacks : public ::testing::Environment {
- public:
-  void SetUp() override {
-    const char* forced = std::getenv("ROWSHARD_CPU_LEVEL");
-    if (forced == nullptr) return;
-    for (CpuLevel level : supported_cpu_levels())
-      if (cpu_level_name(level) == forced) return;
-    GTEST_SKIP() << "this CPU lacks ROWSHARD_CPU_LEVEL=" << forced;
-  }
-};
-[[maybe_unused]] ::testing::Environment* const skip_levels =
-    ::testing::AddGlobalTestEnvironment(new SkipLevelsThisCpuLacks);
 
 // Sets a level for a scope, then goes back to the one before.
 class UsingLevel {

@@ -13,6 +13,7 @@
 #include <random>
 
 #include "rowshard/engine/error.h"
+#include "tests/engine/skip_levels_this_cpu_lacks.h"
 #include "training/model/batch_chunks.h"
 
 namespace rowshard {

@@ -38,13 +38,16 @@
 // examples on the OpenMP threads, and the chunks' gradients and losses are
 // added in a fixed order (training/model/batch_chunks.h; Eigen's own
 // threading is off), so the same inputs give the same bits whatever the
-// thread count. (Other instruction sets, e.g. another -march, may round
-// differently, and so may another batch size: it changes the chunks.)
+// thread count. (Another CPU level, rowshard/engine/cpu_level.h, may round
+// differently, see dense_chunk.h, and so may another batch size: it changes
+// the chunks.)
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <vector>
+
+#include "training/model/dense_chunk.h"
 
 namespace rowshard {
 
@@ -120,69 +123,27 @@ class Dlrm {
   int64_t interaction_width() const;
 
  private:
-  struct Layer {
-    int64_t in;
-    int64_t out;
-    int64_t offset;  // of W in the flat arrays; b follows at offset + out*in
-    bool relu;
-  };
-  // Every layer's output for one batch (post-ReLU where there is one),
-  // bottom layers then top layers, and z in between.
-  struct Activations {
-    std::vector<std::vector<float>> outputs;
-    std::vector<float> interaction;  // z [batch, interaction_width()]
-  };
-
-  // A gradient slot's buffers (see batch_chunks.h), kept between calls so a
-  // training loop does not allocate per step.
-  struct ChunkBuffers {
-    Activations activations;
-    std::vector<float> output_grad;
-    std::vector<float> input_grad;
-  };
-  // One chunk of a batch, as forward_backward's arguments describe it.
-  struct Chunk {
-    int64_t size;
-    const float* dense;
-    const float* embeddings;
-    const float* labels;
-    float* embedding_grad;
-  };
-
   bool has_bottom() const { return config_.num_dense > 0; }
   // The vectors the interaction dots: x (if there is one) and the pooled
   // embeddings.
   int64_t interaction_vectors() const;
+  // What the chunk kernels (dense_chunk.h) read of the model.
+  dense::ModelShape shape() const;
   void check_batch(std::span<const float> dense, std::span<const float> embeddings,
                    int64_t batch_size) const;
   void check_training_batch(std::span<const float> dense, std::span<const float> embeddings,
                             std::span<const float> labels, int64_t batch_size, float loss_scale,
                             std::span<const float> embedding_grad) const;
-  void forward(const float* dense, const float* embeddings, int64_t batch_size,
-               Activations& activations) const;
   void prepare_slots(int64_t slots);
-  // One chunk's forward and backward, adding its parameter gradients to
-  // `gradients`; returns the sum of its losses.
-  double chunk_forward_backward(const Chunk& chunk, float loss_scale, ChunkBuffers& buffers,
-                                std::span<float> gradients) const;
-  // The phases of a chunk's backward. logit_backward puts the gradient with
-  // respect to the logits in buffers.output_grad and returns the sum of the
-  // losses; each later phase reads buffers.output_grad as the gradient with
-  // respect to the output of what it goes back through and leaves there the
-  // gradient with respect to its input.
-  double logit_backward(const Chunk& chunk, float loss_scale, ChunkBuffers& buffers) const;
-  void linear_backward(int64_t index, int64_t batch_size, const float* input, ChunkBuffers& buffers,
-                       std::span<float> gradients) const;
-  void interaction_backward(const Chunk& chunk, ChunkBuffers& buffers) const;
 
   DlrmConfig config_;
-  std::vector<Layer> layers_;  // bottom layers (if any), then top layers
+  std::vector<dense::Layer> layers_;  // bottom layers (if any), then top layers
   int64_t num_bottom_layers_;
   std::vector<float> parameters_;
   std::vector<float> gradients_;
   // forward_backward's state per gradient slot (its buffers, and the
   // gradients summed over its chunks) and per chunk (the sum of its losses).
-  std::vector<ChunkBuffers> slot_buffers_;
+  std::vector<dense::ChunkBuffers> slot_buffers_;
   std::vector<std::vector<float>> slot_gradients_;
   std::vector<double> chunk_losses_;
 };
