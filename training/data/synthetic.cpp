@@ -30,20 +30,6 @@ uint64_t effect_stream(uint64_t seed, int64_t feature) {
 
 double unit(uint64_t bits) { return (static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53; }
 
-// A Zipf-like id over [0, rows): the inverse CDF of the continuous power law
-// p(x) ~ x^-alpha on [1, rows + 1), so low ids are the hot ones.
-int64_t skewed_id(double u, int64_t rows, double alpha) {
-  const double n = static_cast<double>(rows) + 1.0;
-  double x;
-  if (std::fabs(alpha - 1.0) < 1e-9) {
-    x = std::pow(n, u);
-  } else {
-    const double e = 1.0 - alpha;
-    x = std::pow((std::pow(n, e) - 1.0) * u + 1.0, 1.0 / e);
-  }
-  return std::clamp<int64_t>(static_cast<int64_t>(x) - 1, 0, rows - 1);
-}
-
 }  // namespace
 
 double PlantedClicks::id_effect(int64_t feature, int64_t id) const {
@@ -59,6 +45,22 @@ double PlantedClicks::id_effect(int64_t feature, int64_t id) const {
   return fade * draw;
 }
 
+// A Zipf-like id over [0, rows): the inverse CDF of the continuous power law
+// p(x) ~ x^-alpha on [1, rows + 1), so low ids are the hot ones.
+int64_t PlantedClicks::skewed_id(double u, int64_t feature) const {
+  const int64_t rows = options_.rows_per_feature[feature];
+  const double n = static_cast<double>(rows) + 1.0;
+  const double alpha = options_.zipf_alpha;
+  double x;
+  if (std::fabs(alpha - 1.0) < 1e-9) {
+    x = std::pow(n, u);
+  } else {
+    const double e = 1.0 - alpha;
+    x = std::pow((power_of_rows_[feature] - 1.0) * u + 1.0, 1.0 / e);
+  }
+  return std::clamp<int64_t>(static_cast<int64_t>(x) - 1, 0, rows - 1);
+}
+
 PlantedClicks::PlantedClicks(SyntheticOptions options) : options_(std::move(options)) {
   if (options_.rows_per_feature.empty())
     throw InvalidArgument("synthetic data needs at least one sparse feature");
@@ -69,34 +71,55 @@ PlantedClicks::PlantedClicks(SyntheticOptions options) : options_(std::move(opti
   for (int64_t f = 0; f < features; ++f) {
     hot_effect_draws_.emplace_back(std::min(kHotIds, options_.rows_per_feature[f]));
     standard_normals(hot_effect_draws_.back(), effect_stream(options_.seed, f), 0);
+    power_of_rows_.push_back(std::pow(static_cast<double>(options_.rows_per_feature[f]) + 1.0,
+                                      1.0 - options_.zipf_alpha));
   }
 }
 
-SyntheticExample PlantedClicks::example(uint64_t stream, int64_t index) const {
+void PlantedClicks::dense_features(uint64_t stream, int64_t first, std::span<float> out) const {
+  const uint64_t key = counter_hash(options_.seed, stream);
+  standard_normals(out, key ^ kDenseStream, static_cast<uint64_t>(first * options_.num_dense));
+}
+
+PlantedClicks::Outcome PlantedClicks::complete_example(uint64_t stream, int64_t index,
+                                                       const float* dense, int64_t* ids,
+                                                       int64_t ids_stride) const {
   const uint64_t key = counter_hash(options_.seed, stream);
   const auto features = static_cast<int64_t>(options_.rows_per_feature.size());
-  SyntheticExample example;
+  const double sqrt_features = std::sqrt(static_cast<double>(features));
   double logit = 0.0;
-  // One run of draws: they come 32 at a time, a lone one costs as much.
-  example.dense.resize(options_.num_dense);
-  standard_normals(example.dense, key ^ kDenseStream,
-                   static_cast<uint64_t>(index * options_.num_dense));
-  for (int64_t j = 0; j < options_.num_dense; ++j) logit += dense_weights_[j] * example.dense[j];
+  for (int64_t j = 0; j < options_.num_dense; ++j) logit += dense_weights_[j] * dense[j];
   for (int64_t f = 0; f < features; ++f) {
     const double u =
         unit(counter_hash(key ^ kIdStream, static_cast<uint64_t>(index * features + f)));
-    example.ids.push_back(skewed_id(u, options_.rows_per_feature[f], options_.zipf_alpha));
-    logit += id_effect(f, example.ids.back()) / std::sqrt(static_cast<double>(features));
+    const int64_t id = skewed_id(u, f);
+    ids[f * ids_stride] = id;
+    logit += id_effect(f, id) / sqrt_features;
   }
-  example.planted_probability = 1.0 / (1.0 + std::exp(-(kBias + options_.signal * logit)));
-  example.label = unit(counter_hash(key ^ kClickStream, static_cast<uint64_t>(index))) <
-                          example.planted_probability
-                      ? 1.0f
-                      : 0.0f;
+  const double probability = 1.0 / (1.0 + std::exp(-(kBias + options_.signal * logit)));
+  const float label =
+      unit(counter_hash(key ^ kClickStream, static_cast<uint64_t>(index))) < probability ? 1.0f
+                                                                                         : 0.0f;
+  return {label, probability};
+}
+
+SyntheticExample PlantedClicks::example(uint64_t stream, int64_t index) const {
+  SyntheticExample example;
+  example.dense.resize(options_.num_dense);
+  example.ids.resize(options_.rows_per_feature.size());
+  dense_features(stream, index, example.dense);
+  const Outcome outcome =
+      complete_example(stream, index, example.dense.data(), example.ids.data(), 1);
+  example.label = outcome.label;
+  example.planted_probability = outcome.planted_probability;
   return example;
 }
 
 namespace {
+
+// Examples a thread makes in one go: their dense features are one run of
+// normal draws.
+constexpr int64_t kExamplesPerRun = 64;
 
 // Examples [first, end) of `stream` as one batch (one id per feature each),
 // made on the OpenMP threads: each example is a pure function of its index
@@ -112,13 +135,21 @@ ExampleBatch make_batch(const PlantedClicks& clicks, uint64_t stream, int64_t fi
   batch.sparse_values.resize(features * batch.size);
   batch.sparse_lengths.assign(features * batch.size, 1);
   if (probabilities) probabilities->resize(batch.size);
+  const int64_t runs = (batch.size + kExamplesPerRun - 1) / kExamplesPerRun;
 #pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < batch.size; ++b) {
-    const SyntheticExample example = clicks.example(stream, first + b);
-    batch.labels[b] = example.label;
-    std::ranges::copy(example.dense, batch.dense.begin() + b * num_dense);
-    for (int64_t f = 0; f < features; ++f) batch.sparse_values[f * batch.size + b] = example.ids[f];
-    if (probabilities) (*probabilities)[b] = example.planted_probability;
+  for (int64_t run = 0; run < runs; ++run) {
+    const int64_t run_first = run * kExamplesPerRun;
+    const int64_t run_end = std::min(batch.size, run_first + kExamplesPerRun);
+    float* dense = batch.dense.data() + run_first * num_dense;
+    clicks.dense_features(stream, first + run_first,
+                          {dense, static_cast<std::size_t>((run_end - run_first) * num_dense)});
+    for (int64_t b = run_first; b < run_end; ++b) {
+      const PlantedClicks::Outcome outcome =
+          clicks.complete_example(stream, first + b, batch.dense.data() + b * num_dense,
+                                  batch.sparse_values.data() + b, batch.size);
+      batch.labels[b] = outcome.label;
+      if (probabilities) (*probabilities)[b] = outcome.planted_probability;
+    }
   }
   return batch;
 }

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "training/data/example_batch.h"
@@ -48,10 +49,26 @@ class PlantedClicks {
   // Example `index` of `stream` (0 trains, 1 evaluates).
   SyntheticExample example(uint64_t stream, int64_t index) const;
 
+  // The same examples in two phases, for making batches without allocating
+  // per example. First the dense features of examples [first, first +
+  // count), row-major into out [count * num_dense]: one run of normal draws
+  // (they come 32 at a time; an example needs num_dense).
+  void dense_features(uint64_t stream, int64_t first, std::span<float> out) const;
+  // Then the rest of example `index`, given its dense features: its ids, one
+  // per feature f at ids[f * ids_stride], and its label and planted
+  // probability.
+  struct Outcome {
+    float label;
+    double planted_probability;
+  };
+  Outcome complete_example(uint64_t stream, int64_t index, const float* dense, int64_t* ids,
+                           int64_t ids_stride) const;
+
   const SyntheticOptions& options() const { return options_; }
 
  private:
   double id_effect(int64_t feature, int64_t id) const;
+  int64_t skewed_id(double u, int64_t feature) const;
 
   SyntheticOptions options_;
   std::vector<double> dense_weights_;
@@ -59,6 +76,9 @@ class PlantedClicks {
   // ids, drawn once: normals come 32 at a time, so drawing one per example
   // and feature cost as much as making the rest of the example.
   std::vector<std::vector<float>> hot_effect_draws_;
+  // Per feature, (rows + 1)^(1 - alpha): the power law's inverse CDF needs
+  // it for every id.
+  std::vector<double> power_of_rows_;
 };
 
 // Training batches: step s is global examples [s * B, (s + 1) * B) of the
