@@ -52,9 +52,7 @@ std::unique_ptr<Communicator> device_exchange(const config::JobConfig& job,
 std::string describe(const DeviceChoice& choice, int local_ranks, int gpus) {
   if (choice.gpu < 0) return "CPU";
   std::string text = message("GPU ", choice.gpu, " of ", gpus);
-  if (choice.shares_gpu)
-    text += message(" (", local_ranks, " ranks on ", gpus,
-                    " GPU(s): exchanges staged through host memory)");
+  if (choice.shares_gpu) text += message(" (shared: ", local_ranks, " ranks on ", gpus, " GPU(s))");
   return text;
 }
 

@@ -11,8 +11,9 @@ namespace rowshard {
 
 struct DeviceChoice {
   int gpu = -1;  // -1: the tables are on the CPU
-  // More ranks on this machine than GPUs, so ranks share a GPU: NCCL
-  // refuses that, so their exchanges are staged through host memory.
+  // More ranks on this machine than GPUs, so ranks share a GPU. (Which
+  // transport their exchanges take is device_exchange's decision, from the
+  // GPUs' identities.)
   bool shares_gpu = false;
 };
 
@@ -33,7 +34,7 @@ DeviceChoice select_rank_device(const config::JobConfig& job);
 std::unique_ptr<Communicator> device_exchange(const config::JobConfig& job,
                                               const DeviceChoice& choice, Communicator& world);
 
-// "GPU 1 of 2 (shared by 4 ranks: exchanges staged through host memory)".
+// "GPU 1 of 2 (shared: 4 ranks on 2 GPU(s))".
 std::string describe(const DeviceChoice& choice, int local_ranks, int gpus);
 
 }  // namespace rowshard

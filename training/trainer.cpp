@@ -238,7 +238,7 @@ RecentLosses::Step train_step(State& s, const ExampleBatch& batch) {
 
   const auto dense_start = SteadyClock::now();
   s.model->zero_gradients();
-  s.embedding_grad.assign(lookup.output.values.size(), 0.0f);
+  s.embedding_grad.resize(lookup.output.values.size());  // forward_backward overwrites it
   const double loss =
       s.model->forward_backward(batch.dense, lookup.output.values, batch.labels, batch.size,
                                 1.0f / static_cast<float>(s.job.batch_size), s.embedding_grad);

@@ -11,20 +11,12 @@
 
 #include "engine/cuda/cuda_backend.h"
 #include "rowshard/engine/error.h"
+#include "tests/engine/error_of.h"
 #include "tests/engine/random_batches.h"
 #include "tests/engine/small_table.h"
 
 namespace rowshard {
 namespace {
-
-std::string error_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "no error";
-}
 
 CollectionTableConfig table_config(std::string name, int64_t rows, int64_t dim, PoolingMode mode,
                                    OptimizerKind optimizer,

@@ -17,6 +17,7 @@
 #include "rowshard/engine/embedding_bag_collection.h"
 #include "rowshard/engine/error.h"
 #include "rowshard/engine/optimizers/optimizer_config.h"
+#include "tests/engine/error_of.h"
 #include "tests/gpu/cuda_device.h"
 
 namespace rowshard {
@@ -28,15 +29,6 @@ std::vector<uint32_t> bits_of(std::span<const float> values) {
   std::vector<uint32_t> bits(values.size());
   std::memcpy(bits.data(), values.data(), values.size_bytes());
   return bits;
-}
-
-std::string error_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "no error";
 }
 
 struct TableSpec {

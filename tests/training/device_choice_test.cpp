@@ -28,7 +28,7 @@ TEST(DeviceChoice, RanksThatOutnumberTheGpusShareThemRoundRobin) {
   EXPECT_EQ(choose_device(Device::cuda, 2, 3, 2).gpu, 0);
   EXPECT_TRUE(choose_device(Device::cuda, 2, 3, 2).shares_gpu);
   EXPECT_EQ(describe(choose_device(Device::cuda, 1, 2, 1), 2, 1),
-            "GPU 0 of 1 (2 ranks on 1 GPU(s): exchanges staged through host memory)");
+            "GPU 0 of 1 (shared: 2 ranks on 1 GPU(s))");
 }
 
 }  // namespace
