@@ -2,6 +2,7 @@
 // the route its ids took, and each owner applies the fused optimizer to the
 // rows it holds.
 
+#include <algorithm>
 #include <numeric>
 
 #include "engine/backend.h"
@@ -74,8 +75,12 @@ ReceivedArrays<float> ShardedEmbeddingBagCollection::exchange_gradients(
         const float* g =
             grad_output.data() + b * total_dim() + column_offset(f) + layout.first_column(k);
         float* row = message + route.segment.offset + j * width;
+        if (!masked) {
+          std::copy_n(g, width, row);
+          continue;
+        }
         for (int64_t d = 0; d < width; ++d)
-          row[d] = masked && saved.winner_rank[i][b * layout.dim() + d] != k ? 0.0f : g[d];
+          row[d] = saved.winner_rank[i][b * layout.dim() + d] != k ? 0.0f : g[d];
       }
     }
     message += counts[k];
