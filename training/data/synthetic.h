@@ -50,8 +50,8 @@ class PlantedClicks {
   SyntheticExample example(uint64_t stream, int64_t index) const;
 
   // The same examples in two phases, for making batches without allocating
-  // per example. First the dense features of examples [first, first +
-  // count), row-major into out [count * num_dense]: one run of normal draws
+  // per example. First the dense features of the out.size() / num_dense
+  // examples from `first` on, row-major into out: one run of normal draws
   // (they come 32 at a time; an example needs num_dense).
   void dense_features(uint64_t stream, int64_t first, std::span<float> out) const;
   // Then the rest of example `index`, given its dense features: its ids, one
