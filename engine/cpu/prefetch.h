@@ -8,9 +8,9 @@
 namespace rowshard::cpu {
 
 // How far ahead of the entry being reduced a lookup kernel prefetches rows
-// into L1, in one hop. (An earlier host, an Intel Xeon, did better with a
-// second hop into L2 further ahead; on the AMD EPYC the targets are measured
-// on, that hop's extra prefetch instructions cost more than they hide: see
+// into L1, in one hop. (Earlier sessions measured a second hop, into L2
+// further ahead, as a gain; on the AMD EPYC the targets are measured on,
+// that hop's extra prefetch instructions cost more than they hide: see
 // BENCHMARKS.md, "One prefetch hop".)
 inline constexpr int64_t kLookupPrefetchDistance = 16;
 
