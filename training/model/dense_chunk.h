@@ -48,8 +48,9 @@ struct ChunkInput {
   float* embedding_grad;
 };
 
-// A chunk's scratch, sized by reserve() for the largest chunk so that the
-// kernels allocate nothing of their own.
+// A chunk's scratch, sized by reserve() for the largest chunk: the kernels
+// only write into it (resizing a std::vector from a level's code would emit
+// a weak copy of std::vector's code built for that level).
 struct ChunkBuffers {
   std::vector<std::vector<float>> outputs;  // each layer's [chunk, out], post-ReLU
   std::vector<float> interaction;           // z [chunk, interaction_width]
