@@ -6,6 +6,7 @@
 #include <string>
 
 #include "engine/cpu/kernel_table.h"
+#include "engine/level_choice.h"
 #include "rowshard/engine/error.h"
 
 namespace rowshard {
@@ -90,12 +91,7 @@ void use_cpu_level(CpuLevel level) {
 namespace cpu {
 
 const Kernels& kernels() {
-  switch (cpu_level()) {
-    case CpuLevel::baseline: return baseline::kKernels;
-    case CpuLevel::avx2: return avx2::kKernels;
-    case CpuLevel::avx512: return avx512::kKernels;
-  }
-  return baseline::kKernels;
+  return of_cpu_level_in_use(baseline::kKernels, avx2::kKernels, avx512::kKernels);
 }
 
 }  // namespace cpu

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "rowshard/engine/cpu_level.h"
+#include "engine/level_choice.h"
 
 namespace rowshard::dense {
 
@@ -19,12 +19,7 @@ void ChunkBuffers::reserve(const ModelShape& shape, int64_t examples) {
 }
 
 const ChunkKernels& chunk_kernels() {
-  switch (cpu_level()) {
-    case CpuLevel::baseline: return baseline::kChunkKernels;
-    case CpuLevel::avx2: return avx2::kChunkKernels;
-    case CpuLevel::avx512: return avx512::kChunkKernels;
-  }
-  return baseline::kChunkKernels;
+  return of_cpu_level_in_use(baseline::kChunkKernels, avx2::kChunkKernels, avx512::kChunkKernels);
 }
 
 }  // namespace rowshard::dense
