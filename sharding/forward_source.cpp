@@ -166,8 +166,11 @@ std::vector<std::vector<std::vector<int32_t>>> ShardedEmbeddingBagCollection::di
           table_rows.insert(table_rows.end(), outgoing.rows[k][i].begin(),
                             outgoing.rows[k][i].end());
       const std::size_t count_at = rows_to[k].size();
+      // Ids this rank sends itself cross no wire: sorting them out would
+      // only cost time.
+      const bool deduplicate = options_.deduplicate_ids && k != me;
       const std::vector<int32_t> table_slots =
-          append_distinct_rows(table_rows, layouts_[t], options_.deduplicate_ids, rows_to[k]);
+          append_distinct_rows(table_rows, layouts_[t], deduplicate, rows_to[k]);
       if (k != me) stats_.ids_sent += rows_to[k][count_at];
       auto next = table_slots.begin();
       for (std::size_t i = 0; i < routed.size(); ++i) {

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <set>
 #include <utility>
 
 #include "rowshard/engine/embedding_bag_collection.h"
@@ -258,6 +259,41 @@ INSTANTIATE_TEST_SUITE_P(
         Scenario{"mixed", {row(RowPlacement::cyclic), column(), table_wise(), replicated()}},
         Scenario{"mixed_with_an_empty_rank", {row(), table_wise(), column(), replicated()}, true}),
     [](const auto& info) { return info.param.name; });
+
+// Deduplication changes what travels, never the result: each distinct id a
+// rank needs from another owner is sent once per table (two features share
+// table "a"), every occurrence without deduplication, and the ids a rank
+// owns itself are not counted as sent either way.
+TEST(ShardedDeduplication, SendsEachRemoteIdOncePerTableAndChangesNoBits) {
+  Communicator& comm = world();
+  const std::vector<CollectionTableConfig> tables = {
+      table("a", 30, 4, PoolingMode::sum, OptimizerKind::rowwise_adagrad)};
+  const std::vector<FeatureConfig> features = {{"f", "a", false}, {"g", "a", false}};
+  const std::vector<std::string> keys = {"f", "g"};
+  ShardedEmbeddingBagCollection deduplicating(comm, tables, {row()}, features);
+  ShardedEmbeddingBagCollection each_occurrence(comm, tables, {row()}, features,
+                                                {.deduplicate_ids = false});
+  // Both features' bags repeat rows, and row me * 7 % 30, which this rank
+  // may own.
+  const int64_t mine = comm.rank() * 7 % 30;
+  const std::vector<int64_t> values = {0, 9, 3, 3, mine, 9, 27, 0, 27, mine};
+  const std::vector<int64_t> lengths = {3, 2, 1, 4};
+  const KeyedJaggedBatch batch{keys, 2, values, lengths, {}, std::nullopt};
+
+  const ShardLayout& layout = deduplicating.layout(0);
+  std::set<int64_t> distinct_remote;
+  int64_t remote_entries = 0;
+  for (int64_t row : values) {
+    if (layout.owner_of(row) == comm.rank()) continue;
+    distinct_remote.insert(row);
+    ++remote_entries;
+  }
+  const Tensor deduplicated = deduplicating.forward_no_grad(batch);
+  EXPECT_EQ(deduplicating.last_stats().ids_sent, static_cast<int64_t>(distinct_remote.size()));
+  const Tensor every = each_occurrence.forward_no_grad(batch);
+  EXPECT_EQ(each_occurrence.last_stats().ids_sent, remote_entries);
+  expect_same_bits(deduplicated.values, every.values, "deduplicated versus every occurrence");
+}
 
 const std::vector<std::string> single_key = {"f"};
 

@@ -36,7 +36,8 @@ namespace rowshard {
 
 struct ShardedCollectionOptions {
   // Send each distinct id once per (table, owner) instead of once per
-  // occurrence. Off only to measure what it saves.
+  // occurrence. Off only to measure what it saves. Ids a rank owns itself
+  // are never sent, so they are never deduplicated.
   bool deduplicate_ids = true;
 };
 
