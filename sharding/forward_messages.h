@@ -25,14 +25,15 @@ struct Outbox {
   explicit Outbox(int ranks) : to(ranks) {}
   std::vector<std::vector<T>> to;
 
-  ReceivedArrays<T> send(Communicator& comm) const {
-    std::vector<T> flat;
+  // Sends the messages and gives up their storage: a rank alone receives
+  // its one message as it is.
+  ReceivedArrays<T> send(Communicator& comm) && {
     std::vector<int64_t> counts;
-    for (const auto& part : to) {
-      flat.insert(flat.end(), part.begin(), part.end());
-      counts.push_back(static_cast<int64_t>(part.size()));
-    }
-    return exchange<T>(comm, flat, counts);
+    for (const auto& part : to) counts.push_back(static_cast<int64_t>(part.size()));
+    if (to.size() == 1) return exchange<T>(comm, std::move(to[0]), counts);
+    std::vector<T> flat;
+    for (const auto& part : to) flat.insert(flat.end(), part.begin(), part.end());
+    return exchange<T>(comm, std::move(flat), counts);
   }
 };
 
@@ -49,7 +50,7 @@ struct OutgoingIds {
         lengths(ranks,
                 std::vector<std::vector<int32_t>>(num_routed, std::vector<int32_t>(batch_size, 0))),
         rows(ranks, std::vector<std::vector<int64_t>>(num_routed)),
-        weights(ranks),
+        weights(ranks, std::vector<std::vector<float>>(num_routed)),
         bag_entries(num_routed, std::vector<int64_t>(batch_size, 0)) {}
 
   int64_t batch_size;
@@ -57,8 +58,9 @@ struct OutgoingIds {
   std::vector<std::vector<std::vector<int32_t>>> lengths;
   // [owner][routed feature]: the global rows of those entries, in order.
   std::vector<std::vector<std::vector<int64_t>>> rows;
-  // [owner]: the weights of the weighted features' entries, in order.
-  std::vector<std::vector<float>> weights;
+  // [owner][routed feature]: the weights of those entries, for weighted
+  // features.
+  std::vector<std::vector<std::vector<float>>> weights;
   // [routed feature][bag]: the bag's non-padding entries, all owners.
   std::vector<std::vector<int64_t>> bag_entries;
 };

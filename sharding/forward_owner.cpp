@@ -139,15 +139,15 @@ detail::Replies ShardedEmbeddingBagCollection::pool_owned_rows(detail::SavedExch
 }
 
 detail::ReceivedReplies ShardedEmbeddingBagCollection::exchange_replies(
-    const detail::Replies& replies) {
+    detail::Replies replies) {
   const std::vector<int64_t> routed = routed_features();
   const bool any_max = std::any_of(routed.begin(), routed.end(), [&](int64_t f) {
     return table_config(table_of(f)).table.mode == PoolingMode::max;
   });
   detail::ReceivedReplies received;
-  received.partials = replies.partials.send(comm_);
-  received.winners =
-      any_max ? replies.winners.send(comm_) : detail::nothing_received<int64_t>(comm_.size());
+  received.partials = std::move(replies.partials).send(comm_);
+  received.winners = any_max ? std::move(replies.winners).send(comm_)
+                             : detail::nothing_received<int64_t>(comm_.size());
   return received;
 }
 

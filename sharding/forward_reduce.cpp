@@ -70,6 +70,8 @@ void ShardedEmbeddingBagCollection::reduce_replies(
     detail::SavedExchange& saved, float* output) const {
   const std::vector<int64_t> routed = routed_features();
   saved.winner_rank.resize(routed.size());
+  // Each feature writes its own columns of the output.
+#pragma omp parallel for schedule(dynamic, 1)
   for (std::size_t i = 0; i < routed.size(); ++i) {
     const int64_t f = routed[i];
     const ShardLayout& layout = layouts_[table_of(f)];

@@ -88,41 +88,51 @@ void lay_out_segments(const ShardedEmbeddingBagCollection& collection,
   }
 }
 
+// Routed feature f (the i-th): its entries for each owner, and its routes.
+void route_feature(const ShardedEmbeddingBagCollection& collection,
+                   const KeyedJaggedBatch& local_batch, const std::vector<int64_t>& bounds,
+                   int64_t f, int64_t i, OutgoingIds& outgoing, RouteTable& routes) {
+  const auto ranks = static_cast<int>(routes.to.size());
+  const int64_t batch_size = local_batch.batch_size;
+  const int64_t t = collection.table_of(f);
+  const ShardLayout& layout = collection.layout(t);
+  const std::optional<int64_t> table_padding_row = padding_row(collection.table_config(t).table);
+  const bool max_feature = collection.table_config(t).table.mode == PoolingMode::max;
+  const bool weighted = collection.feature(f).weighted;
+  for (int64_t b = 0; b < batch_size; ++b) {
+    for (int64_t p = bounds[f * batch_size + b]; p < bounds[f * batch_size + b + 1]; ++p) {
+      const int64_t row = local_batch.values[p];
+      outgoing.bag_entries[i][b] += !(table_padding_row && row == *table_padding_row);
+      const int first_owner = layout.routed_by_row() ? layout.owner_of(row) : 0;
+      const int end_owner = layout.routed_by_row() ? first_owner + 1 : ranks;
+      for (int k = first_owner; k < end_owner; ++k) {
+        ++outgoing.lengths[k][i][b];
+        outgoing.rows[k][i].push_back(row);
+        if (max_feature) routes.to[k][i].positions.push_back(p);
+        if (weighted) outgoing.weights[k][i].push_back((*local_batch.weights)[p]);
+      }
+    }
+  }
+  for (int k = 0; k < ranks; ++k)
+    for (int64_t b = 0; b < batch_size; ++b)
+      if (outgoing.lengths[k][i][b] > 0) routes.to[k][i].bags.push_back(b);
+}
+
 }  // namespace
 
 OutgoingIds ShardedEmbeddingBagCollection::route_entries(const KeyedJaggedBatch& local_batch,
                                                          detail::SavedExchange& saved) const {
   const int ranks = comm_.size();
-  const int64_t batch_size = local_batch.batch_size;
   const std::vector<int64_t> routed = routed_features();
   const auto num_routed = static_cast<int64_t>(routed.size());
-  OutgoingIds outgoing(ranks, num_routed, batch_size);
+  OutgoingIds outgoing(ranks, num_routed, local_batch.batch_size);
   RouteTable& routes = saved.routes;
   routes.to.assign(ranks, std::vector<Route>(num_routed));
-  for (int64_t i = 0; i < num_routed; ++i) {
-    const int64_t f = routed[i];
-    const ShardLayout& layout = layouts_[table_of(f)];
-    const std::optional<int64_t> table_padding_row = padding_row(table_config(table_of(f)).table);
-    const bool max_feature = table_config(table_of(f)).table.mode == PoolingMode::max;
-    for (int64_t b = 0; b < batch_size; ++b) {
-      for (int64_t p = saved.bounds[f * batch_size + b]; p < saved.bounds[f * batch_size + b + 1];
-           ++p) {
-        const int64_t row = local_batch.values[p];
-        outgoing.bag_entries[i][b] += !(table_padding_row && row == *table_padding_row);
-        const int first_owner = layout.routed_by_row() ? layout.owner_of(row) : 0;
-        const int end_owner = layout.routed_by_row() ? first_owner + 1 : ranks;
-        for (int k = first_owner; k < end_owner; ++k) {
-          ++outgoing.lengths[k][i][b];
-          outgoing.rows[k][i].push_back(row);
-          if (max_feature) routes.to[k][i].positions.push_back(p);
-          if (feature(f).weighted) outgoing.weights[k].push_back((*local_batch.weights)[p]);
-        }
-      }
-    }
-    for (int k = 0; k < ranks; ++k)
-      for (int64_t b = 0; b < batch_size; ++b)
-        if (outgoing.lengths[k][i][b] > 0) routes.to[k][i].bags.push_back(b);
-  }
+  // Each feature writes only its own lists, so the threads share nothing
+  // and the routes are the same for any thread count.
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t i = 0; i < num_routed; ++i)
+    route_feature(*this, local_batch, saved.bounds, routed[i], i, outgoing, routes);
   lay_out_segments(*this, routed, routes);
   return outgoing;
 }
@@ -135,15 +145,18 @@ detail::ReceivedIds ShardedEmbeddingBagCollection::exchange_ids(OutgoingIds outg
   append_slots(distinct_rows(outgoing, rows.to), ints);
   outgoing.rows.clear();
   Outbox<float> weights(ranks);
-  weights.to = std::move(outgoing.weights);
+  for (int k = 0; k < ranks; ++k)
+    for (const std::vector<float>& feature_weights : outgoing.weights[k])
+      weights.to[k].insert(weights.to[k].end(), feature_weights.begin(), feature_weights.end());
 
   const std::vector<int64_t> routed = routed_features();
   const bool any_weighted =
       std::any_of(routed.begin(), routed.end(), [&](int64_t f) { return feature(f).weighted; });
   detail::ReceivedIds received;
-  received.ints = ints.send(comm_);
-  received.rows = rows.send(comm_);
-  received.weights = any_weighted ? weights.send(comm_) : detail::nothing_received<float>(ranks);
+  received.ints = std::move(ints).send(comm_);
+  received.rows = std::move(rows).send(comm_);
+  received.weights =
+      any_weighted ? std::move(weights).send(comm_) : detail::nothing_received<float>(ranks);
   return received;
 }
 

@@ -61,20 +61,23 @@ ReceivedArrays<float> ShardedEmbeddingBagCollection::exchange_gradients(
   // partial results came from; a max bag's columns only where that owner's
   // row won.
   const std::vector<int64_t>& counts = saved.routes.floats_to;
-  std::vector<float> flat(std::accumulate(counts.begin(), counts.end(), int64_t{0}));
-  float* message = flat.data();
-  for (int k = 0; k < comm_.size(); ++k) {
-    for (std::size_t i = 0; i < routed.size(); ++i) {
-      const int64_t f = routed[i];
-      const ShardLayout& layout = layouts_[table_of(f)];
-      const bool masked = !saved.winner_rank[i].empty();
+  std::vector<int64_t> message_start(comm_.size() + 1, 0);
+  std::partial_sum(counts.begin(), counts.end(), message_start.begin() + 1);
+  std::vector<float> flat(message_start.back());
+  // Each feature writes its own segments of the messages.
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::size_t i = 0; i < routed.size(); ++i) {
+    const int64_t f = routed[i];
+    const ShardLayout& layout = layouts_[table_of(f)];
+    const bool masked = !saved.winner_rank[i].empty();
+    for (int k = 0; k < comm_.size(); ++k) {
       const Route& route = saved.routes.to[k][i];
       const int64_t width = route.segment.width;
       for (std::size_t j = 0; j < route.bags.size(); ++j) {
         const int64_t b = route.bags[j];
         const float* g =
             grad_output.data() + b * total_dim() + column_offset(f) + layout.first_column(k);
-        float* row = message + route.segment.offset + j * width;
+        float* row = flat.data() + message_start[k] + route.segment.offset + j * width;
         if (!masked) {
           std::copy_n(g, width, row);
           continue;
@@ -83,9 +86,8 @@ ReceivedArrays<float> ShardedEmbeddingBagCollection::exchange_gradients(
           row[d] = saved.winner_rank[i][b * layout.dim() + d] != k ? 0.0f : g[d];
       }
     }
-    message += counts[k];
   }
-  return exchange<float>(comm_, flat, counts);
+  return exchange<float>(comm_, std::move(flat), counts);
 }
 
 std::vector<GradientSource> ShardedEmbeddingBagCollection::owner_sources(

@@ -3,6 +3,8 @@
 // them. The phases are in forward_source.cpp (routes and ids out),
 // forward_owner.cpp (pooling on the owners), forward_reduce.cpp (partial
 // results back) and forward_data_parallel.cpp.
+#include <utility>
+
 #include "engine/bag_layout.h"
 #include "engine/stopwatch.h"
 #include "rowshard/engine/error.h"
@@ -41,7 +43,7 @@ CollectionLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& loc
 
   const auto lookup_start = SteadyClock::now();
   rebuild_blocks(ids, *saved);
-  const detail::Replies replies = pool_owned_rows(*saved);
+  detail::Replies replies = pool_owned_rows(*saved);
   stats_.lookup_seconds = seconds_since(lookup_start);
 
   const auto output_start = SteadyClock::now();
@@ -51,7 +53,7 @@ CollectionLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& loc
   saved->collection = this;
   lookup.output.shape = {local_batch.batch_size, total_dim()};
   lookup.output.values.assign(local_batch.batch_size * total_dim(), 0.0f);
-  reduce_replies(exchange_replies(replies), bag_entries, *saved, lookup.output.values.data());
+  reduce_replies(exchange_replies(std::move(replies)), bag_entries, *saved, lookup.output.values.data());
   pool_data_parallel(local_batch, *saved, lookup.output);
   stats_.output_exchange_seconds = seconds_since(output_start);
   stats_.bytes_sent = comm_.bytes_sent() - sent_before;

@@ -41,6 +41,15 @@ ReceivedArrays<T> exchange(Communicator& comm, std::span<const T> send,
   return out;
 }
 
+// The same, taking `send` over: a rank alone keeps it as what arrived,
+// without a copy.
+template <typename T>
+ReceivedArrays<T> exchange(Communicator& comm, std::vector<T>&& send,
+                           std::span<const int64_t> counts) {
+  if (comm.size() == 1) return {std::move(send), {0, counts[0]}};
+  return exchange<T>(comm, std::span<const T>(send), counts);
+}
+
 // Every rank's `text`, indexed by rank, on every rank.
 inline std::vector<std::string> allgather_text(Communicator& comm, const std::string& text) {
   std::vector<char> send;

@@ -136,7 +136,7 @@ class ShardedEmbeddingBagCollection final : public EmbeddingCollection {
   void rebuild_blocks(const detail::ReceivedIds& received, detail::SavedExchange& saved) const;
   // Owner side: pools the blocks; gives the replies to the sources.
   detail::Replies pool_owned_rows(detail::SavedExchange& saved);
-  detail::ReceivedReplies exchange_replies(const detail::Replies& replies);
+  detail::ReceivedReplies exchange_replies(detail::Replies replies);
   // Source side: adds the owners' partial results into `output` in rank
   // order; records the winners of row-routed max features.
   void reduce_replies(const detail::ReceivedReplies& replies,
