@@ -221,9 +221,11 @@ void resume_from(State& s, const std::string& which) {
 std::optional<ExampleBatch> next_batch(State& s) {
   const auto start = SteadyClock::now();
   std::optional<ExampleBatch> batch = s.train->next();
-  std::vector<int64_t> exhausted = {batch ? 0 : 1};
-  all_reduce<int64_t>(s.comm, exhausted);
-  if (exhausted[0] > 0) return std::nullopt;
+  if (!s.train->endless()) {
+    std::vector<int64_t> exhausted = {batch ? 0 : 1};
+    all_reduce<int64_t>(s.comm, exhausted);
+    if (exhausted[0] > 0) return std::nullopt;
+  }
   if (s.test_stall) s.test_stall->stall_if_due(s.comm.rank(), s.step + 1);
   s.summary.data_seconds += seconds_since(start);
   return batch;

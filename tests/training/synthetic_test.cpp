@@ -48,6 +48,14 @@ TEST(Synthetic, SeekResumesTheStream) {
   EXPECT_THROW(again.seek("soon"), InvalidArgument);
 }
 
+// The trainer skips its end-of-data agreement for a source that says so.
+TEST(Synthetic, NeverEnds) {
+  SyntheticSource source(options(0, 1));
+  EXPECT_TRUE(source.endless());
+  source.seek("1000000000");
+  EXPECT_TRUE(source.next().has_value());
+}
+
 TEST(Synthetic, IdsAreSkewedAndInRange) {
   SyntheticOptions o = options(0, 1);
   o.global_batch_size = 20000;

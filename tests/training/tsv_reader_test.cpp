@@ -195,6 +195,8 @@ TEST(TsvReader, ReadsTheCriteoSampleAsAPlainParseDoes) {
   EXPECT_EQ(reader.skipped_lines(), 0);
   EXPECT_FALSE(reader.next());
   EXPECT_FALSE(reader.next());
+  // Its end is what the trainer's ranks must agree on.
+  EXPECT_FALSE(reader.endless());
 }
 
 TEST(TsvReader, SampleHasTheCornerCasesTheOtherTestsRelyOn) {

@@ -51,6 +51,11 @@ class BatchSource {
   // How many malformed input lines the source has left out so far, each line
   // once (0 for a source that makes its examples rather than reading them).
   virtual int64_t skipped_lines() const { return 0; }
+
+  // True for a source whose next() never returns nullopt, on any rank (one
+  // that makes its examples): the ranks then need not agree, every step,
+  // on whether the data has ended.
+  virtual bool endless() const { return false; }
 };
 
 }  // namespace rowshard

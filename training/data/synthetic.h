@@ -90,6 +90,7 @@ class SyntheticSource final : public BatchSource {
   std::optional<ExampleBatch> next() override;
   std::string position() const override;
   void seek(const std::string& position) override;
+  bool endless() const override { return true; }
 
  private:
   PlantedClicks clicks_;
