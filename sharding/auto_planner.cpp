@@ -78,19 +78,86 @@ int64_t optimizer_state_bytes(const CollectionTableConfig& table) {
   return table.table.num_embeddings * 4;
 }
 
-AutoPlan plan_auto(const std::vector<CollectionTableConfig>& tables,
-                   const std::vector<FeatureConfig>& features, const AutoPlanInputs& in) {
-  const int ranks = in.world_size;
-  AutoPlan plan;
-  plan.sharding.resize(tables.size());
-  std::vector<std::size_t> by_size(tables.size());
-  std::iota(by_size.begin(), by_size.end(), 0);
-  std::stable_sort(by_size.begin(), by_size.end(), [&](std::size_t a, std::size_t b) {
+namespace {
+
+// Ids table t's features look up per example and step, all ranks together.
+double ids_per_example(const CollectionTableConfig& table,
+                       const std::vector<FeatureConfig>& features, double mean_ids_per_bag) {
+  const auto uses = std::count_if(features.begin(), features.end(), [&](const FeatureConfig& f) {
+    return f.table == table.table.name;
+  });
+  return static_cast<double>(uses) * mean_ids_per_bag;
+}
+
+// What each rank has taken on so far: ids to look up and update per
+// example, and bytes.
+struct RankLoad {
+  double ids = 0;
+  int64_t bytes = 0;
+  bool operator<(const RankLoad& other) const {
+    return std::tie(ids, bytes) < std::tie(other.ids, other.bytes);
+  }
+};
+
+// Counts a table under `sharding` in the ranks' loads. A replicated table
+// costs every rank alike, so it changes no choice and is not counted.
+void add_load(const CollectionTableConfig& table, const TableSharding& sharding, double ids,
+              std::vector<RankLoad>& load) {
+  const auto ranks = static_cast<int>(load.size());
+  const std::vector<RankBytes> bytes = table_bytes_by_rank(table, sharding, ranks);
+  for (int k = 0; k < ranks; ++k) load[k].bytes += bytes[k].total();
+  if (sharding.kind == ShardingKind::table_wise)
+    load[std::max(0, sharding.home_rank)].ids += ids;
+  else if (sharding.kind != ShardingKind::data_parallel)
+    for (RankLoad& rank : load) rank.ids += ids / ranks;
+}
+
+// If some rank is over its limit, turns the placed table-wise tables
+// row-wise, largest first, until every rank fits or none is left.
+void turn_row_wise_until_it_fits(const std::vector<CollectionTableConfig>& tables,
+                                 const std::vector<FeatureConfig>& features,
+                                 const AutoPlanInputs& in, std::vector<std::size_t> placed,
+                                 AutoPlan& plan) {
+  std::stable_sort(placed.begin(), placed.end(), [&](std::size_t a, std::size_t b) {
     return table_bytes(tables[a]) > table_bytes(tables[b]);
   });
+  plan.ranks = plan_bytes(tables, plan.sharding, features, in);
+  for (std::size_t t : placed) {
+    if (largest(plan.ranks) <= in.limit.bytes) break;
+    if (plan.sharding[t].kind != ShardingKind::table_wise) continue;
+    plan.sharding[t] = {ShardingKind::row_wise, RowPlacement::contiguous, -1};
+    plan.ranks = plan_bytes(tables, plan.sharding, features, in);
+  }
+}
 
-  std::vector<int64_t> load(ranks, 0);
-  for (std::size_t t : by_size) {
+}  // namespace
+
+AutoPlan plan_auto(const std::vector<CollectionTableConfig>& tables,
+                   const std::vector<FeatureConfig>& features, const AutoPlanInputs& in,
+                   const std::vector<std::optional<TableSharding>>& chosen) {
+  const int ranks = in.world_size;
+  auto chosen_for = [&](std::size_t t) { return t < chosen.size() ? chosen[t] : std::nullopt; };
+  std::vector<double> ids(tables.size());
+  for (std::size_t t = 0; t < tables.size(); ++t)
+    ids[t] = ids_per_example(tables[t], features, in.mean_ids_per_bag);
+  AutoPlan plan;
+  plan.sharding.resize(tables.size());
+  std::vector<RankLoad> load(ranks);
+  std::vector<std::size_t> to_place;
+  for (std::size_t t = 0; t < tables.size(); ++t) {
+    if (const std::optional<TableSharding> by_hand = chosen_for(t)) {
+      plan.sharding[t] = *by_hand;
+      add_load(tables[t], *by_hand, ids[t], load);
+    } else {
+      to_place.push_back(t);
+    }
+  }
+  // The busiest tables first, so that the last ones even out the ranks.
+  std::stable_sort(to_place.begin(), to_place.end(), [&](std::size_t a, std::size_t b) {
+    const int64_t bytes_a = table_bytes(tables[a]), bytes_b = table_bytes(tables[b]);
+    return std::tie(ids[a], bytes_a) > std::tie(ids[b], bytes_b);
+  });
+  for (std::size_t t : to_place) {
     const int64_t bytes = table_bytes(tables[t]);
     TableSharding& choice = plan.sharding[t];
     if (bytes <= in.replicate_below_bytes && !tables[t].table.max_norm &&
@@ -100,18 +167,11 @@ AutoPlan plan_auto(const std::vector<CollectionTableConfig>& tables,
       choice.kind = ShardingKind::row_wise;
     } else {
       choice.kind = ShardingKind::table_wise;
-      choice.home_rank =
-          static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
-      load[choice.home_rank] += bytes;
+      choice.home_rank = static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
     }
+    add_load(tables[t], choice, ids[t], load);
   }
-  plan.ranks = plan_bytes(tables, plan.sharding, features, in);
-  for (std::size_t t : by_size) {
-    if (largest(plan.ranks) <= in.limit.bytes) break;
-    if (plan.sharding[t].kind != ShardingKind::table_wise) continue;
-    plan.sharding[t] = {ShardingKind::row_wise, RowPlacement::contiguous, -1};
-    plan.ranks = plan_bytes(tables, plan.sharding, features, in);
-  }
+  turn_row_wise_until_it_fits(tables, features, in, to_place, plan);
   check_plan_fits(tables, plan.sharding, features, in);
   return plan;
 }

@@ -40,8 +40,10 @@ std::vector<TableSharding> choose_sharding(const config::JobConfig& job,
   const bool needs_auto =
       job.sharding == "auto" && std::any_of(job.tables.begin(), job.tables.end(),
                                             [](const config::TableSpec& t) { return !t.sharding; });
+  std::vector<std::optional<TableSharding>> chosen;
+  for (const config::TableSpec& table : job.tables) chosen.push_back(table.sharding);
   AutoPlan plan;
-  if (needs_auto) plan = plan_auto(tables, job.features, inputs);
+  if (needs_auto) plan = plan_auto(tables, job.features, inputs, chosen);
   plan.sharding.resize(tables.size());
   for (std::size_t t = 0; t < tables.size(); ++t)
     if (job.tables[t].sharding)

@@ -9,8 +9,11 @@
 //    its ids an all-to-all;
 //  - a table larger than half a rank's limit is split row-wise over every
 //    rank;
-//  - every other table goes whole to one rank (table-wise), largest first,
-//    each onto the rank with the least bytes so far;
+//  - every other table goes whole to one rank (table-wise): the tables whose
+//    features look up the most ids per example first, each onto the rank
+//    with the fewest ids to look up so far (ties: the fewest bytes), so that
+//    the ranks share the work of the step; tables the user placed by hand
+//    count first, and a row-wise table spreads its ids over every rank;
 //  - if some rank is then over its limit, table-wise tables are turned row-wise,
 //    largest first, until every rank fits or none is left to turn.
 #pragma once
@@ -59,9 +62,12 @@ struct AutoPlan {
   std::string describe(const std::vector<CollectionTableConfig>& tables) const;
 };
 
+// Tables with a sharding in `chosen` (one optional per table, or fewer)
+// keep it and count in the ranks' loads before the others are placed.
 // Throws InvalidArgument, as check_plan_fits does, when no plan fits.
 AutoPlan plan_auto(const std::vector<CollectionTableConfig>& tables,
-                   const std::vector<FeatureConfig>& features, const AutoPlanInputs& inputs);
+                   const std::vector<FeatureConfig>& features, const AutoPlanInputs& inputs,
+                   const std::vector<std::optional<TableSharding>>& chosen = {});
 
 // What every rank will hold under `sharding` (one per table, any kinds).
 std::vector<RankBytes> plan_bytes(const std::vector<CollectionTableConfig>& tables,
