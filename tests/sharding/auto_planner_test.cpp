@@ -55,6 +55,26 @@ TEST(AutoPlanner, SplitsWholeTablesWhenARankWouldOverflow) {
                           [](const auto& s) { return s.kind == ShardingKind::row_wise; }));
 }
 
+TEST(AutoPlanner, CountsTablesPlacedByHandAndSharesOutTheIdsLookedUp) {
+  // by_hand sits whole on rank 0 with one feature. busy (three features)
+  // then goes where no ids are looked up yet, rank 1, although it is the
+  // smaller of the two left; big (one feature) evens out on rank 0.
+  const std::vector<CollectionTableConfig> tables = {
+      table("by_hand", 100'000, 5), table("big", 200'000, 5), table("busy", 50'000, 5)};
+  const std::vector<FeatureConfig> features = {
+      {"h", "by_hand", false}, {"g", "big", false}, {"b1", "busy", false},
+      {"b2", "busy", false},   {"b3", "busy", false}};
+  const TableSharding on_rank_0{ShardingKind::table_wise, RowPlacement::contiguous, 0};
+  const AutoPlan plan =
+      plan_auto(tables, features, inputs(2, 100'000'000), {on_rank_0, std::nullopt});
+  EXPECT_EQ(plan.sharding[0].kind, ShardingKind::table_wise);
+  EXPECT_EQ(plan.sharding[0].home_rank, 0);
+  EXPECT_EQ(plan.sharding[2].kind, ShardingKind::table_wise);
+  EXPECT_EQ(plan.sharding[2].home_rank, 1);
+  EXPECT_EQ(plan.sharding[1].kind, ShardingKind::table_wise);
+  EXPECT_EQ(plan.sharding[1].home_rank, 0);
+}
+
 TEST(AutoPlanner, RefusesWhatCannotFitAndSaysHowMuchIsNeeded) {
   const std::vector<CollectionTableConfig> tables = {table("huge", 1'000'000, 64)};
   try {
