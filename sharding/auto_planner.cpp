@@ -167,7 +167,8 @@ AutoPlan plan_auto(const std::vector<CollectionTableConfig>& tables,
       choice.kind = ShardingKind::row_wise;
     } else {
       choice.kind = ShardingKind::table_wise;
-      choice.home_rank = static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
+      choice.home_rank =
+          static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
     }
     add_load(tables[t], choice, ids[t], load);
   }

@@ -138,8 +138,7 @@ detail::Replies ShardedEmbeddingBagCollection::pool_owned_rows(detail::SavedExch
   return replies;
 }
 
-detail::ReceivedReplies ShardedEmbeddingBagCollection::exchange_replies(
-    detail::Replies replies) {
+detail::ReceivedReplies ShardedEmbeddingBagCollection::exchange_replies(detail::Replies replies) {
   const std::vector<int64_t> routed = routed_features();
   const bool any_max = std::any_of(routed.begin(), routed.end(), [&](int64_t f) {
     return table_config(table_of(f)).table.mode == PoolingMode::max;

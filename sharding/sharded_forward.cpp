@@ -53,7 +53,8 @@ CollectionLookup ShardedEmbeddingBagCollection::pool(const KeyedJaggedBatch& loc
   saved->collection = this;
   lookup.output.shape = {local_batch.batch_size, total_dim()};
   lookup.output.values.assign(local_batch.batch_size * total_dim(), 0.0f);
-  reduce_replies(exchange_replies(std::move(replies)), bag_entries, *saved, lookup.output.values.data());
+  reduce_replies(exchange_replies(std::move(replies)), bag_entries, *saved,
+                 lookup.output.values.data());
   pool_data_parallel(local_batch, *saved, lookup.output);
   stats_.output_exchange_seconds = seconds_since(output_start);
   stats_.bytes_sent = comm_.bytes_sent() - sent_before;

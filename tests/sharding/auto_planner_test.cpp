@@ -61,9 +61,11 @@ TEST(AutoPlanner, CountsTablesPlacedByHandAndSharesOutTheIdsLookedUp) {
   // smaller of the two left; big (one feature) evens out on rank 0.
   const std::vector<CollectionTableConfig> tables = {
       table("by_hand", 100'000, 5), table("big", 200'000, 5), table("busy", 50'000, 5)};
-  const std::vector<FeatureConfig> features = {
-      {"h", "by_hand", false}, {"g", "big", false}, {"b1", "busy", false},
-      {"b2", "busy", false},   {"b3", "busy", false}};
+  const std::vector<FeatureConfig> features = {{"h", "by_hand", false},
+                                               {"g", "big", false},
+                                               {"b1", "busy", false},
+                                               {"b2", "busy", false},
+                                               {"b3", "busy", false}};
   const TableSharding on_rank_0{ShardingKind::table_wise, RowPlacement::contiguous, 0};
   const AutoPlan plan =
       plan_auto(tables, features, inputs(2, 100'000'000), {on_rank_0, std::nullopt});
