@@ -58,7 +58,9 @@ LogitLoss binary_cross_entropy(double logit, double label) {
 // V [vectors, D] (x if there is one, then the pooled embeddings): the dots
 // are the strict upper triangle of the Gram matrix V V^T, and their gradient
 // is dV = (S + S^T) V with S holding each dot's gradient at (i, j). Small
-// matrix products vectorise where pair-by-pair dots of D floats would not.
+// matrix products vectorise where pair-by-pair dots of D floats would not;
+// they are lazy products, as Eigen's blocked path (packing both operands)
+// costs more than a product this small.
 // Without dense features x is null and V holds the pooled embeddings alone.
 struct InteractionScratch {
   InteractionScratch(int64_t vectors, int64_t dim)
@@ -79,7 +81,7 @@ struct InteractionScratch {
 void example_interaction_forward(const float* x, const float* pooled, InteractionScratch& scratch,
                                  float* z) {
   scratch.stack(x, pooled);
-  scratch.gram.noalias() = scratch.stacked * scratch.stacked.transpose();
+  scratch.gram.noalias() = scratch.stacked.lazyProduct(scratch.stacked.transpose());
   const int64_t dim = scratch.stacked.cols();
   const int64_t vectors = scratch.stacked.rows();
   float* dots = z;
@@ -105,7 +107,7 @@ void example_interaction_backward(const float* x, const float* pooled, const flo
       scratch.gram(j, i) = *dot_grad++;
     }
   }
-  scratch.stacked_grad.noalias() = scratch.gram * scratch.stacked;
+  scratch.stacked_grad.noalias() = scratch.gram.lazyProduct(scratch.stacked);
   if (x)
     for (int64_t d = 0; d < dim; ++d) x_grad[d] = z_grad[d] + scratch.stacked_grad(0, d);
   MatrixView(pooled_grad, scratch.num_pooled(x), dim) =
