@@ -1,5 +1,6 @@
 #include "training/model/dlrm.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -136,6 +137,8 @@ double Dlrm::forward_backward(std::span<const float> dense, std::span<const floa
   const dense::ModelShape model = shape();
   const dense::ChunkKernels& kernels = dense::chunk_kernels();
   chunks.for_each([&](int64_t slot, int64_t index) {
+    // A slot's first chunk clears its gradients, on the slot's own thread.
+    if (index == slot) std::ranges::fill(slot_gradients_[slot], 0.0f);
     const ExampleRange range = chunks.range(index);
     const dense::ChunkInput chunk{range.count, dense.data() + range.first * config_.num_dense,
                                   embeddings.data() + range.first * pooled_width,
@@ -157,7 +160,7 @@ void Dlrm::prepare_slots(int64_t slots) {
   }
   for (int64_t slot = 0; slot < slots; ++slot) {
     slot_buffers_[slot].reserve(shape(), BatchChunks::kChunkExamples);
-    slot_gradients_[slot].assign(parameters_.size(), 0.0f);
+    slot_gradients_[slot].resize(parameters_.size());
   }
 }
 
